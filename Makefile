@@ -1,0 +1,67 @@
+# One command per job. Everything is built from the lock files in requirements/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAYER_VENV := .venv-layer
+UV_VERSION := 0.13.9
+STACK ?= etl
+TARGET ?= local
+
+.PHONY: help env test test-fast test-layer lint format bench demo localaws lab clean
+
+help:
+	@echo "make demo      run the whole pipeline on localaws (the embedded local AWS) and query it"
+	@echo "make test      build the environment from the lock file and run every test"
+	@echo "make lab       open the notebooks in JupyterLab (TARGET=aws for your AWS account)"
+	@echo "make localaws  serve the local AWS endpoint on 127.0.0.1:4566"
+	@echo "make bench     measure the transform against the naive pandas baseline"
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: requirements/lock.txt pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements/lock.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+env: $(VENV)/.synced
+
+$(LAYER_VENV)/.synced: requirements/layer-lock.txt | $(BIN)/uv
+	$(BIN)/uv venv --quiet --python $(BIN)/python $(LAYER_VENV)
+	$(BIN)/uv pip sync --quiet --python $(LAYER_VENV)/bin/python requirements/layer-lock.txt
+	@touch $@
+
+test: env $(LAYER_VENV)/.synced lint
+	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-layer
+
+# The transform and handler tests again, on the Lambda layer's pandas 2.x / pyarrow.
+test-layer: $(LAYER_VENV)/.synced
+	PYTHONPATH=. $(LAYER_VENV)/bin/python -m pytest -m layer -p no:cacheprovider -o addopts="-ra" tests/pipeline
+
+test-fast: env
+	$(BIN)/python -m pytest -m "not slow and not localaws"
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: env
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: env
+	$(BIN)/python benchmarks/transform.py
+
+demo: env
+	$(BIN)/python -m kit.demo --stack $(STACK)
+
+localaws: env
+	$(BIN)/python -m localaws
+
+lab: env
+	$(BIN)/python -m kit.lab --stack $(STACK) --target $(TARGET)
+
+clean:
+	rm -rf $(VENV) $(LAYER_VENV) .stacks .pytest_cache

@@ -1,0 +1,15 @@
+"""Assemble localaws: moto's control plane plus every data-plane part, each named after the AWS service it plays."""
+
+from __future__ import annotations
+
+from localaws import athena, glue_crawler, lambda_runtime, s3_events
+from localaws.server import LocalAws
+
+PARTS = (s3_events, lambda_runtime, glue_crawler, athena)
+
+
+def build_app() -> LocalAws:
+    app = LocalAws()
+    for part in PARTS:
+        part.install(app)
+    return app

@@ -1,0 +1,248 @@
+"""The localaws endpoint: moto's control plane behind a WSGI layer that hands chosen operations to our data plane.
+
+A request is named by `routing.identify` as (service, operation). Three kinds of extension see it:
+- an *override* answers the operation itself (Athena queries, Lambda Invoke);
+- a *validator* may reject it before moto stores anything (S3 notification validation), with AWS's error shape;
+- an *after hook* runs once moto has answered successfully (an S3 PutObject fires an event, StartCrawler crawls).
+moto's models are not built for concurrent mutation, so every call into moto holds one lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from localaws.activity import Activity
+from localaws.routing import Route, identify
+
+log = logging.getLogger("localaws")
+
+DEFAULT_PORT = 4566
+ACCOUNT_ID = "123456789012"  # moto's default account; STS GetCallerIdentity answers with it
+
+
+@dataclass
+class Request:
+    route: Route
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body or b"{}")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body or b"{}")
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    head = {"Content-Type": "application/x-amz-json-1.1", **(headers or {})}
+    return Response(status, list(head.items()), json.dumps(payload, default=str).encode())
+
+
+def json_error(code: str, message: str, status: int = 400) -> Response:
+    """An error in the json / rest-json protocols' shape, which botocore turns into ClientError(code, message)."""
+    return json_response({"__type": code, "message": message, "Message": message}, status, {"x-amzn-ErrorType": code})
+
+
+def xml_error(code: str, message: str, status: int = 400) -> Response:
+    """An error in S3's rest-xml shape."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{_xml_escape(message)}</Message>"
+        f"<RequestId>{time.time_ns():x}</RequestId></Error>"
+    )
+    return Response(status, [("Content-Type", "application/xml")], body.encode())
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+Override = Callable[[Request], Response]
+Validator = Callable[[Request], "Response | None"]
+AfterHook = Callable[[Request, Response], None]
+
+
+@dataclass
+class LocalAws:
+    """The WSGI application. Data-plane parts register on it; `serve()` puts it on a loopback port."""
+
+    endpoint: str = ""
+    activity: Activity = field(default_factory=Activity)
+    moto_lock: threading.RLock = field(default_factory=threading.RLock)
+    _overrides: dict[tuple[str, str], Override] = field(default_factory=dict)
+    _validators: dict[tuple[str, str], list[Validator]] = field(default_factory=lambda: defaultdict(list))
+    _after: dict[tuple[str, str], list[AfterHook]] = field(default_factory=lambda: defaultdict(list))
+    _internal: dict[str, Callable[[dict[str, list[str]]], Response]] = field(default_factory=dict)
+    _shutdown: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._internal["health"] = self._health
+        self._internal["idle"] = self._idle
+
+    # -- registration -------------------------------------------------------------------------------------
+    def override(self, service: str, operation: str, handler: Override) -> None:
+        self._overrides[(service, operation)] = handler
+
+    def validate(self, service: str, operation: str, validator: Validator) -> None:
+        self._validators[(service, operation)].append(validator)
+
+    def after(self, service: str, operation: str, hook: AfterHook) -> None:
+        self._after[(service, operation)].append(hook)
+
+    def internal(self, name: str, handler: Callable[[dict[str, list[str]]], Response]) -> None:
+        """Serve GET /_localaws/<name>."""
+        self._internal[name] = handler
+
+    def on_shutdown(self, callback: Callable[[], None]) -> None:
+        self._shutdown.append(callback)
+
+    def shutdown(self) -> None:
+        for callback in reversed(self._shutdown):
+            callback()
+
+    # -- calling moto in-process ------------------------------------------------------------------------------
+    def call_moto(self, environ: dict[str, Any]) -> Response:
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = headers
+
+        with self.moto_lock:
+            chunks = self._moto(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+        return Response(captured["status"], captured["headers"], body)
+
+    # -- WSGI ----------------------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        if path.startswith("/_localaws/"):
+            return self._send(self._serve_internal(path, environ), start_response)
+        body = _read_body(environ)
+        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+        if "CONTENT_TYPE" in environ:
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        query_string = environ.get("QUERY_STRING", "")
+        route = identify(environ["REQUEST_METHOD"], path, query_string, headers, body)
+        if route is None:
+            return self._send(self.call_moto(_rewound(environ, body)), start_response)
+        request = Request(route, environ["REQUEST_METHOD"], path, parse_qs(query_string, keep_blank_values=True), headers, body)
+        key = (route.service, route.operation)
+        for validator in self._validators.get(key, ()):
+            rejection = validator(request)
+            if rejection is not None:
+                return self._send(rejection, start_response)
+        if key in self._overrides:
+            response = self._overrides[key](request)
+        else:
+            response = self.call_moto(_rewound(environ, body))
+        if response.ok:
+            for hook in self._after.get(key, ()):
+                hook(request, response)
+        return self._send(response, start_response)
+
+    def _serve_internal(self, path: str, environ: dict[str, Any]) -> Response:
+        name = path.removeprefix("/_localaws/").strip("/")
+        handler = self._internal.get(name)
+        if handler is None:
+            return json_response({"error": f"no such localaws endpoint: {name}"}, 404)
+        return handler(parse_qs(environ.get("QUERY_STRING", "")))
+
+    def _health(self, _query: dict[str, list[str]]) -> Response:
+        return json_response({"status": "ok", "endpoint": self.endpoint, "pending": self.activity.pending})
+
+    def _idle(self, query: dict[str, list[str]]) -> Response:
+        timeout = float(query.get("timeout", ["30"])[0])
+        idle = self.activity.wait_idle(timeout)
+        payload = {"idle": idle, "pending": self.activity.pending}
+        return json_response(payload, 200 if idle else 408)
+
+    @staticmethod
+    def _send(response: Response, start_response: Callable) -> list[bytes]:
+        headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(response.body))))
+        start_response(f"{response.status} {_reason(response.status)}", headers)
+        return [response.body]
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return stream.read(int(length))
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated"):
+        return stream.read()
+    return b""
+
+
+def _rewound(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
+    import io
+
+    copy = dict(environ)
+    copy["wsgi.input"] = io.BytesIO(body)
+    copy["CONTENT_LENGTH"] = str(len(body))
+    copy.pop("HTTP_TRANSFER_ENCODING", None)
+    return copy
+
+
+class Server:
+    """localaws on a loopback port, in a background thread of this process."""
+
+    def __init__(self, app: LocalAws, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"localaws binds to loopback only, not {host!r}")
+        self.app = app
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self.port = self._server.server_address[1]
+        self.endpoint = f"http://{host}:{self.port}"
+        app.endpoint = self.endpoint
+        self._thread = threading.Thread(target=self._server.serve_forever, name="localaws-http", daemon=True)
+
+    def start(self) -> Server:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self.app.shutdown()
+        self._server.server_close()
