@@ -1,0 +1,58 @@
+"""The pipeline's settings: every environment variable the Lambdas read, with its default, in one place.
+
+provision.py sets these on each function; the transform CLI and the tests use the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+RAW_PREFIX = "raw/"
+PROCESSED_PREFIX = "processed/"
+QUARANTINE_PREFIX = "quarantine/"
+SCHEMAS_PREFIX = "schemas/"  # one JSON schema record per dataset: the drift design's source of truth
+ATHENA_RESULTS_PREFIX = "athena-results/"
+
+# S3 notification suffixes for raw/. S3 rejects overlapping suffixes under one prefix, so ".gz" stands for
+# .json.gz, .jsonl.gz and .ndjson.gz; the transform detects gzip by its magic bytes, not by the name.
+RAW_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz")
+PARQUET_SUFFIX = ".parquet"
+
+DEFAULT_DATASET = "default"  # the dataset of a file placed directly under raw/
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a Lambda needs to know about its stack, read from its environment."""
+
+    bucket: str = ""  # ETL_BUCKET: where processed/, quarantine/ and schemas/ live (default: the event's bucket)
+    glue_database: str = ""  # ETL_GLUE_DATABASE: the catalog database holding one table per dataset
+    crawler_name: str = ""  # ETL_CRAWLER_NAME: the crawler the crawler-trigger Lambda starts
+    default_dataset: str = DEFAULT_DATASET  # ETL_DEFAULT_DATASET
+    compression: str = "zstd"  # ETL_PARQUET_COMPRESSION: zstd or snappy
+    log_level: str = "INFO"  # ETL_LOG_LEVEL
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            bucket=env.get("ETL_BUCKET", ""),
+            glue_database=env.get("ETL_GLUE_DATABASE", ""),
+            crawler_name=env.get("ETL_CRAWLER_NAME", ""),
+            default_dataset=env.get("ETL_DEFAULT_DATASET", DEFAULT_DATASET),
+            compression=env.get("ETL_PARQUET_COMPRESSION", "zstd"),
+            log_level=env.get("ETL_LOG_LEVEL", "INFO"),
+        )
+
+    def as_env(self) -> dict[str, str]:
+        """The environment variables provision.py sets on a function (empty values left out)."""
+        pairs = {
+            "ETL_BUCKET": self.bucket,
+            "ETL_GLUE_DATABASE": self.glue_database,
+            "ETL_CRAWLER_NAME": self.crawler_name,
+            "ETL_DEFAULT_DATASET": self.default_dataset,
+            "ETL_PARQUET_COMPRESSION": self.compression,
+            "ETL_LOG_LEVEL": self.log_level,
+        }
+        return {key: value for key, value in pairs.items() if value}
