@@ -52,7 +52,6 @@ class LocalAwsProcess:
                 "run `python -m localaws` by itself to see why"
             )
 
-    @property
     def env(self) -> dict[str, str]:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         return {

@@ -22,15 +22,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "AWS_ENDPOINT_URL."
         ),
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1; only loopback is allowed)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1; only loopback is allowed)"
+    )
     parser.add_argument("--quiet", action="store_true", help="log warnings only, not one line per Lambda run or crawl")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="localaws | %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="localaws | %(message)s", stream=sys.stderr
+    )
     for noisy in ("werkzeug", "botocore", "urllib3", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     server = Server(build_app(), host=args.host, port=args.port).start()

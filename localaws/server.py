@@ -149,14 +149,18 @@ class LocalAws:
         if path.startswith("/_localaws/"):
             return self._send(self._serve_internal(path, environ), start_response)
         body = _read_body(environ)
-        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
         if "CONTENT_TYPE" in environ:
             headers["content-type"] = environ["CONTENT_TYPE"]
         query_string = environ.get("QUERY_STRING", "")
         route = identify(environ["REQUEST_METHOD"], path, query_string, headers, body)
         if route is None:
             return self._send(self.call_moto(_rewound(environ, body)), start_response)
-        request = Request(route, environ["REQUEST_METHOD"], path, parse_qs(query_string, keep_blank_values=True), headers, body)
+        request = Request(
+            route, environ["REQUEST_METHOD"], path, parse_qs(query_string, keep_blank_values=True), headers, body
+        )
         key = (route.service, route.operation)
         for validator in self._validators.get(key, ()):
             rejection = validator(request)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from kit.local_endpoint import LocalAwsProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_CREDENTIALS = {
@@ -19,7 +18,6 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
-_READY = re.compile(r"localaws ready on (http://127\.0\.0\.1:\d+)")
 
 
 @pytest.fixture(autouse=True)
@@ -35,40 +33,13 @@ def _offline_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-class LocalAwsProcess:
-    """A real `python -m localaws` server process on a free loopback port."""
-
-    def __init__(self) -> None:
-        env = {**os.environ, **FAKE_CREDENTIALS}
-        env.pop("AWS_ENDPOINT_URL", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "localaws", "--port", "0"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=open(ROOT / ".pytest_cache" / "localaws.log", "w") if (ROOT / ".pytest_cache").is_dir() else None,
-            text=True,
-        )
-        for line in self.process.stdout:
-            match = _READY.search(line)
-            if match:
-                self.endpoint = match[1]
-                break
-        else:
-            raise RuntimeError(f"localaws exited before it was ready (code {self.process.wait()})")
-
-    def env(self) -> dict[str, str]:
-        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
-
-    def stop(self) -> int:
-        self.process.terminate()
-        return self.process.wait(timeout=30)
-
-
 @pytest.fixture(scope="session")
 def localaws() -> Iterator[LocalAwsProcess]:
-    """One localaws server process for the session; tests isolate themselves by unique stack or bucket names."""
-    server = LocalAwsProcess()
+    """One localaws server process for the session (its log: .pytest_cache/localaws.log); tests isolate themselves
+    by unique stack, bucket or function names."""
+    log_dir = ROOT / ".pytest_cache"
+    log_dir.mkdir(exist_ok=True)
+    server = LocalAwsProcess(log_path=log_dir / "localaws.log")
     yield server
     server.stop()
 
