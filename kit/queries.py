@@ -1,0 +1,83 @@
+"""Run Athena SQL into pandas DataFrames with pyathena, and say what each query scanned, took and would cost.
+
+The same code runs against AWS and localaws: pyathena's boto3 clients follow AWS_ENDPOINT_URL.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pyathena import connect
+from pyathena.pandas.cursor import PandasCursor
+
+# https://aws.amazon.com/athena/pricing/: $5 per TB scanned, rounded up to 10 MB per query.
+PRICE_PER_TB_USD = 5.0
+MINIMUM_BILLED_BYTES = 10 * 1024 * 1024
+TB = 1024**4
+
+
+@dataclass(frozen=True)
+class QueryRun:
+    sql: str
+    query_id: str
+    frame: pd.DataFrame
+    data_scanned_bytes: int
+    engine_ms: int
+    total_ms: int
+    wall_s: float
+
+    @property
+    def cost_usd(self) -> float:
+        """What this query would cost on AWS."""
+        return athena_cost_usd(self.data_scanned_bytes)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.frame)} rows · {human_bytes(self.data_scanned_bytes)} scanned · "
+            f"engine {self.engine_ms} ms, total {self.wall_s:.2f} s · "
+            f"on AWS ≈ ${self.cost_usd:.6f} (billed as at least 10 MB)"
+        )
+
+
+def athena_cost_usd(data_scanned_bytes: int) -> float:
+    billed = max(data_scanned_bytes, MINIMUM_BILLED_BYTES)
+    return billed / TB * PRICE_PER_TB_USD
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GB"
+
+
+def connect_athena(outputs: dict[str, Any], **kwargs: Any):
+    """A pyathena connection to the stack's workgroup (which holds the results location, pitfall P14)."""
+    return connect(
+        work_group=outputs["workgroup"],
+        region_name=outputs["region"],
+        schema_name=outputs["glue_database"],
+        **kwargs,
+    )
+
+
+def run_query(sql: str, outputs: dict[str, Any]) -> QueryRun:
+    """Run one query in the stack's workgroup and return its DataFrame with its statistics."""
+    started = time.perf_counter()
+    with connect_athena(outputs, cursor_class=PandasCursor) as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        frame = cursor.as_pandas()
+        return QueryRun(
+            sql=sql,
+            query_id=cursor.query_id,
+            frame=frame,
+            data_scanned_bytes=cursor.data_scanned_in_bytes or 0,
+            engine_ms=cursor.engine_execution_time_in_millis or 0,
+            total_ms=cursor.total_execution_time_in_millis or 0,
+            wall_s=time.perf_counter() - started,
+        )
