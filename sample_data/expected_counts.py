@@ -24,9 +24,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 def sample_files() -> list[Path]:
     """Every uploadable sample file, as sample_data/<dataset>/<file>."""
-    return sorted(
-        path for path in HERE.glob("*/*") if path.is_file() and not path.parent.name.startswith(("_", "."))
-    )
+    return sorted(path for path in HERE.glob("*/*") if path.is_file() and not path.parent.name.startswith(("_", ".")))
 
 
 def read_records(path: Path) -> list[dict]:
@@ -107,16 +105,12 @@ def order_aggregates(files: list[Path]) -> dict[str, Counter]:
     for order in orders:
         if order["status"] != "cancelled":
             revenue[order["payment"]["currency"]] += order["payment"]["amount"]
-    tag_uses: Counter[str] = Counter(
-        tag for order in orders for item in order["items"] for tag in item["tags"]
-    )
+    tag_uses: Counter[str] = Counter(tag for order in orders for item in order["items"] for tag in item["tags"])
     return {"status": by_status, "country": by_country, "city": by_city, "revenue": revenue, "tags": tag_uses}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help=f"rewrite {EXPECTED_FILE.name}")
     args = parser.parse_args()
     files = sample_files()

@@ -10,6 +10,7 @@ Run: .venv/bin/python sample_data/generate.py   (then sample_data/expected_count
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import random
@@ -101,8 +102,8 @@ def make_order(rng: random.Random, number: int, day: datetime) -> dict:
     return order
 
 
-def write_orders(rng: random.Random) -> None:
-    folder = HERE / "orders"
+def write_orders(rng: random.Random, root: Path) -> None:
+    folder = root / "orders"
     folder.mkdir(exist_ok=True)
     number = 10001
     batches = []
@@ -152,9 +153,7 @@ def make_payload(rng: random.Random, event_type: str, purchase_number: int) -> d
         query, results = rng.choice(QUERIES)
         payload = {"query": query, "results": results}
         if rng.random() < 0.5:
-            payload["filters"] = rng.sample(
-                ["in_stock", "eco", "under_50", "free_shipping"], rng.randint(1, 2)
-            )
+            payload["filters"] = rng.sample(["in_stock", "eco", "under_50", "free_shipping"], rng.randint(1, 2))
         return payload
     lines = [
         {"sku": sku, "qty": rng.randint(1, 2), "price": price}
@@ -164,9 +163,7 @@ def make_payload(rng: random.Random, event_type: str, purchase_number: int) -> d
     return {"order_id": f"ORD-{purchase_number}", "amount": amount, "items": lines}
 
 
-def make_session(
-    rng: random.Random, session_number: int, start: datetime, purchase_number: int
-) -> list[dict]:
+def make_session(rng: random.Random, session_number: int, start: datetime, purchase_number: int) -> list[dict]:
     user_id = None if rng.random() < 0.25 else f"U-{rng.randint(100, 140)}"
     device = rng.choice(DEVICES)
     experiments = rng.sample(EXPERIMENTS, rng.randint(0, 2))
@@ -192,8 +189,8 @@ def make_session(
     return events
 
 
-def write_clickstream(rng: random.Random) -> None:
-    folder = HERE / "clickstream"
+def write_clickstream(rng: random.Random, root: Path) -> None:
+    folder = root / "clickstream"
     folder.mkdir(exist_ok=True)
     session_number = 1
     for hour, session_count in ((9, 8), (14, 7)):
@@ -207,9 +204,9 @@ def write_clickstream(rng: random.Random) -> None:
         (folder / f"events_2024-06-01T{hour:02d}.jsonl").write_text(text, encoding="utf-8")
 
 
-def write_messy() -> None:
+def write_messy(root: Path) -> None:
     """Hand-written records: each one shows a case the transform must survive without losing a value."""
-    folder = HERE / "messy"
+    folder = root / "messy"
     folder.mkdir(exist_ok=True)
     # File 1: a JSON array. "ID" and "id" collide once lowercased; "User.Name" has a dot; "Zip Code" a space;
     # price is an int here; legacy_flag is null in every record of every file; account_number exceeds int64.
@@ -257,9 +254,7 @@ def write_messy() -> None:
             "Line Items": [],
         },
     ]
-    (folder / "part-0001.json").write_text(
-        json.dumps(part1, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (folder / "part-0001.json").write_text(json.dumps(part1, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     # File 2: NDJSON whose name has spaces (S3 sends the key URL-encoded: "export+2024-06-02.jsonl").
     # Drift against file 1: price is a decimal, quantity a string, "Zip Code" an int, ID a string;
@@ -316,22 +311,28 @@ def write_messy() -> None:
         "CamelCaseKey": True,
         "Line Items": [{"SKU": "F-6", "Qty": 4}],
     }
-    (folder / "single_record.json").write_bytes(
-        b"\xef\xbb\xbf" + json.dumps(single, ensure_ascii=False).encode()
-    )
+    (folder / "single_record.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(single, ensure_ascii=False).encode())
 
     # File 4: truncated mid-record, as an interrupted upload leaves it: quarantined, never half-loaded.
     broken = json.dumps(part1[:2], indent=1)
     (folder / "broken_upload.json").write_text(broken[: broken.index('"Zip Code"', 200)], encoding="utf-8")
 
 
-def main() -> None:
+def generate(root: Path) -> list[Path]:
+    """Write every sample file under root/<dataset>/; returns the files written."""
     rng = random.Random(SEED)
-    write_orders(rng)
-    write_clickstream(rng)
-    write_messy()
-    for path in sorted(HERE.glob("*/*")):
-        print(f"wrote {path.relative_to(HERE)} ({path.stat().st_size} bytes)")
+    write_orders(rng, root)
+    write_clickstream(rng, root)
+    write_messy(root)
+    return sorted(path for folder in ("orders", "clickstream", "messy") for path in (root / folder).iterdir())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=HERE, help="where to write (default: sample_data/ itself)")
+    root = parser.parse_args().out
+    for path in generate(root):
+        print(f"wrote {path.relative_to(root)} ({path.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,308 @@
+"""Benchmark: our JSON -> Parquet transform against the naive pandas baseline, on nested order data.
+
+Steps:
+  1. generate (or reuse from benchmarks/data/) seeded inputs per size: clean NDJSON, the same as a JSON array,
+     and a messy NDJSON variant (type drift, object-vs-scalar, late fields);
+  2. run each engine on each input in its own subprocess, so the peak RSS (ru_maxrss from wait4) is that run's;
+     - baseline: json.load (json.loads per line for NDJSON) + pandas.json_normalize + DataFrame.to_parquet;
+     - transform: pipeline.transform.transform_file, which writes the parent and child datasets;
+  3. print a table (MB/s of input, peak RSS, speed-up over the baseline), check the targets, and write
+     benchmarks/results.md naming the machine.
+
+Run: make bench   or   .venv/bin/python benchmarks/transform.py [--sizes 10,100,1000] [--quick] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+# Run as a script, so benchmarks/ is on sys.path and its datagen module imports directly.
+from datagen import DATA_DIR, MB, ensure_input
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_FILE = Path(__file__).resolve().parent / "results.md"
+VARIANTS = ("ndjson", "array", "messy")
+ENGINES = ("baseline", "transform")
+BASELINE_RAM_FACTOR = 11  # pandas peaks at 10.5-11.6x the input (shared/notes/transform-performance.md)
+RUN_TIMEOUT_S = 3600
+
+TARGET_CLEAN_RATIO = 12.0
+TARGET_CLEAN_MBPS = 60.0
+TARGET_MESSY_MBPS = 20.0
+TARGET_RSS_1GB_MB = 400.0
+
+
+# ---------------------------------------------------------------- child side: one engine on one input
+
+
+def run_baseline(source: Path, out_dir: Path) -> int:
+    import pandas as pd
+
+    with source.open(encoding="utf-8") as handle:
+        if source.suffix == ".jsonl":
+            records = [json.loads(line) for line in handle if line.strip()]
+        else:
+            records = json.load(handle)
+    frame = pd.json_normalize(records)
+    frame.to_parquet(out_dir / "baseline.parquet")
+    return len(frame)
+
+
+def run_transform(source: Path, out_dir: Path) -> int:
+    from pipeline.transform import transform_file
+
+    result = transform_file(source, dataset="orders", out_dir=out_dir)
+    return parquet_rows(out_dir) if result is not None else 0
+
+
+def parquet_rows(out_dir: Path) -> int:
+    """Rows of the parent dataset written under out_dir (child datasets are counted separately)."""
+    import pyarrow.parquet as pq
+
+    files = [path for path in out_dir.rglob("*.parquet") if "orders_" not in path.parent.parent.name]
+    return sum(pq.read_metadata(path).num_rows for path in files)
+
+
+def child_main(engine: str, source: Path, out_dir: Path) -> None:
+    """Runs in the subprocess: prints one JSON line with the work's wall time (imports excluded)."""
+    runner = run_baseline if engine == "baseline" else run_transform
+    import pandas  # noqa: F401  -- both engines need it; keep its import out of the timed section
+    import pyarrow  # noqa: F401
+
+    started = time.perf_counter()
+    rows = runner(source, out_dir)
+    seconds = time.perf_counter() - started
+    out_bytes = sum(path.stat().st_size for path in out_dir.rglob("*.parquet"))
+    print(json.dumps({"seconds": seconds, "rows": rows, "out_bytes": out_bytes}))
+
+
+# ---------------------------------------------------------------- parent side: measure, tabulate, report
+
+
+@dataclass
+class Run:
+    variant: str
+    size_mb: int
+    engine: str
+    input_bytes: int = 0
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    rows: int = 0
+    out_bytes: int = 0
+    failure: str = ""
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.input_bytes / MB / statistics.median(self.seconds) if self.seconds else 0.0
+
+
+def measure_once(engine: str, source: Path) -> tuple[dict | None, float, str]:
+    """One subprocess run: (its JSON result or None, its peak RSS in MB, a failure reason or '').
+
+    The child is reaped with os.wait4, whose rusage is that one child's (ru_maxrss in KiB on Linux).
+    """
+    out_dir = Path(tempfile.mkdtemp(prefix=f"out-{engine}-", dir=DATA_DIR))
+    command = [sys.executable, __file__, "--child", engine, str(source), str(out_dir)]
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr, text=True)
+        watchdog = threading.Timer(RUN_TIMEOUT_S, child.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            watchdog.cancel()
+            shutil.rmtree(out_dir, ignore_errors=True)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read(), stderr.read()
+    rss_mb = usage.ru_maxrss / 1024
+    if child.returncode != 0:
+        reason = (errors.strip().splitlines() or [f"exit code {child.returncode}"])[-1]
+        return None, rss_mb, "failed: " + reason[:90]
+    return json.loads(output.strip().splitlines()[-1]), rss_mb, ""
+
+
+def measure(run: Run, source: Path, repeat: int) -> Run:
+    run.input_bytes = source.stat().st_size
+    for _ in range(repeat):
+        result, rss_mb, failure = measure_once(run.engine, source)
+        if failure:
+            run.failure = failure
+            run.rss_mb.append(rss_mb)
+            return run
+        run.seconds.append(result["seconds"])
+        run.rss_mb.append(rss_mb)
+        run.rows, run.out_bytes = result["rows"], result["out_bytes"]
+    return run
+
+
+def baseline_skip_reason(size_mb: int, limit_mb: int) -> str:
+    need_gb = size_mb * BASELINE_RAM_FACTOR / 1000
+    available_gb = psutil.virtual_memory().available / 1e9
+    if size_mb > limit_mb or need_gb > 0.7 * available_gb:
+        return f"skipped: needs ~{BASELINE_RAM_FACTOR}x input RAM (~{need_gb:.0f} GB) and minutes (--baseline-max-mb)"
+    return ""
+
+
+def fmt_row(run: Run, baseline: Run | None) -> list[str]:
+    size = f"{run.input_bytes / MB:.0f} MB"
+    if run.failure:
+        return [run.variant, size, run.engine, run.failure, "", f"{max(run.rss_mb, default=0):.0f} MB", "", ""]
+    ratio = ""
+    if run.engine == "transform" and baseline is not None:
+        ratio = f"{run.mb_per_s / baseline.mb_per_s:.1f}x" if baseline.seconds else "n/a (no baseline)"
+    return [
+        run.variant,
+        size,
+        run.engine,
+        f"{run.mb_per_s:.1f}",
+        f"{statistics.median(run.seconds):.2f} s",
+        f"{max(run.rss_mb):.0f} MB",
+        f"{run.out_bytes / MB:.1f} MB",
+        ratio,
+    ]
+
+
+def markdown_table(runs: list[Run]) -> str:
+    header = ["input", "size", "engine", "MB/s", "time", "peak RSS", "parquet", "vs baseline"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    baselines = {(run.variant, run.size_mb): run for run in runs if run.engine == "baseline"}
+    for run in runs:
+        lines.append("| " + " | ".join(fmt_row(run, baselines.get((run.variant, run.size_mb)))) + " |")
+    return "\n".join(lines)
+
+
+def target_checks(runs: list[Run]) -> list[str]:
+    """One line per target: measured value, the target, and whether it is met (only where it was measured)."""
+    ours = {(run.variant, run.size_mb): run for run in runs if run.engine == "transform" and not run.failure}
+    base = {(run.variant, run.size_mb): run for run in runs if run.engine == "baseline" and run.seconds}
+    checks = []
+    for (variant, size_mb), run in sorted(ours.items()):
+        if variant in ("ndjson", "array"):
+            line = f"clean {variant} {size_mb} MB: {run.mb_per_s:.1f} MB/s (target >= {TARGET_CLEAN_MBPS:.0f})"
+            ok = run.mb_per_s >= TARGET_CLEAN_MBPS
+            if (variant, size_mb) in base:
+                ratio = run.mb_per_s / base[(variant, size_mb)].mb_per_s
+                line += f", {ratio:.1f}x baseline (target >= {TARGET_CLEAN_RATIO:.0f}x)"
+                ok = ok and ratio >= TARGET_CLEAN_RATIO
+        else:
+            line = f"messy {size_mb} MB: {run.mb_per_s:.1f} MB/s (target >= {TARGET_MESSY_MBPS:.0f})"
+            ok = run.mb_per_s >= TARGET_MESSY_MBPS
+        checks.append(f"{'met ' if ok else 'MISS'} {line}")
+        if variant == "ndjson" and size_mb >= 1000:
+            rss = max(run.rss_mb)
+            verdict = "met " if rss <= TARGET_RSS_1GB_MB else "MISS"
+            checks.append(
+                f"{verdict} peak RSS at {size_mb} MB NDJSON: {rss:.0f} MB (target <= {TARGET_RSS_1GB_MB:.0f})"
+            )
+    return checks
+
+
+def machine_description() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+        cpu = models[0] if models else cpu
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("pandas", "pyarrow", "numpy"))
+    ram_gib = psutil.virtual_memory().total / 2**30
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {ram_gib:.0f} GiB RAM, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, {versions}"
+    )
+
+
+def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace) -> None:
+    text = "\n".join(
+        [
+            "# Transform benchmark results",
+            "",
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench` (`benchmarks/transform.py`"
+            f" --sizes {','.join(map(str, args.sizes))} --repeat {args.repeat}).",
+            "",
+            f"Machine: {machine_description()}.",
+            "",
+            "MB/s is input bytes over the run's wall time (median of the repeats, imports excluded); peak RSS is",
+            "the subprocess's ru_maxrss (max of the repeats). The baseline is json.load (json.loads per line for",
+            "NDJSON) + pandas.json_normalize + DataFrame.to_parquet; the transform is",
+            "`pipeline.transform.transform_file` writing the parent and child datasets.",
+            "",
+            markdown_table(runs),
+            "",
+            "Targets:",
+            "",
+            *[f"- {check}" for check in checks],
+            "",
+        ]
+    )
+    RESULTS_FILE.write_text(text, encoding="utf-8")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000", help="input sizes in MB, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="10 MB only")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table shows the median")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="any of ndjson,array,messy")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="any of baseline,transform")
+    parser.add_argument(
+        "--baseline-max-mb", type=int, default=200, help="skip the baseline above this size (it needs ~11x RAM)"
+    )
+    parser.add_argument("--no-results-file", action="store_true", help=f"don't rewrite {RESULTS_FILE.name}")
+    args = parser.parse_args(argv)
+    args.sizes = [10] if args.quick else [int(size) for size in args.sizes.split(",")]
+    args.variants = [variant for variant in args.variants.split(",") if variant]
+    args.engines = [engine for engine in args.engines.split(",") if engine]
+    return args
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child_main(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        return
+    args = parse_args()
+    runs: list[Run] = []
+    for size_mb in args.sizes:
+        for variant in args.variants:
+            source, created = ensure_input(variant, size_mb)
+            print(f"{'generated' if created else 'reusing'} {source.name} ({source.stat().st_size / MB:.0f} MB)")
+            for engine in args.engines:
+                run = Run(variant, size_mb, engine)
+                skip = baseline_skip_reason(size_mb, args.baseline_max_mb) if engine == "baseline" else ""
+                if skip:
+                    run.input_bytes, run.failure = source.stat().st_size, skip
+                else:
+                    print(f"  running {engine} on {source.name} ...", flush=True)
+                    measure(run, source, args.repeat)
+                runs.append(run)
+                print("  " + " | ".join(fmt_row(run, None)), flush=True)
+    print()
+    print(markdown_table(runs))
+    checks = target_checks(runs)
+    print()
+    print("\n".join(checks))
+    print(f"\nmachine: {machine_description()}")
+    if not args.no_results_file:
+        write_results(runs, checks, args)
+        print(f"wrote {RESULTS_FILE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
