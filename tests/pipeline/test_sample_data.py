@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -194,3 +195,13 @@ def test_cli_keeps_the_values_readme_quotes(cli_output: tuple[subprocess.Complet
     assert cities == Counter(order["customer"]["address"]["city"] for order in records_of("orders"))
     messy_values = {str(value) for row in rows_of(tables["messy"]) for value in row.values()}
     assert str(BIG_INTEGER) in messy_values, "the integer beyond int64 keeps its value"
+
+
+def test_readme_states_the_computed_counts() -> None:
+    """The Athena table in sample_data/README.md is the one expected_counts.py computes."""
+    readme = (SAMPLE_DIR / "README.md").read_text(encoding="utf-8")
+    documented = {
+        match[1]: int(match[2]) for match in re.finditer(r"^\| `([a-z_]+)` \| (\d+) \| .* \|$", readme, re.MULTILINE)
+    }
+    assert documented == EXPECTED["tables"]
+    assert f"`{Path(EXPECTED['quarantined'][0]).name}`" in readme
