@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from localaws import athena, glue_crawler, lambda_runtime, s3_events
+from localaws import athena, glue_crawler, lambda_runtime, s3_events, ssm_parameters
 from localaws.server import LocalAws
 
-PARTS = (s3_events, lambda_runtime, glue_crawler, athena)
+PARTS = (s3_events, ssm_parameters, lambda_runtime, glue_crawler, athena)
 
 
 def build_app() -> LocalAws:
