@@ -21,6 +21,14 @@ PARQUET_SUFFIX = ".parquet"
 
 DEFAULT_DATASET = "default"  # the dataset of a file placed directly under raw/
 
+# Transform tuning (the core's defaults; Settings below lets a Lambda override the ones worth tuning).
+BLOCK_BYTES = 8 << 20  # NDJSON is parsed in blocks of whole lines of about this size
+ARRAY_BLOCK_RECORDS = 20_000  # records per block when streaming a JSON array
+MAX_RECORD_BYTES = 64 << 20  # one NDJSON line or array element larger than this is rejected as bad input
+ROW_GROUP_BYTES = 64 << 20  # Arrow bytes buffered per Parquet row group (Athena likes 64-128 MB groups)
+ROW_GROUP_MAX_ROWS = 1_000_000
+SCHEMA_WRITE_ATTEMPTS = 8  # conditional-write retries of a schema record before giving up (transient)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -32,6 +40,9 @@ class Settings:
     default_dataset: str = DEFAULT_DATASET  # ETL_DEFAULT_DATASET
     compression: str = "zstd"  # ETL_PARQUET_COMPRESSION: zstd or snappy
     log_level: str = "INFO"  # ETL_LOG_LEVEL
+    tmp_dir: str = ""  # ETL_TMP_DIR: where the transform spills Arrow batches (default: the system temp dir)
+    block_bytes: int = BLOCK_BYTES  # ETL_BLOCK_BYTES
+    row_group_bytes: int = ROW_GROUP_BYTES  # ETL_ROW_GROUP_BYTES
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -43,6 +54,9 @@ class Settings:
             default_dataset=env.get("ETL_DEFAULT_DATASET", DEFAULT_DATASET),
             compression=env.get("ETL_PARQUET_COMPRESSION", "zstd"),
             log_level=env.get("ETL_LOG_LEVEL", "INFO"),
+            tmp_dir=env.get("ETL_TMP_DIR", ""),
+            block_bytes=int(env.get("ETL_BLOCK_BYTES", BLOCK_BYTES)),
+            row_group_bytes=int(env.get("ETL_ROW_GROUP_BYTES", ROW_GROUP_BYTES)),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -54,5 +68,8 @@ class Settings:
             "ETL_DEFAULT_DATASET": self.default_dataset,
             "ETL_PARQUET_COMPRESSION": self.compression,
             "ETL_LOG_LEVEL": self.log_level,
+            "ETL_TMP_DIR": self.tmp_dir,
+            "ETL_BLOCK_BYTES": str(self.block_bytes) if self.block_bytes != BLOCK_BYTES else "",
+            "ETL_ROW_GROUP_BYTES": str(self.row_group_bytes) if self.row_group_bytes != ROW_GROUP_BYTES else "",
         }
         return {key: value for key, value in pairs.items() if value}

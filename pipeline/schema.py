@@ -1,0 +1,236 @@
+"""Drift across files: a per-dataset schema record is the source of truth for the table's columns.
+
+`merge_schema` (pure) folds one file's column types into the record:
+1. a recorded column's type never changes;
+2. a file column that casts losslessly to its recorded type is cast (bigint into double or decimal, anything into
+   string as JSON text, an all-null column into anything);
+3. otherwise its values go to the variant column `<column>__<type>` (e.g. price__string), created on first need;
+4. new paths are appended as new columns, new arrays of objects as new child datasets.
+Every file is then written with every recorded column (absent ones as typed nulls), so all files of a dataset share
+one Parquet schema and Athena never sees a type mismatch.
+
+Stores: `MemorySchemaStore` (one-off runs), `DirectorySchemaStore` (the CLI). The Lambda's S3 store lives in
+lambda_transform.py; all three implement load/save with an optimistic token and raise SchemaConflict on a lost race.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, Protocol
+
+from pipeline import coltypes, config, naming
+from pipeline.coltypes import BIGINT, DECIMAL, DOUBLE, NULL, STRING
+
+Path = tuple[str, ...]
+RECORD_FORMAT = 1
+PARENT_SYSTEM_COLUMNS = (("_record_id", STRING), ("_source_key", STRING))
+CHILD_SYSTEM_COLUMNS = (("_record_id", STRING), ("_parent_record_id", STRING), ("_position", BIGINT))
+
+
+@dataclass(frozen=True)
+class FileColumn:
+    """What one file says about a path: its within-file type and, for bigint, its largest magnitude."""
+
+    type: str
+    max_abs_int: int = 0
+    empty_arrays_only: bool = False  # every value was [] or null: nothing to keep where the path is a child dataset
+
+
+@dataclass
+class MergeResult:
+    record: dict[str, Any]
+    plan: dict[Path, tuple[str, str]]  # path -> (column name, column type) this file's values go to
+    child_datasets: dict[Path, str]  # array path -> child dataset name
+    changed: bool
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        return [(column["name"], column["type"]) for column in self.record["columns"]]
+
+
+def new_record(dataset: str, system_columns: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "format": RECORD_FORMAT,
+        "dataset": dataset,
+        "columns": [{"name": name, "type": kind, "path": None, "system": True} for name, kind in system_columns],
+        "children": [],
+    }
+
+
+def castable(column: FileColumn, target: str) -> bool:
+    """Can every value of this file column be stored in a column of type `target` without loss?"""
+    source = column.type
+    if source in (target, NULL) or target == STRING:
+        return True
+    if source == BIGINT and target == DOUBLE:
+        return column.max_abs_int <= coltypes.DOUBLE_EXACT_INT
+    if source == BIGINT and target == DECIMAL:
+        return True
+    return coltypes.element_of(source) is not None and target == coltypes.array_of(STRING)
+
+
+def merge_schema(
+    record: dict[str, Any] | None,
+    dataset: str,
+    file_columns: dict[Path, FileColumn],
+    child_paths: Sequence[Path] = (),
+    system_columns: Sequence[tuple[str, str]] = PARENT_SYSTEM_COLUMNS,
+) -> MergeResult:
+    """Folds one file's columns into the dataset's record (see the module docstring); never mutates `record`."""
+    merged = copy.deepcopy(record) if record else new_record(dataset, system_columns)
+    columns: list[dict[str, Any]] = merged["columns"]
+    taken = {column["name"] for column in columns}
+    by_path: dict[Path, list[dict[str, Any]]] = {}
+    for column in columns:
+        if column["path"] is not None:
+            by_path.setdefault(tuple(column["path"]), []).append(column)
+    children = {tuple(child["path"]): child["dataset"] for child in merged["children"]}
+    changed = record is None
+
+    def append(entry: dict[str, Any]) -> dict[str, Any]:
+        nonlocal changed
+        columns.append(entry)
+        taken.add(entry["name"])
+        by_path.setdefault(tuple(entry["path"]), []).append(entry)
+        changed = True
+        return entry
+
+    known_paths = set(by_path) | set(file_columns) | set(children) | set(child_paths)
+    plan: dict[Path, tuple[str, str]] = {}
+    all_child_paths = set(children) | set(child_paths)
+    for path, column in file_columns.items():
+        if column.empty_arrays_only and path in all_child_paths:
+            continue  # `"items": []` beside arrays of item objects: the child dataset simply has no rows for it
+        entries = by_path.get(path)
+        if not entries:
+            if column.type == NULL and _is_prefix_of_any(path, known_paths):
+                continue  # `"customer": null` where customer is elsewhere an object: its columns say null
+            name = naming.unique_name(naming.base_name(path), path, taken)
+            kind = STRING if column.type == NULL else column.type
+            entries = [append({"name": name, "type": kind, "path": list(path)})]
+        primary = entries[0]
+        if castable(column, primary["type"]):
+            plan[path] = (primary["name"], primary["type"])
+            continue
+        variants = entries[1:]
+        variant = next((entry for entry in variants if entry["type"] == column.type), None) or next(
+            (entry for entry in variants if castable(column, entry["type"])), None
+        )
+        if variant is None:
+            wanted = f"{primary['name']}__{naming.type_slug(column.type)}"
+            name = naming.unique_name(wanted, path, taken)
+            variant = append({"name": name, "type": column.type, "path": list(path), "variant_of": primary["name"]})
+        plan[path] = (variant["name"], variant["type"])
+
+    child_names = set(children.values())
+    child_datasets: dict[Path, str] = {}
+    for path in child_paths:
+        if path not in children:
+            wanted = f"{dataset}_{naming.base_name(path)}"[: naming.MAX_NAME]
+            name = naming.unique_name(wanted, path, child_names)
+            merged["children"].append({"path": list(path), "dataset": name})
+            children[path] = name
+            child_names.add(name)
+            changed = True
+        child_datasets[path] = children[path]
+    return MergeResult(record=merged, plan=plan, child_datasets=child_datasets, changed=changed)
+
+
+def _is_prefix_of_any(path: Path, paths: set[Path]) -> bool:
+    return any(len(other) > len(path) and other[: len(path)] == path for other in paths)
+
+
+class SchemaConflict(RuntimeError):
+    """Someone else updated the schema record between our read and our write."""
+
+
+class SchemaStore(Protocol):
+    def load(self, dataset: str) -> tuple[dict[str, Any] | None, str | None]: ...
+
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None: ...
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+class MemorySchemaStore:
+    """Records in a dict: a fresh one makes the file's own schema the table's schema."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    def load(self, dataset: str) -> tuple[dict[str, Any] | None, str | None]:
+        raw = self.records.get(dataset)
+        return (json.loads(raw), hashlib.md5(raw).hexdigest()) if raw else (None, None)
+
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None:
+        current = self.records.get(dataset)
+        if (hashlib.md5(current).hexdigest() if current else None) != token:
+            raise SchemaConflict(dataset)
+        self.records[dataset] = record_bytes(record)
+
+
+class DirectorySchemaStore:
+    """Records as `<root>/<dataset>.json` files (the CLI keeps them under OUT/schemas/)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = FsPath(root)
+
+    def load(self, dataset: str) -> tuple[dict[str, Any] | None, str | None]:
+        path = self.root / f"{dataset}.json"
+        if not path.exists():
+            return None, None
+        raw = path.read_bytes()
+        return json.loads(raw), hashlib.md5(raw).hexdigest()
+
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None:
+        current, current_token = self.load(dataset)
+        if current_token != token:
+            raise SchemaConflict(dataset)
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".{dataset}.json.tmp"
+        temporary.write_bytes(record_bytes(record))
+        os.replace(temporary, self.root / f"{dataset}.json")
+
+
+def commit_schema(
+    store: SchemaStore, dataset: str, merge: Callable[[dict[str, Any] | None], MergeResult]
+) -> MergeResult:
+    """Read, merge and conditionally write the record, re-merging on a lost race."""
+    for _attempt in range(config.SCHEMA_WRITE_ATTEMPTS):
+        record, token = store.load(dataset)
+        result = merge(record)
+        if not result.changed:
+            return result
+        try:
+            store.save(dataset, result.record, token)
+        except SchemaConflict:
+            continue
+        return result
+    raise SchemaConflict(f"schema record of {dataset!r} kept changing; gave up after retries")
+
+
+@dataclass
+class FileSchema:
+    """Within-file column types of one dataset level, unified across its blocks."""
+
+    columns: dict[Path, FileColumn] = field(default_factory=dict)
+    child_paths: list[Path] = field(default_factory=list)
+
+    def add(self, path: Path, hive_type: str, max_abs_int: int = 0, empty_arrays_only: bool = False) -> None:
+        old = self.columns.get(path)
+        if old is None:
+            self.columns[path] = FileColumn(hive_type, max_abs_int, empty_arrays_only)
+        else:
+            self.columns[path] = FileColumn(
+                coltypes.unify(old.type, hive_type),
+                max(old.max_abs_int, max_abs_int),
+                old.empty_arrays_only and empty_arrays_only,
+            )

@@ -1,0 +1,328 @@
+"""The transform: one JSON object (bytes) -> one Parquet file per dataset level (parent + child datasets).
+
+1. decode and stream the input in blocks (formats.py), parse each block fast or exactly (blocks.py);
+2. flatten each block into tables keyed by field path (flatten.py), add lineage ids, spill them (writer.py);
+3. fold the file's column types into each dataset's schema record, conditionally (schema.py);
+4. write each dataset cast to its merged schema, via a pandas DataFrame, as `<dataset>/dt=<date>/<name>.parquet`.
+
+`transform_file` is the Python API; `python -m pipeline.transform INPUT... --out DIR` is the CLI over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path as FsPath
+from typing import IO, Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import coltypes, config
+from pipeline.blocks import BlockParser
+from pipeline.flatten import BlockTables, TableKey
+from pipeline.formats import InputFormatError, iter_blocks, open_input
+from pipeline.schema import (
+    CHILD_SYSTEM_COLUMNS,
+    PARENT_SYSTEM_COLUMNS,
+    DirectorySchemaStore,
+    FileSchema,
+    MemorySchemaStore,
+    MergeResult,
+    SchemaStore,
+    commit_schema,
+    merge_schema,
+)
+from pipeline.writer import SYSTEM_PREFIX, Spill, spill_name, write_parquet
+
+log = logging.getLogger(__name__)
+_INPUT_SUFFIXES = re.compile(r"(\.(json|jsonl|ndjson|gz|gzip|txt))+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OutputName:
+    """Names every output of one source object: `<dataset>/dt=<date>/<stem>_<UTC timestamp>_<hash>.parquet`."""
+
+    stem: str
+    event_time: datetime
+    short_hash: str  # from the source key and the object's ETag/version/sequencer: a replay gives the same name
+
+    def key(self, dataset: str) -> str:
+        moment = self.event_time.astimezone(UTC)
+        return (
+            f"{dataset}/dt={moment:%Y-%m-%d}/{self.stem}_{moment:%Y%m%dT%H%M%SZ}_{self.short_hash}"
+            f"{config.PARQUET_SUFFIX}"
+        )
+
+
+def output_name(source_key: str, event_time: datetime, *identity: str) -> OutputName:
+    """The output name of a source object; `identity` is its ETag, version id and/or event sequencer."""
+    base = source_key.rsplit("/", 1)[-1]
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", _INPUT_SUFFIXES.sub("", base)) or "input"
+    digest = hashlib.sha1("\n".join((source_key, *identity)).encode("utf-8")).hexdigest()[:8]
+    return OutputName(stem=stem, event_time=event_time, short_hash=digest)
+
+
+@dataclass
+class OutputFile:
+    dataset: str
+    key: str  # relative: <dataset>/dt=.../<name>.parquet (the Lambda prefixes processed/)
+    path: str  # where it was written locally
+    rows: int
+    columns: dict[str, str]  # column name -> Hive type
+    bytes: int
+
+
+@dataclass
+class TransformResult:
+    source_key: str
+    dataset: str
+    rows: int  # records of the parent dataset
+    bytes_in: int
+    outputs: list[OutputFile] = field(default_factory=list)
+    fast_blocks: int = 0
+    exact_blocks: int = 0
+    ms: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "key": self.source_key,
+            "dataset": self.dataset,
+            "rows": self.rows,
+            "columns": sum(len(output.columns) for output in self.outputs),
+            "bytes_in": self.bytes_in,
+            "bytes_out": sum(output.bytes for output in self.outputs),
+            "ms": self.ms,
+            "outputs": [output.key for output in self.outputs],
+            "fast_blocks": self.fast_blocks,
+            "exact_blocks": self.exact_blocks,
+        }
+
+
+class _CountingReader:
+    """Counts the raw (possibly compressed) bytes read from the source."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.count += len(data)
+        return data
+
+
+def transform_stream(
+    source: IO[bytes] | BinaryIO,
+    *,
+    dataset: str,
+    name: OutputName,
+    source_key: str,
+    schema_store: SchemaStore,
+    work_dir: str | os.PathLike[str],
+    settings: config.Settings | None = None,
+) -> TransformResult:
+    """The core: streams `source`, writes Parquet files under `work_dir` at their relative keys."""
+    settings = settings or config.Settings()
+    started = time.monotonic()
+    counter = _CountingReader(source)
+    stream = open_input(counter)
+    parser = BlockParser()
+    spills: dict[TableKey, Spill] = {}
+    schemas: dict[TableKey, FileSchema] = {}
+    parent_rows = 0
+    with tempfile.TemporaryDirectory(prefix="transform-", dir=settings.tmp_dir or None) as spill_dir:
+        for block in iter_blocks(stream, settings.block_bytes):
+            tables = parser.parse(block)
+            parent_rows += _spill_block(tables, parent_rows, name.short_hash, source_key, spills, schemas, spill_dir)
+        result = TransformResult(source_key=source_key, dataset=dataset, rows=parent_rows, bytes_in=counter.count)
+        if parent_rows:
+            datasets: dict[TableKey, str] = {(): dataset}
+            for key in sorted(spills, key=len):
+                merged = _commit(schema_store, datasets[key], key, schemas)
+                for path, child_dataset in merged.child_datasets.items():
+                    datasets[(*key, path)] = child_dataset
+                relative = name.key(datasets[key])
+                destination = FsPath(work_dir) / relative
+                size = write_parquet(
+                    spills[key],
+                    destination,
+                    merged.columns,
+                    merged.plan,
+                    compression=settings.compression,
+                    row_group_bytes=settings.row_group_bytes,
+                )
+                result.outputs.append(
+                    OutputFile(
+                        dataset=datasets[key],
+                        key=relative,
+                        path=str(destination),
+                        rows=spills[key].rows,
+                        columns=dict(merged.columns),
+                        bytes=size,
+                    )
+                )
+    result.fast_blocks, result.exact_blocks = parser.stats.fast_blocks, parser.stats.exact_blocks
+    result.ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def _commit(store: SchemaStore, dataset: str, key: TableKey, schemas: dict[TableKey, FileSchema]) -> MergeResult:
+    file_schema = schemas[key]
+    system = CHILD_SYSTEM_COLUMNS if key else PARENT_SYSTEM_COLUMNS
+    child_paths = [other[-1] for other in schemas if len(other) == len(key) + 1 and other[:-1] == key]
+    return commit_schema(
+        store, dataset, lambda record: merge_schema(record, dataset, file_schema.columns, child_paths, system)
+    )
+
+
+def _spill_block(
+    tables: BlockTables,
+    first_index: int,
+    short_hash: str,
+    source_key: str,
+    spills: dict[TableKey, Spill],
+    schemas: dict[TableKey, FileSchema],
+    spill_dir: str,
+) -> int:
+    """Adds lineage columns to a block's tables, records their types and spills them; returns parent rows."""
+    record_ids: dict[TableKey, pa.Array] = {}
+    for key in sorted(tables, key=len):
+        table = tables[key]
+        if key not in spills:
+            spills[key] = Spill(FsPath(spill_dir), f"level{len(spills):03d}")
+            schemas[key] = FileSchema()
+        columns: dict[str, pa.Array] = {}
+        if not key:
+            numbers = pa.array(np.arange(first_index, first_index + table.rows, dtype=np.int64))
+            ids = pc.binary_join_element_wise(f"{short_hash}:", pc.cast(numbers, pa.string()), "")
+            columns[SYSTEM_PREFIX + "_source_key"] = pa.array([source_key] * table.rows, pa.string())
+        else:
+            parent_ids = pc.take(record_ids[key[:-1]], table.parent_index)
+            ids = pc.binary_join_element_wise(parent_ids, pc.cast(table.position, pa.string()), ":")
+            columns[SYSTEM_PREFIX + "_parent_record_id"] = parent_ids
+            columns[SYSTEM_PREFIX + "_position"] = table.position
+        record_ids[key] = ids
+        columns[SYSTEM_PREFIX + "_record_id"] = ids
+        for path, array in table.columns.items():
+            kind = coltypes.hive_type_of_arrow(array.type)
+            biggest, empty_only = 0, False
+            if kind == coltypes.BIGINT and array.null_count < len(array):
+                biggest = max(abs(pc.min(array).as_py()), abs(pc.max(array).as_py()))
+            elif coltypes.element_of(kind) is not None:
+                empty_only = len(array.flatten()) == 0
+            schemas[key].add(path, kind, biggest, empty_only)
+            columns[spill_name(path)] = array
+        spills[key].add(columns)
+    return tables[()].rows if () in tables else 0
+
+
+def transform_file(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    dataset: str,
+    out_dir: str | os.PathLike[str],
+    source_key: str | None = None,
+    schema_store: SchemaStore | None = None,
+    event_time: datetime | None = None,
+    identity: str | None = None,
+    settings: config.Settings | None = None,
+) -> TransformResult:
+    """Transforms a local file or binary stream into Parquet under `out_dir`, at the Lambda's relative keys.
+
+    Without `event_time`/`identity`, a path uses its modification time and size+mtime (a stream: now and nothing).
+    Without `schema_store`, the file's own schema is the table's (a fresh in-memory record).
+    """
+    if isinstance(source, str | os.PathLike):
+        path = FsPath(source)
+        stat = path.stat()
+        source_key = source_key or path.name
+        event_time = event_time or datetime.fromtimestamp(stat.st_mtime, UTC)
+        identity = identity if identity is not None else f"{stat.st_size}-{stat.st_mtime_ns}"
+        with open(path, "rb") as stream:
+            return transform_file(
+                stream,
+                dataset=dataset,
+                out_dir=out_dir,
+                source_key=source_key,
+                schema_store=schema_store,
+                event_time=event_time,
+                identity=identity,
+                settings=settings,
+            )
+    source_key = source_key or "stream"
+    name = output_name(source_key, event_time or datetime.now(UTC), identity or "")
+    return transform_stream(
+        source,
+        dataset=dataset,
+        name=name,
+        source_key=source_key,
+        schema_store=schema_store if schema_store is not None else MemorySchemaStore(),
+        work_dir=out_dir,
+        settings=settings,
+    )
+
+
+def error_report(error: InputFormatError, *, source_key: str, dataset: str, **extra: Any) -> dict[str, Any]:
+    """The `.error.json` written beside a quarantined copy (same shape from the CLI and the Lambda)."""
+    return {"source_key": source_key, "dataset": dataset, "error": type(error).__name__, **error.as_dict(), **extra}
+
+
+def _cli_inputs(inputs: list[str]) -> Iterator[FsPath]:
+    for item in inputs:
+        path = FsPath(item)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        else:
+            yield path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.transform",
+        description="Transform JSON/NDJSON (optionally gzip) files into the Parquet files the Lambda would write.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files (or folders of files) to transform")
+    parser.add_argument("--out", required=True, help="output folder: <dataset>/dt=.../*.parquet, quarantine/, schemas/")
+    parser.add_argument("--dataset", help="dataset name (default: each input's parent folder name)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if any input was quarantined")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("ETL_LOG_LEVEL", "WARNING"))
+    out = FsPath(args.out)
+    store = DirectorySchemaStore(out / config.SCHEMAS_PREFIX)
+    quarantined = 0
+    for path in _cli_inputs(args.inputs):
+        dataset = args.dataset or path.resolve().parent.name or config.DEFAULT_DATASET
+        try:
+            result = transform_file(path, dataset=dataset, out_dir=out, source_key=path.name, schema_store=store)
+        except InputFormatError as error:
+            quarantined += 1
+            target = out / config.QUARANTINE_PREFIX / dataset / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            report = error_report(error, source_key=str(path), dataset=dataset)
+            FsPath(f"{target}.error.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+            print(f"{path}: QUARANTINED -> {target} ({error})")
+            continue
+        print(f"{path}: {result.rows} records, {result.bytes_in} bytes in, {result.ms} ms")
+        for output in result.outputs:
+            print(f"  {output.key}: {output.rows} rows, {output.bytes} bytes")
+            for column, kind in output.columns.items():
+                print(f"    {column}: {kind}")
+    return 1 if quarantined and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
