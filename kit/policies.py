@@ -1,0 +1,176 @@
+"""Least-privilege IAM documents for the stack, as pure functions of its names.
+
+Every statement names exact actions (no wildcard actions) on ARNs scoped to this stack: its bucket prefixes, its log
+groups, its queue, its crawler and its Glue database. The one shared resource is Glue's own crawler log group
+(/aws-glue/crawlers, fixed by Glue); there the crawler may write only its own log stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.stack import Stack
+from pipeline import config
+
+Document = dict[str, Any]
+VERSION = "2012-10-17"
+GLUE_CRAWLER_LOG_GROUP = "/aws-glue/crawlers"  # https://docs.aws.amazon.com/glue/latest/dg/console-crawlers.html
+
+
+def _statement(sid: str, actions: list[str], resources: list[str], condition: Document | None = None) -> Document:
+    statement: Document = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _list_prefix(stack: Stack, prefix: str) -> Document:
+    """ListBucket limited to one prefix: with it a missing object reads as NoSuchKey, not AccessDenied."""
+    return _statement(
+        f"List{prefix.strip('/').title()}",
+        ["s3:ListBucket"],
+        [stack.bucket_arn],
+        {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+    )
+
+
+def _own_log_group(stack: Stack, function: str) -> Document:
+    # The log group is created up front (with retention), so the function needs no logs:CreateLogGroup.
+    return _statement(
+        "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{stack.log_group_arn(function)}:*"]
+    )
+
+
+def _dead_letter_queue(stack: Stack) -> Document:
+    # Lambda's on-failure destination is sent with the function's execution role.
+    return _statement("SendToDeadLetterQueue", ["sqs:SendMessage"], [stack.dlq_arn])
+
+
+def lambda_trust_policy(stack: Stack) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": stack.account}},
+            }
+        ],
+    }
+
+
+def glue_trust_policy(stack: Stack) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "glue.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": stack.account}},
+            }
+        ],
+    }
+
+
+def transform_policy(stack: Stack) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement("ReadRaw", ["s3:GetObject"], [stack.prefix_arn(config.RAW_PREFIX)]),
+            _statement(
+                "WriteProcessedAndQuarantine",
+                ["s3:PutObject"],
+                [stack.prefix_arn(config.PROCESSED_PREFIX), stack.prefix_arn(config.QUARANTINE_PREFIX)],
+            ),
+            _statement(
+                "ReadWriteSchemaRecords", ["s3:GetObject", "s3:PutObject"], [stack.prefix_arn(config.SCHEMAS_PREFIX)]
+            ),
+            _list_prefix(stack, config.SCHEMAS_PREFIX),
+            _own_log_group(stack, stack.transform_function),
+            _dead_letter_queue(stack),
+        ],
+    }
+
+
+def crawler_trigger_policy(stack: Stack) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement("StartOwnCrawler", ["glue:StartCrawler", "glue:GetCrawler"], [stack.crawler_arn]),
+            _own_log_group(stack, stack.crawler_trigger_function),
+            _dead_letter_queue(stack),
+        ],
+    }
+
+
+GLUE_CATALOG_ACTIONS = [
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+    "glue:CreatePartition",
+    "glue:BatchCreatePartition",
+    "glue:UpdatePartition",
+    "glue:BatchUpdatePartition",
+]
+
+
+def crawler_policy(stack: Stack) -> Document:
+    """What the Glue crawler needs: its database's tables and partitions, read on processed/ only, its log stream."""
+    log_group = stack.arn("logs", f"log-group:{GLUE_CRAWLER_LOG_GROUP}")
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement(
+                "CatalogOfOwnDatabase",
+                GLUE_CATALOG_ACTIONS,
+                [
+                    stack.arn("glue", "catalog"),
+                    stack.arn("glue", f"database/{stack.glue_database}"),
+                    stack.arn("glue", f"table/{stack.glue_database}/*"),
+                ],
+            ),
+            _statement("ReadProcessed", ["s3:GetObject"], [stack.prefix_arn(config.PROCESSED_PREFIX)]),
+            _list_prefix(stack, config.PROCESSED_PREFIX),
+            _statement("LocateBucket", ["s3:GetBucketLocation"], [stack.bucket_arn]),
+            # Glue writes every crawler's log to one account-wide group, one stream per crawler name.
+            _statement("CreateCrawlerLogGroup", ["logs:CreateLogGroup"], [log_group]),
+            _statement(
+                "WriteOwnCrawlerLogStream",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [f"{log_group}:log-stream:{stack.crawler}"],
+            ),
+        ],
+    }
+
+
+def role_documents(stack: Stack) -> dict[str, tuple[Document, Document]]:
+    """purpose -> (trust policy, inline permissions policy)."""
+    return {
+        "transform": (lambda_trust_policy(stack), transform_policy(stack)),
+        "crawler-trigger": (lambda_trust_policy(stack), crawler_trigger_policy(stack)),
+        "crawler": (glue_trust_policy(stack), crawler_policy(stack)),
+    }
+
+
+def deny_insecure_transport(stack: Stack) -> Document:
+    """Bucket policy: refuse any request not made over TLS (the Deny's wildcard action is the point)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [stack.bucket_arn, f"{stack.bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }

@@ -1,0 +1,342 @@
+"""Build one stack, step by step, each step safe to re-run: it creates what is missing, updates what differs, and
+reports "exists, unchanged" for the rest.
+
+Steps, in order:
+  1. find the AWS SDK for pandas layer for the region, runtime and architecture (SSM public parameter)
+  2. package pipeline/ (code only, in memory)
+  3. bucket, with Block Public Access, BucketOwnerEnforced, SSE-S3, a TLS-only policy, results lifecycle, tags
+  4. dead-letter queue for failed asynchronous events
+  5. log groups /aws/lambda/<function>, with retention
+  6. IAM roles with least-privilege inline policies
+  7. Glue database
+  8. Glue crawler over processed/
+  9. transform function, with its asynchronous invocation settings
+ 10. crawler-trigger function, likewise
+ 11. S3's permission to invoke both functions
+ 12. the bucket notification configuration, in one call
+ 13. Athena workgroup
+ 14. the outputs file .stacks/<stack>.json
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit import policies
+from kit.aws import athena, glue, iam, lambda_, logs, s3, sqs, ssm
+from kit.narrate import Narrator
+from kit.packaging import PIPELINE_DIR, Package, build_package
+from kit.session import Clients, endpoint
+from kit.stack import Stack, build_outputs, save_outputs
+from pipeline import config
+
+TRANSFORM_HANDLER = "pipeline.lambda_transform.handler"
+CRAWLER_TRIGGER_HANDLER = "pipeline.lambda_crawler_trigger.handler"
+NOTIFICATION_ID_SUFFIX = "-etl-"  # rule Ids "<stack>-etl-raw.json", ...: this kit's rules, replaced as a set
+
+
+class LayerNotFound(RuntimeError):
+    """No AWS SDK for pandas layer is published for this region, runtime and architecture."""
+
+
+@dataclass(frozen=True)
+class ProvisionOptions:
+    stack: str
+    runtime: str = "python3.12"
+    architecture: str = "x86_64"
+    transform_memory_mb: int = 1024
+    transform_timeout_s: int = 300
+    trigger_memory_mb: int = 256
+    trigger_timeout_s: int = 300
+    pandas_layer_arn: str | None = None
+    pandas_layer_version: str = ssm.DEFAULT_PANDAS_LAYER_VERSION
+    athena_cutoff_mb: int = 1024
+    log_retention_days: int = 7
+    async_retries: int = 2
+    async_max_event_age_s: int = 3600
+    source_dir: Path = PIPELINE_DIR
+
+
+def notification_rule_prefix(stack: Stack) -> str:
+    return f"{stack.name}{NOTIFICATION_ID_SUFFIX}"
+
+
+def notification_rules(stack: Stack) -> list[dict]:
+    """raw/<suffix> -> transform (one rule per suffix; they don't overlap), processed/*.parquet -> crawler trigger."""
+    prefix = notification_rule_prefix(stack)
+    rules = [
+        s3.lambda_notification(
+            f"{prefix}raw{suffix}", stack.function_arn(stack.transform_function), config.RAW_PREFIX, suffix
+        )
+        for suffix in config.RAW_SUFFIXES
+    ]
+    rules.append(
+        s3.lambda_notification(
+            f"{prefix}processed{config.PARQUET_SUFFIX}",
+            stack.function_arn(stack.crawler_trigger_function),
+            config.PROCESSED_PREFIX,
+            config.PARQUET_SUFFIX,
+        )
+    )
+    return rules
+
+
+def permission_statement_id(stack: Stack) -> str:
+    return f"{stack.name}-s3-invoke"
+
+
+@dataclass
+class Provisioner:
+    clients: Clients
+    stack: Stack
+    options: ProvisionOptions
+    narrator: Narrator
+    layer_arn: str = ""
+    package: Package | None = None
+    dlq: tuple[str, str] = ("", "")
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    # --- the plan ---------------------------------------------------------------------------------------------
+    def steps(self):
+        stack = self.stack
+        return [
+            ("Finding the AWS SDK for pandas layer", self.find_layer),
+            ("Packaging pipeline/ (code only)", self.package_code),
+            (f"Creating the bucket {stack.bucket}", self.create_bucket),
+            (f"Creating the dead-letter queue {stack.dlq}", self.create_dlq),
+            (f"Creating the log groups ({self.options.log_retention_days}-day retention)", self.create_log_groups),
+            ("Creating the IAM roles (least privilege)", self.create_roles),
+            (f"Creating the Glue database {stack.glue_database}", self.create_database),
+            (f"Creating the Glue crawler {stack.crawler}", self.create_crawler),
+            (
+                f"Creating the function {stack.transform_function} (waits until Active, usually 1-10 s)",
+                self.create_transform,
+            ),
+            (
+                f"Creating the function {stack.crawler_trigger_function} (waits until Active)",
+                self.create_crawler_trigger,
+            ),
+            ("Allowing S3 to invoke the functions", self.allow_s3_invoke),
+            (f"Writing the notification configuration of {stack.bucket}", self.configure_notifications),
+            (f"Creating the Athena workgroup {stack.workgroup}", self.create_workgroup),
+            ("Writing the outputs file", self.write_outputs),
+        ]
+
+    def run(self) -> dict[str, Any]:
+        for title, action in self.steps():
+            with self.narrator.step(title):
+                action()
+        return self.outputs
+
+    # --- the steps --------------------------------------------------------------------------------------------
+    def find_layer(self) -> None:
+        options = self.options
+        if options.pandas_layer_arn:
+            self.layer_arn = options.pandas_layer_arn
+            self.narrator.result("layer (from --pandas-layer-arn)", self.layer_arn)
+            return
+        name = ssm.pandas_layer_parameter(options.pandas_layer_version, options.runtime, options.architecture)
+        arn = ssm.get_parameter_value(self.clients.ssm, name)
+        if arn is None:
+            raise LayerNotFound(
+                f"No AWS SDK for pandas layer found in {self.stack.region} for {options.runtime} "
+                f"{options.architecture}: SSM parameter {name} does not exist.\n"
+                "Try another --pandas-layer-version, --architecture or --region, or pass --pandas-layer-arn "
+                "(see https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html)."
+            )
+        self.layer_arn = arn
+        self.narrator.result(name, arn)
+
+    def package_code(self) -> None:
+        self.package = build_package(self.options.source_dir)
+        self.narrator.result(
+            f"{len(self.package.files)} files from {self.options.source_dir.name}/",
+            f"{self.package.size / 1024:.1f} KiB zip, CodeSha256 {self.package.code_sha256}",
+        )
+
+    def create_bucket(self) -> None:
+        stack = self.stack
+        _, outcome = s3.ensure_bucket(
+            self.clients.s3,
+            stack.bucket,
+            stack.region,
+            tags=stack.tags,
+            policy=policies.deny_insecure_transport(stack),
+            lifecycle=s3.lifecycle_rules(config.ATHENA_RESULTS_PREFIX, 7),
+        )
+        self.narrator.result(f"s3://{stack.bucket}", outcome)
+
+    def create_dlq(self) -> None:
+        self.dlq, outcome = sqs.ensure_queue(self.clients.sqs, self.stack.dlq, tags=self.stack.tags)
+        self.narrator.result(self.stack.dlq, outcome)
+
+    def create_log_groups(self) -> None:
+        for function in self.stack.functions:
+            name = self.stack.log_group(function)
+            _, outcome = logs.ensure_log_group(
+                self.clients.logs, name, retention_days=self.options.log_retention_days, tags=self.stack.tags
+            )
+            self.narrator.result(name, outcome)
+
+    def create_roles(self) -> None:
+        stack = self.stack
+        for purpose, (trust, permissions) in policies.role_documents(stack).items():
+            role = stack.role_name(purpose)
+            _, outcome = iam.ensure_role(
+                self.clients.iam,
+                role,
+                trust,
+                tags=stack.tags,
+                description=f"serverless-etl-kit stack {stack.name}: {purpose}",
+            )
+            self.narrator.result(role, outcome)
+            _, outcome = iam.ensure_role_policy(self.clients.iam, role, stack.policy_name(purpose), permissions)
+            self.narrator.result(f"{role} inline policy {stack.policy_name(purpose)}", outcome)
+
+    def create_database(self) -> None:
+        stack = self.stack
+        _, outcome = glue.ensure_database(
+            self.clients.glue,
+            stack.glue_database,
+            arn=stack.arn("glue", f"database/{stack.glue_database}"),
+            description=f"serverless-etl-kit stack {stack.name}: one table per dataset under processed/",
+            tags=stack.tags,
+        )
+        self.narrator.result(stack.glue_database, outcome)
+
+    def create_crawler(self) -> None:
+        stack = self.stack
+        spec = glue.CrawlerSpec(
+            name=stack.crawler,
+            role_arn=stack.role_arn("crawler"),
+            database=stack.glue_database,
+            target=stack.crawler_target,
+            description=f"serverless-etl-kit stack {stack.name}: catalogs {stack.crawler_target}",
+            tags=stack.tags,
+        )
+        _, outcome = glue.ensure_crawler(self.clients.glue, spec, arn=stack.crawler_arn)
+        self.narrator.result(f"{stack.crawler} -> {stack.crawler_target}", outcome)
+        if outcome != "exists, unchanged":
+            self.narrator.say(
+                f"      table level {glue.TABLE_LEVEL} (one table per dataset folder, dt partitions); schema changes: "
+                "update the table in the catalog, deletions only logged"
+            )
+
+    def _create_function(self, name: str, handler: str, purpose: str, memory: int, timeout: int) -> None:
+        stack = self.stack
+        spec = lambda_.FunctionSpec(
+            name=name,
+            role_arn=stack.role_arn(purpose),
+            handler=handler,
+            runtime=self.options.runtime,
+            architecture=self.options.architecture,
+            memory_mb=memory,
+            timeout_s=timeout,
+            environment=stack.lambda_settings().as_env(),
+            layers=(self.layer_arn,),
+            description=f"serverless-etl-kit stack {stack.name}: {purpose}",
+            tags=stack.tags,
+        )
+        _, outcome = lambda_.ensure_function(
+            self.clients.lambda_, spec, self.package.zip_bytes, self.package.code_sha256
+        )
+        self.narrator.result(f"{name} ({memory} MB, {timeout} s)", outcome)
+        _, outcome = lambda_.ensure_function_event_invoke_config(
+            self.clients.lambda_,
+            name,
+            retries=self.options.async_retries,
+            max_event_age_s=self.options.async_max_event_age_s,
+            on_failure_arn=self.dlq[1] or stack.dlq_arn,
+        )
+        self.narrator.result(f"{name} async invocation (retries, max age, on failure -> {stack.dlq})", outcome)
+
+    def create_transform(self) -> None:
+        options = self.options
+        self._create_function(
+            self.stack.transform_function,
+            TRANSFORM_HANDLER,
+            "transform",
+            options.transform_memory_mb,
+            options.transform_timeout_s,
+        )
+
+    def create_crawler_trigger(self) -> None:
+        options = self.options
+        self._create_function(
+            self.stack.crawler_trigger_function,
+            CRAWLER_TRIGGER_HANDLER,
+            "crawler-trigger",
+            options.trigger_memory_mb,
+            options.trigger_timeout_s,
+        )
+
+    def allow_s3_invoke(self) -> None:
+        stack = self.stack
+        for function in stack.functions:
+            _, outcome = lambda_.ensure_s3_invoke_permission(
+                self.clients.lambda_,
+                function,
+                statement_id=permission_statement_id(stack),
+                bucket_arn=stack.bucket_arn,
+                account=stack.account,
+            )
+            self.narrator.result(f"s3.amazonaws.com may invoke {function}", outcome)
+
+    def configure_notifications(self) -> None:
+        stack = self.stack
+        rules = notification_rules(stack)
+        _, outcome = s3.ensure_bucket_notification_configuration(
+            self.clients.s3, stack.bucket, rules, owned_prefix=notification_rule_prefix(stack)
+        )
+        self.narrator.result(
+            f"{len(rules) - 1} raw/ rules ({', '.join(config.RAW_SUFFIXES)}) -> {stack.transform_function}; "
+            f"processed/*{config.PARQUET_SUFFIX} -> {stack.crawler_trigger_function}",
+            outcome,
+        )
+
+    def create_workgroup(self) -> None:
+        stack = self.stack
+        cutoff = max(self.options.athena_cutoff_mb * 1024 * 1024, athena.MIN_CUTOFF_BYTES)
+        _, outcome = athena.ensure_work_group(
+            self.clients.athena,
+            stack.workgroup,
+            arn=stack.workgroup_arn,
+            configuration=athena.workgroup_configuration(stack.athena_results, cutoff),
+            description=f"serverless-etl-kit stack {stack.name}",
+            tags=stack.tags,
+        )
+        self.narrator.result(
+            f"{stack.workgroup} (engine v3, results {stack.athena_results}, cutoff {cutoff // 2**20} MB/query)",
+            outcome,
+        )
+
+    def write_outputs(self) -> None:
+        self.outputs = build_outputs(self.stack, endpoint=endpoint(), dlq_url=self.dlq[0], layer_arn=self.layer_arn)
+        path = save_outputs(self.outputs)
+        self.narrator.result(str(path), "written")
+
+    # --- dry run ----------------------------------------------------------------------------------------------
+    def plan(self) -> list[tuple[str, bool]]:
+        """What provision would build, and whether each resource exists now; read-only calls only."""
+        c, stack = self.clients, self.stack
+        rows = [
+            (f"bucket s3://{stack.bucket}", s3.head_bucket(c.s3, stack.bucket)),
+            (f"dead-letter queue {stack.dlq}", sqs.get_queue_url(c.sqs, stack.dlq) is not None),
+        ]
+        rows += [
+            (f"log group {stack.log_group(f)}", logs.get_log_group(c.logs, stack.log_group(f)) is not None)
+            for f in stack.functions
+        ]
+        rows += [
+            (f"role {stack.role_name(p)}", iam.get_role(c.iam, stack.role_name(p)) is not None)
+            for p in stack.role_purposes
+        ]
+        rows += [
+            (f"Glue database {stack.glue_database}", glue.get_database(c.glue, stack.glue_database) is not None),
+            (f"Glue crawler {stack.crawler}", glue.get_crawler(c.glue, stack.crawler) is not None),
+        ]
+        rows += [(f"function {f}", lambda_.get_function(c.lambda_, f) is not None) for f in stack.functions]
+        rows += [(f"Athena workgroup {stack.workgroup}", athena.get_work_group(c.athena, stack.workgroup) is not None)]
+        return rows

@@ -1,0 +1,167 @@
+"""Build the serverless ETL pipeline in your AWS account (or on localaws), safe to re-run.
+
+    python provision.py                 # stack "etl" in your default region
+    python provision.py --stack alice   # one stack per student, side by side in one account
+    python provision.py --dry-run       # print the plan; change nothing
+
+Every name comes from --stack and every resource is tagged with it. A second run changes nothing; a changed setting
+or changed pipeline/ code is updated in place. AWS_ENDPOINT_URL points it at localaws instead of AWS, unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError, WaiterError
+
+from kit.aws.ssm import DEFAULT_PANDAS_LAYER_VERSION
+from kit.errors import explain
+from kit.narrate import CREATED, Narrator
+from kit.provisioning import LayerNotFound, Provisioner, ProvisionOptions
+from kit.session import Clients, CredentialsMissing, check_credentials, endpoint, open_session
+from kit.stack import DEFAULT_REGION, DEFAULT_STACK, Stack, StackNameError, validate_stack_name
+from kit.waiting import WaitError
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365)  # values CloudWatch Logs accepts (a subset)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=(
+            "Credentials come from the usual AWS chain (aws configure, AWS_PROFILE, environment variables). "
+            f"Region: --region, else AWS_REGION / AWS_DEFAULT_REGION, else the profile's, else {DEFAULT_REGION}. "
+            "Memory and timeouts: importing pandas + pyarrow dominates a cold start (seconds at 128 MB, about one "
+            "second at 1024 MB, which also gives the CPU a 1 MB JSON file needs), so the transform defaults to "
+            "1024 MB / 300 s; the crawler trigger only calls Glue but waits for a running crawl to finish before "
+            "starting the next, so it gets 256 MB / 300 s."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--stack", default=DEFAULT_STACK, help="stack name: prefix of every resource name and tag")
+    parser.add_argument("--region", help="AWS region (see below for the default)")
+    parser.add_argument("--profile", help="AWS named profile (default: AWS_PROFILE or the default profile)")
+    parser.add_argument("--runtime", default="python3.12", help="Lambda runtime; the pandas layer must exist for it")
+    parser.add_argument(
+        "--architecture", default="x86_64", choices=("x86_64", "arm64"), help="Lambda and layer architecture"
+    )
+    parser.add_argument("--transform-memory", type=int, default=1024, help="transform function memory, MB")
+    parser.add_argument("--transform-timeout", type=int, default=300, help="transform function timeout, seconds")
+    parser.add_argument("--trigger-memory", type=int, default=256, help="crawler-trigger function memory, MB")
+    parser.add_argument("--trigger-timeout", type=int, default=300, help="crawler-trigger function timeout, seconds")
+    parser.add_argument(
+        "--pandas-layer-arn",
+        help="use this layer ARN instead of looking up the AWS SDK for pandas layer in SSM Parameter Store",
+    )
+    parser.add_argument(
+        "--pandas-layer-version",
+        default=DEFAULT_PANDAS_LAYER_VERSION,
+        help="AWS SDK for pandas version whose managed layer is looked up "
+        "(/aws/service/aws-sdk-pandas/<version>/py<X.Y>/<arch>/layer-arn)",
+    )
+    parser.add_argument(
+        "--athena-cutoff-mb",
+        type=int,
+        default=1024,
+        help="Athena cost guard: a query scanning more than this many MB is cancelled (minimum 10)",
+    )
+    parser.add_argument(
+        "--log-retention-days", type=int, default=7, choices=LOG_RETENTION_DAYS, help="Lambda log retention"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and what exists; change nothing")
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> ProvisionOptions:
+    return ProvisionOptions(
+        stack=args.stack,
+        runtime=args.runtime,
+        architecture=args.architecture,
+        transform_memory_mb=args.transform_memory,
+        transform_timeout_s=args.transform_timeout,
+        trigger_memory_mb=args.trigger_memory,
+        trigger_timeout_s=args.trigger_timeout,
+        pandas_layer_arn=args.pandas_layer_arn,
+        pandas_layer_version=args.pandas_layer_version,
+        athena_cutoff_mb=args.athena_cutoff_mb,
+        log_retention_days=args.log_retention_days,
+    )
+
+
+def print_plan(provisioner: Provisioner, out: Callable[[str], None]) -> None:
+    options = provisioner.options
+    out("Dry run: nothing will be created or changed. Provision would, in order:")
+    for number, (title, _) in enumerate(provisioner.steps(), 1):
+        out(f"  {number:2}. {title}")
+    out(
+        f"Settings: {options.runtime} {options.architecture}; transform {options.transform_memory_mb} MB / "
+        f"{options.transform_timeout_s} s; crawler trigger {options.trigger_memory_mb} MB / "
+        f"{options.trigger_timeout_s} s; logs kept {options.log_retention_days} days; "
+        f"Athena cutoff {options.athena_cutoff_mb} MB per query."
+    )
+    out("Resources now:")
+    for resource, exists in provisioner.plan():
+        out(f"  {resource}: {'exists (would be checked and updated in place)' if exists else 'would be created'}")
+
+
+def print_summary(outputs: dict, narrator: Narrator, out: Callable[[str], None]) -> None:
+    changed = [
+        resource for resource, outcome in narrator.outcomes if outcome == CREATED or outcome.startswith("updated")
+    ]
+    out(f"\nStack {outputs['stack']} ready in {narrator.elapsed():.1f} s ({len(changed)} changes).")
+    out(f"  bucket      s3://{outputs['bucket']}/  (upload JSON under raw/<dataset>/)")
+    out(f"  functions   {outputs['functions']['transform']['name']}, {outputs['functions']['crawler_trigger']['name']}")
+    out(f"  catalog     database {outputs['glue_database']}, crawler {outputs['crawler']}")
+    out(f"  athena      workgroup {outputs['workgroup']}, results {outputs['athena_results']}")
+    out(f"  dead letter {outputs['dlq']['url']}")
+    stack = outputs["stack"]
+    out(
+        "Next: upload a sample, e.g. "
+        f"`aws s3 cp sample_data/<file>.json s3://{outputs['bucket']}/raw/<dataset>/`, then open the notebooks with "
+        f"`make lab TARGET=aws STACK={stack}`.\nWhen done: `python teardown.py --stack {stack}` removes everything."
+    )
+
+
+def _describe(narrator: Narrator) -> str | None:
+    return f"step {narrator.number}/{narrator.total} ({narrator.current})" if narrator.current else None
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    args = parse_args(argv)
+    try:
+        validate_stack_name(args.stack)
+        session, region, region_source = open_session(args.profile, args.region)
+        check_credentials(session)
+    except (StackNameError, CredentialsMissing) as error:
+        out(str(error))
+        return 2
+    target = endpoint() or "AWS"
+    out(f"Stack {args.stack} in {region} (region from {region_source}) on {target}.")
+    clients = Clients(session)
+    options = options_from(args)
+    narrator = Narrator(total=14, out=out)
+    step = "checking who you are (sts:GetCallerIdentity)"
+    try:
+        account = clients.account()
+        provisioner = Provisioner(clients, Stack(args.stack, account, region), options, narrator)
+        if args.dry_run:
+            print_plan(provisioner, out)
+            return 0
+        out(f"Account {account}. Building {narrator.total} steps; each is safe to re-run.")
+        provisioner.run()
+    except ClientError as error:
+        step = _describe(narrator) or step
+        out(explain(error, step, clients.call_log.last, script="provision.py"))
+        return 1
+    except (LayerNotFound, WaitError, WaiterError) as error:
+        step = _describe(narrator) or step
+        out(f"Failed at {step}: {error}\nFix the cause and re-run `python provision.py`; it resumes from there.")
+        return 1
+    print_summary(provisioner.outputs, narrator, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
