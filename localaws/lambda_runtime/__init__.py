@@ -1,0 +1,44 @@
+"""The Lambda runtime: runs each function's own stored zip in a local execution environment, as Lambda does.
+
+moto keeps the control plane (CreateFunction, configuration, event-invoke config, permissions); this part answers
+Invoke, runs the code in warm worker processes (environments.py, bootstrap.py), enforces timeout and memory,
+writes CloudWatch Logs (logs.py), and delivers asynchronous events with retries and destinations (async_queue.py).
+
+Knobs (environment variables of the localaws process):
+- LOCALAWS_LAMBDA_CONCURRENCY   async invocations run at once (default 4)
+- LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before the 1st, 2nd retry of a failed async event (default "0.5,1")
+- LOCALAWS_LAMBDA_IDLE_SECONDS  a warm environment idle this long is shut down (default 300)
+- LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for INIT, at least the function's timeout (default 10)
+"""
+
+from __future__ import annotations
+
+import os
+
+from localaws.lambda_runtime.async_queue import AsyncInvoker
+from localaws.lambda_runtime.environments import EnvironmentPool
+from localaws.lambda_runtime.execution import Executor
+from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers
+from localaws.lambda_runtime.invoke import make_invoke
+from localaws.lambda_runtime.layers import answer_pandas_layer_parameter
+from localaws.server import LocalAws
+
+
+def install(app: LocalAws) -> None:
+    allow_managed_layers()
+    cache = CodeCache()
+    pool = EnvironmentPool(idle_seconds=float(os.environ.get("LOCALAWS_LAMBDA_IDLE_SECONDS", "300")))
+    executor = Executor(app, cache, pool, init_timeout_s=float(os.environ.get("LOCALAWS_LAMBDA_INIT_TIMEOUT", "10")))
+    delays = [
+        float(part) for part in os.environ.get("LOCALAWS_LAMBDA_RETRY_DELAYS", "0.5,1").split(",") if part.strip()
+    ]
+    invoker = AsyncInvoker(app, executor, int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", "4")), delays)
+    app.override("lambda", "Invoke", make_invoke(executor, invoker))
+    app.validate("ssm", "GetParameter", answer_pandas_layer_parameter)
+
+    def shut_down() -> None:
+        invoker.close()
+        pool.close()
+        cache.remove()
+
+    app.on_shutdown(shut_down)

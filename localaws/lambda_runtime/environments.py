@@ -1,0 +1,275 @@
+"""Execution environments: one worker process per environment, kept warm and reused, as Lambda reuses them.
+
+https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+- INIT: the worker imports the handler's module once. Lambda limits INIT to 10 s; locally the limit is
+  max(LOCALAWS_LAMBDA_INIT_TIMEOUT (10 s), the function's timeout), so a slow laptop importing pandas under load
+  is not failed where AWS would retry the INIT within the invocation.
+- INVOKE: one request at a time, with the function's timeout; the worker's memory (RSS of the process tree, polled
+  every 25 ms with psutil) must stay under MemorySize or the worker is killed, as Lambda's sandbox kills it.
+- An environment whose worker timed out, ran out of memory or exited is discarded; a healthy one goes back to the
+  pool, and one idle for LOCALAWS_LAMBDA_IDLE_SECONDS (default 300) is shut down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from localaws.lambda_runtime.functions import FunctionSpec
+from localaws.lambda_runtime.logs import LogLine, now_ms
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+POLL_SECONDS = 0.025
+_SIGNAL_WORDS = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+}
+
+
+@dataclass
+class Attempt:
+    """How one phase (INIT or one invocation) of a worker ended."""
+
+    status: str  # "ok", "error" (the handler raised), "timeout", "oom", "exit" (the runtime died)
+    duration_ms: float
+    max_memory_mb: int
+    payload: str | None = None
+    error: dict[str, Any] | None = None
+    exit_reason: str = ""
+    output: list[LogLine] = field(default_factory=list)
+
+
+class Environment:
+    """A worker process running bootstrap.py for one FunctionSpec."""
+
+    def __init__(
+        self, spec: FunctionSpec, command_settings: dict[str, Any], env: dict[str, str], log_path: Path
+    ) -> None:
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        self.log_stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.last_used = time.monotonic()
+        self.max_memory_mb = 0
+        self._log_path = log_path
+        self._pending = b""
+        self._closed = False
+        control_read, control_write = os.pipe()
+        log_file = open(log_path, "ab")  # noqa: SIM115 - the child keeps it; we close our copy right after spawning
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-u", str(BOOTSTRAP), str(control_write), json.dumps(command_settings)],
+                stdin=subprocess.PIPE,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=command_settings["task_root"],
+                pass_fds=(control_write,),
+                start_new_session=True,
+            )
+        finally:
+            log_file.close()
+            os.close(control_write)
+        self._control = control_read
+        self._control_buffer = b""
+        self._log_reader = open(log_path, "rb")  # noqa: SIM115 - closed in kill()
+        self._ps = psutil.Process(self.process.pid)
+
+    # -- phases -----------------------------------------------------------------------------------------------
+    def wait_ready(self, limit_s: float) -> Attempt:
+        return self._await("ready", limit_s, memory_mb=self.spec.memory_size)
+
+    def invoke(self, request: dict[str, Any]) -> Attempt:
+        self.last_used = time.monotonic()
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # the worker died between invocations; _await reports how it exited
+        attempt = self._await("result", float(self.spec.timeout), memory_mb=self.spec.memory_size)
+        self.last_used = time.monotonic()
+        return attempt
+
+    def _await(self, kind: str, limit_s: float, memory_mb: int) -> Attempt:
+        started = time.monotonic()
+        deadline = started + limit_s
+        peak = 0
+        output: list[LogLine] = []
+        while True:
+            peak = max(peak, self._rss_mb())
+            self.max_memory_mb = max(self.max_memory_mb, peak)
+            output += self._read_output()
+            elapsed_ms = (time.monotonic() - started) * 1000
+            if peak > memory_mb:
+                self.kill()
+                output += self._read_output(final=True)
+                return Attempt("oom", elapsed_ms, memory_mb, exit_reason="signal: killed", output=output)
+            if time.monotonic() >= deadline:
+                self.kill()
+                output += self._read_output(final=True)
+                return Attempt("timeout", limit_s * 1000, peak, output=output)
+            message = self._read_control(POLL_SECONDS)
+            if message is None:
+                continue
+            if message.get("type") != kind:  # EOF: the worker exited without answering
+                self.process.wait()
+                output += self._read_output(final=True)
+                return Attempt(
+                    "exit", elapsed_ms, peak, exit_reason=_exit_reason(self.process.returncode), output=output
+                )
+            output += self._read_output(final=True)
+            if kind == "ready":
+                status = "error" if message.get("error") else "ok"
+                return Attempt(status, elapsed_ms, peak, error=message.get("error"), output=output)
+            if message["ok"]:
+                return Attempt("ok", elapsed_ms, peak, payload=message["payload"], output=output)
+            return Attempt("error", elapsed_ms, peak, error=message["error"], output=output)
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+    def _rss_mb(self) -> int:
+        try:
+            total = self._ps.memory_info().rss
+            for child in self._ps.children(recursive=True):
+                total += child.memory_info().rss
+        except psutil.NoSuchProcess:  # a child exited between listing and reading; count what is left
+            return 0
+        return total // (1024 * 1024)
+
+    def _read_control(self, wait_s: float) -> dict[str, Any] | None:
+        """The next complete control message, {} at EOF, or None if none arrived within `wait_s`."""
+        while b"\n" not in self._control_buffer:
+            ready, _, _ = select.select([self._control], [], [], wait_s)
+            if not ready:
+                return None
+            chunk = os.read(self._control, 65536)
+            if not chunk:
+                return {}
+            self._control_buffer += chunk
+        line, _, self._control_buffer = self._control_buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _read_output(self, final: bool = False) -> list[LogLine]:
+        """New complete lines of the worker's stdout/stderr; `final` also takes a trailing partial line."""
+        self._pending += self._log_reader.read()
+        *complete, self._pending = self._pending.split(b"\n")
+        if final and self._pending:
+            complete.append(self._pending)
+            self._pending = b""
+        stamp = now_ms()
+        # A logging record or an error report travels as one line with "\r" for its newlines (see bootstrap.py).
+        return [LogLine(stamp, raw.decode("utf-8", "replace").replace("\r", "\n")) for raw in complete]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
+        if self.process.stdin:
+            self.process.stdin.close()
+        os.close(self._control)
+        self._log_reader.close()
+        self._log_path.unlink(missing_ok=True)
+
+
+def _exit_reason(returncode: int) -> str:
+    """Lambda's wording for how a runtime process ended ("signal: killed", "exit status 1")."""
+    if returncode < 0:
+        number = -returncode
+        try:
+            word = _SIGNAL_WORDS.get(signal.Signals(number), signal.Signals(number).name)
+        except ValueError:
+            word = str(number)
+        return f"signal: {word}"
+    return f"exit status {returncode}"
+
+
+class EnvironmentPool:
+    """Idle environments by FunctionSpec; a busy one is out of the pool until released."""
+
+    def __init__(self, idle_seconds: float) -> None:
+        self.idle_seconds = idle_seconds
+        self._idle: dict[tuple[Any, ...], list[Environment]] = {}
+        self._all: set[Environment] = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_forever, name="localaws-lambda-reaper", daemon=True)
+        self._reaper.start()
+
+    def take_warm(self, spec: FunctionSpec) -> Environment | None:
+        stale: list[Environment] = []
+        found = None
+        with self._lock:
+            # An update to the code or configuration retires the function's older environments.
+            for key in [key for key in self._idle if key[0] == spec.arn and key != spec.environment_key]:
+                stale += self._idle.pop(key)
+            while found is None and self._idle.get(spec.environment_key):
+                candidate = self._idle[spec.environment_key].pop()
+                if candidate.alive:
+                    found = candidate
+                else:
+                    stale.append(candidate)
+        for environment in stale:
+            self.discard(environment)
+        return found
+
+    def track(self, environment: Environment) -> None:
+        with self._lock:
+            self._all.add(environment)
+
+    def discard(self, environment: Environment) -> None:
+        with self._lock:
+            self._all.discard(environment)
+        environment.close()
+
+    def release(self, environment: Environment) -> None:
+        with self._lock:
+            if not self._closed.is_set() and environment.alive:
+                self._idle.setdefault(environment.spec.environment_key, []).append(environment)
+                return
+        self.discard(environment)
+
+    def _reap_forever(self) -> None:
+        while not self._closed.wait(min(10.0, self.idle_seconds)):
+            cutoff = time.monotonic() - self.idle_seconds
+            expired: list[Environment] = []
+            with self._lock:
+                for environments in self._idle.values():
+                    expired += [env for env in environments if env.last_used < cutoff]
+                    environments[:] = [env for env in environments if env.last_used >= cutoff]
+            for environment in expired:
+                self.discard(environment)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            everything = list(self._all)
+            self._all.clear()
+            self._idle.clear()
+        for environment in everything:
+            environment.close()

@@ -1,0 +1,177 @@
+"""What a function is, read from moto's Lambda backend in-process: its configuration and its own stored zip.
+
+The zip is extracted once per CodeSha256 under a private temp dir, as Lambda unpacks it into /var/task.
+Layers: moto refuses layer ARNs it does not hold, but AWS publishes managed layers from its own accounts (the AWS SDK
+for pandas layer is arn:aws:lambda:<region>:336392948345:layer:AWSSDKPandas-Python312:N). `allow_managed_layers`
+lets those through CreateFunction / UpdateFunctionConfiguration; at run time their packages come from the local
+environment (https://docs.aws.amazon.com/lambda/latest/dg/chapter-layers.html).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda import models as lambda_models
+from moto.awslambda.exceptions import UnknownFunctionException
+
+# Accounts that publish AWS-managed public layers: AWS SDK for pandas, Powertools for AWS Lambda, Lambda Insights.
+PANDAS_LAYER_ACCOUNT = "336392948345"
+MANAGED_LAYER_ACCOUNTS = frozenset({PANDAS_LAYER_ACCOUNT, "017000801446", "580247275435"})
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:(?P<account>\d{12}):layer:(?P<name>[A-Za-z0-9_-]+):\d+$")
+# The packages the AWS SDK for pandas layer brings; the Python runtime itself has only the stdlib and boto3.
+PANDAS_LAYER_PACKAGES = ("pandas", "pyarrow", "numpy")
+_PANDAS_LAYER_NAMES = ("AWSSDKPandas", "AWSDataWrangler")
+
+
+class FunctionNotFound(LookupError):
+    """No such function (or qualifier); `arn` names it as Lambda's ResourceNotFoundException does."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything an execution environment depends on; two invocations may share one only if their specs are equal."""
+
+    name: str
+    arn: str  # unqualified
+    version: str  # "$LATEST" or a published version number
+    region: str
+    account: str
+    handler: str
+    runtime: str
+    package_type: str
+    timeout: int
+    memory_size: int
+    environment: tuple[tuple[str, str], ...]
+    layers: tuple[str, ...]
+    code_sha256: str
+
+    @property
+    def environment_key(self) -> tuple[Any, ...]:
+        return (
+            self.arn,
+            self.version,
+            self.code_sha256,
+            self.handler,
+            self.runtime,
+            self.memory_size,
+            self.timeout,
+            self.environment,
+            self.layers,
+        )
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+
+def lambda_backend(account: str, region: str) -> Any:
+    return lambda_models.lambda_backends[account][region]
+
+
+def find_function(
+    app: Any, account: str, region: str, name_or_arn: str, qualifier: str | None
+) -> tuple[FunctionSpec, bytes]:
+    """The function's spec and zip bytes, or FunctionNotFound. Aliases resolve to the version they point at."""
+    with app.moto_lock:
+        backend = lambda_backend(account, region)
+        try:
+            fn = backend.get_function(name_or_arn, qualifier)
+        except UnknownFunctionException as exc:
+            raise FunctionNotFound(exc.message) from exc
+        spec = FunctionSpec(
+            name=fn.function_name,
+            arn=fn.function_arn.split(":function:")[0] + ":function:" + fn.function_name,
+            version="$LATEST" if _is_latest(backend, fn) else str(fn.version),
+            region=region,
+            account=account,
+            handler=fn.handler or "",
+            runtime=fn.run_time or "",
+            package_type=fn.package_type,
+            timeout=int(fn.timeout),
+            memory_size=int(fn.memory_size),
+            environment=tuple(sorted((fn.environment_vars or {}).items())),
+            layers=tuple(layer["Arn"] for layer in fn.layers),
+            code_sha256=fn.code_sha_256,
+        )
+        return spec, fn.code_bytes
+
+
+def _is_latest(backend: Any, fn: Any) -> bool:
+    return backend._lambdas.get_function_by_name_forbid_qualifier(fn.function_name) is fn
+
+
+def event_invoke_config(app: Any, spec: FunctionSpec) -> dict[str, Any]:
+    """The function's PutFunctionEventInvokeConfig settings ({} when none). moto appends on every put: last one wins."""
+    with app.moto_lock:
+        try:
+            fn = lambda_backend(spec.account, spec.region).get_function(spec.name)
+        except UnknownFunctionException:
+            return {}
+        return dict(fn.event_invoke_config[-1].config) if fn.event_invoke_config else {}
+
+
+def layer_version_zip(app: Any, account: str, region: str, arn: str) -> bytes | None:
+    """The zip of a layer version that moto holds (published in this account), else None."""
+    with app.moto_lock:
+        layer = lambda_backend(account, region).layers_versions_by_arn(arn)
+        return layer.code_bytes if layer is not None else None
+
+
+def is_pandas_layer(arn: str) -> bool:
+    match = _LAYER_ARN.match(arn)
+    return bool(match) and match["account"] in MANAGED_LAYER_ACCOUNTS and match["name"].startswith(_PANDAS_LAYER_NAMES)
+
+
+def is_managed_layer(arn: str) -> bool:
+    match = _LAYER_ARN.match(arn)
+    return bool(match) and match["account"] in MANAGED_LAYER_ACCOUNTS
+
+
+def allow_managed_layers() -> None:
+    """Patch moto so that AWS-managed layer ARNs are accepted; others still go through moto's own check."""
+    original = lambda_models.LambdaFunction._get_layers_data
+    if getattr(original, "_localaws", False):
+        return
+
+    def _get_layers_data(self: Any, layers_versions_arns: list[str]) -> list[dict[str, Any]]:
+        own = [arn for arn in layers_versions_arns if not is_managed_layer(arn)]
+        known = {entry["Arn"]: entry for entry in original(self, own)} if own else {}
+        return [known.get(arn) or {"Arn": arn, "CodeSize": 0} for arn in layers_versions_arns]
+
+    _get_layers_data._localaws = True  # type: ignore[attr-defined]
+    lambda_models.LambdaFunction._get_layers_data = _get_layers_data
+
+
+class CodeCache:
+    """Extracted function and layer zips, one directory per content hash, removed at shutdown."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="localaws-lambda-"))
+        self._lock = threading.Lock()
+
+    def extract(self, kind: str, code: bytes) -> Path:
+        target = self.root / kind / hashlib.sha256(code).hexdigest()
+        with self._lock:
+            if not target.is_dir():
+                staging = target.with_name(target.name + ".partial")
+                shutil.rmtree(staging, ignore_errors=True)
+                with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                    archive.extractall(staging)
+                staging.rename(target)
+        return target
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
