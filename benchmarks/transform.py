@@ -75,7 +75,7 @@ def parquet_rows(out_dir: Path) -> int:
     """Rows of the parent dataset written under out_dir (child datasets are counted separately)."""
     import pyarrow.parquet as pq
 
-    files = [path for path in out_dir.rglob("*.parquet") if "orders_" not in path.parent.parent.name]
+    files = [path for path in out_dir.rglob("*.parquet") if path.parent.parent.name == "orders"]
     return sum(pq.read_metadata(path).num_rows for path in files)
 
 
@@ -164,16 +164,20 @@ def baseline_skip_reason(size_mb: int, limit_mb: int) -> str:
 def fmt_row(run: Run, baseline: Run | None) -> list[str]:
     size = f"{run.input_bytes / MB:.0f} MB"
     if run.failure:
-        return [run.variant, size, run.engine, run.failure, "", f"{max(run.rss_mb, default=0):.0f} MB", "", ""]
+        return [run.variant, size, run.engine, run.failure, "", "", f"{max(run.rss_mb, default=0):.0f} MB", "", ""]
     ratio = ""
     if run.engine == "transform" and baseline is not None:
-        ratio = f"{run.mb_per_s / baseline.mb_per_s:.1f}x" if baseline.seconds else "n/a (no baseline)"
+        if baseline.seconds:
+            ratio = f"{run.mb_per_s / baseline.mb_per_s:.1f}x"
+        else:
+            ratio = "n/a (baseline skipped)" if baseline.failure.startswith("skipped") else "n/a (baseline failed)"
     return [
         run.variant,
         size,
         run.engine,
         f"{run.mb_per_s:.1f}",
         f"{statistics.median(run.seconds):.2f} s",
+        f"{run.rows:,}",
         f"{max(run.rss_mb):.0f} MB",
         f"{run.out_bytes / MB:.1f} MB",
         ratio,
@@ -181,7 +185,7 @@ def fmt_row(run: Run, baseline: Run | None) -> list[str]:
 
 
 def markdown_table(runs: list[Run]) -> str:
-    header = ["input", "size", "engine", "MB/s", "time", "peak RSS", "parquet", "vs baseline"]
+    header = ["input", "size", "engine", "MB/s", "time", "rows", "peak RSS", "parquet", "vs baseline"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     baselines = {(run.variant, run.size_mb): run for run in runs if run.engine == "baseline"}
     for run in runs:
