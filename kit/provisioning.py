@@ -200,7 +200,7 @@ class Provisioner:
         _, outcome = glue.ensure_database(
             self.clients.glue,
             stack.glue_database,
-            arn=stack.arn("glue", f"database/{stack.glue_database}"),
+            arn=stack.glue_database_arn,
             description=f"serverless-etl-kit stack {stack.name}: one table per dataset under processed/",
             tags=stack.tags,
         )

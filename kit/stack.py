@@ -135,6 +135,10 @@ class Stack:
         return self.name.replace("-", "_")  # Glue/Athena names allow lowercase letters, digits and underscores
 
     @property
+    def glue_database_arn(self) -> str:
+        return self.arn("glue", f"database/{self.glue_database}")
+
+    @property
     def crawler(self) -> str:
         return f"{self.name}-processed-crawler"
 

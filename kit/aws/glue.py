@@ -127,7 +127,15 @@ def ensure_crawler(glue, spec: CrawlerSpec, *, arn: str) -> tuple[dict, str]:
     return current, updated(*changes) if changes else UNCHANGED
 
 
-def delete_crawler_if_exists(glue, name: str, *, timeout: float = 600) -> bool:
+def _untag(glue, arn: str) -> None:
+    # moto keeps the tags of deleted Glue resources in its tag index; untagging first keeps tag listings truthful
+    # there (and so on localaws) at the cost of one call on AWS, where deletion drops the tags anyway.
+    tags = glue.get_tags(ResourceArn=arn).get("Tags", {})
+    if tags:
+        glue.untag_resource(ResourceArn=arn, TagsToRemove=list(tags))
+
+
+def delete_crawler_if_exists(glue, name: str, *, arn: str, timeout: float = 600) -> bool:
     crawler = get_crawler(glue, name)
     if crawler is None:
         return False
@@ -140,6 +148,7 @@ def delete_crawler_if_exists(glue, name: str, *, timeout: float = 600) -> bool:
             success={"READY"},
             timeout=timeout,
         )
+    _untag(glue, arn)
     glue.delete_crawler(Name=name)
     return True
 
@@ -170,8 +179,9 @@ def delete_tables_and_partitions(glue, database: str) -> tuple[int, int]:
     return len(tables), partitions
 
 
-def delete_database_if_exists(glue, name: str) -> bool:
+def delete_database_if_exists(glue, name: str, *, arn: str) -> bool:
     if get_database(glue, name) is None:
         return False
+    _untag(glue, arn)
     glue.delete_database(Name=name)
     return True

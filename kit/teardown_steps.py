@@ -1,0 +1,190 @@
+"""Remove one stack, mirroring provision step for step in reverse, each step tolerant of what is already gone.
+
+Steps, in order:
+  1. the kit's rules in the bucket notification configuration
+  2. S3's permission to invoke the functions
+  3. the functions and their asynchronous invocation configs
+  4. their log groups
+  5. the dead-letter queue
+  6. the crawler (stopped first if running)
+  7. the Glue tables and partitions the crawler made
+  8. the Glue database
+  9. the Athena workgroup, recursively (its saved queries and history)
+ 10. every object in the bucket, with every version and delete marker
+ 11. the bucket
+ 12. the roles' policies
+ 13. the roles
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from kit.aws import athena, glue, has_code, iam, lambda_, logs, s3, sqs
+from kit.narrate import DELETED, MISSING, Narrator
+from kit.provisioning import notification_rule_prefix, permission_statement_id
+from kit.session import Clients
+from kit.stack import KIT_TAG, PROJECT_TAG_KEY, STACK_TAG_KEY, Stack, stacks_dir
+
+
+def _outcome(deleted: bool) -> str:
+    return DELETED if deleted else MISSING
+
+
+@dataclass
+class Teardown:
+    clients: Clients
+    stack: Stack
+    narrator: Narrator
+
+    def steps(self):
+        stack = self.stack
+        return [
+            (f"Removing the notification rules of {stack.bucket}", self.remove_notifications),
+            ("Removing S3's permission to invoke the functions", self.remove_permissions),
+            ("Deleting the functions and their async invocation configs", self.delete_functions),
+            ("Deleting the log groups", self.delete_log_groups),
+            (f"Deleting the dead-letter queue {stack.dlq}", self.delete_dlq),
+            (f"Deleting the crawler {stack.crawler}", self.delete_crawler),
+            (f"Deleting the tables and partitions of {stack.glue_database}", self.delete_tables),
+            (f"Deleting the Glue database {stack.glue_database}", self.delete_database),
+            (f"Deleting the Athena workgroup {stack.workgroup} (recursive)", self.delete_workgroup),
+            (f"Deleting every object version and delete marker in {stack.bucket}", self.empty_bucket),
+            (f"Deleting the bucket {stack.bucket}", self.delete_bucket),
+            ("Deleting the roles' policies", self.delete_role_policies),
+            ("Deleting the roles", self.delete_roles),
+        ]
+
+    def run(self) -> None:
+        for title, action in self.steps():
+            with self.narrator.step(title):
+                action()
+
+    def remove_notifications(self) -> None:
+        deleted = s3.delete_bucket_notification_configuration_if_exists(
+            self.clients.s3, self.stack.bucket, owned_prefix=notification_rule_prefix(self.stack)
+        )
+        self.narrator.result(f"s3://{self.stack.bucket} notification rules", _outcome(deleted))
+
+    def remove_permissions(self) -> None:
+        for function in self.stack.functions:
+            deleted = lambda_.remove_permission_if_exists(
+                self.clients.lambda_, function, permission_statement_id(self.stack)
+            )
+            self.narrator.result(f"{function} permission {permission_statement_id(self.stack)}", _outcome(deleted))
+
+    def delete_functions(self) -> None:
+        for function in self.stack.functions:
+            deleted = lambda_.delete_function_event_invoke_config_if_exists(self.clients.lambda_, function)
+            self.narrator.result(f"{function} async invocation config", _outcome(deleted))
+            self.narrator.result(function, _outcome(lambda_.delete_function_if_exists(self.clients.lambda_, function)))
+
+    def delete_log_groups(self) -> None:
+        for function in self.stack.functions:
+            name = self.stack.log_group(function)
+            self.narrator.result(name, _outcome(logs.delete_log_group_if_exists(self.clients.logs, name)))
+
+    def delete_dlq(self) -> None:
+        self.narrator.result(self.stack.dlq, _outcome(sqs.delete_queue_if_exists(self.clients.sqs, self.stack.dlq)))
+
+    def delete_crawler(self) -> None:
+        deleted = glue.delete_crawler_if_exists(self.clients.glue, self.stack.crawler, arn=self.stack.crawler_arn)
+        self.narrator.result(self.stack.crawler, _outcome(deleted))
+
+    def delete_tables(self) -> None:
+        tables, partitions = glue.delete_tables_and_partitions(self.clients.glue, self.stack.glue_database)
+        self.narrator.result(self.stack.glue_database, f"{tables} tables, {partitions} partitions deleted")
+
+    def delete_database(self) -> None:
+        deleted = glue.delete_database_if_exists(
+            self.clients.glue, self.stack.glue_database, arn=self.stack.glue_database_arn
+        )
+        self.narrator.result(self.stack.glue_database, _outcome(deleted))
+
+    def delete_workgroup(self) -> None:
+        deleted = athena.delete_work_group_if_exists(self.clients.athena, self.stack.workgroup)
+        self.narrator.result(self.stack.workgroup, _outcome(deleted))
+
+    def empty_bucket(self) -> None:
+        count = s3.delete_all_object_versions(self.clients.s3, self.stack.bucket)
+        self.narrator.result(f"s3://{self.stack.bucket}", f"{count} object versions and delete markers deleted")
+
+    def delete_bucket(self) -> None:
+        deleted = s3.delete_bucket_if_exists(self.clients.s3, self.stack.bucket)
+        self.narrator.result(f"s3://{self.stack.bucket}", _outcome(deleted))
+
+    def delete_role_policies(self) -> None:
+        for purpose in self.stack.role_purposes:
+            role = self.stack.role_name(purpose)
+            removed = iam.delete_role_policies_if_exist(self.clients.iam, role)
+            self.narrator.result(role, f"deleted {', '.join(removed)}" if removed else MISSING)
+
+    def delete_roles(self) -> None:
+        for purpose in self.stack.role_purposes:
+            role = self.stack.role_name(purpose)
+            self.narrator.result(role, _outcome(iam.delete_role_if_exists(self.clients.iam, role)))
+
+    # --- what exists --------------------------------------------------------------------------------------------
+    def existing(self) -> list[str]:
+        """The stack's resources that exist now, found by name (read-only)."""
+        c, stack = self.clients, self.stack
+        found = []
+        if s3.head_bucket(c.s3, stack.bucket):
+            found.append(f"bucket s3://{stack.bucket}")
+        found += [f"function {f}" for f in stack.functions if lambda_.get_function(c.lambda_, f) is not None]
+        found += [
+            f"log group {stack.log_group(f)}"
+            for f in stack.functions
+            if logs.get_log_group(c.logs, stack.log_group(f)) is not None
+        ]
+        if sqs.get_queue_url(c.sqs, stack.dlq) is not None:
+            found.append(f"queue {stack.dlq}")
+        if glue.get_crawler(c.glue, stack.crawler) is not None:
+            found.append(f"crawler {stack.crawler}")
+        if glue.get_database(c.glue, stack.glue_database) is not None:
+            found.append(f"Glue database {stack.glue_database}")
+        if athena.get_work_group(c.athena, stack.workgroup) is not None:
+            found.append(f"workgroup {stack.workgroup}")
+        found += [
+            f"role {stack.role_name(p)}"
+            for p in stack.role_purposes
+            if iam.get_role(c.iam, stack.role_name(p)) is not None
+        ]
+        return found
+
+    def tagged(self) -> list[str]:
+        """ARNs the Resource Groups Tagging API lists with this stack's tag (it may lag deletions by minutes)."""
+        paginator = self.clients.tagging.get_paginator("get_resources")
+        pages = paginator.paginate(TagFilters=[{"Key": STACK_TAG_KEY, "Values": [self.stack.name]}])
+        return [item["ResourceARN"] for page in pages for item in page["ResourceTagMappingList"]]
+
+
+def find_stacks(clients: Clients, account: str, region: str) -> list[str]:
+    """Every stack of this kit in this account and region, found by its bucket's and roles' tags and outputs files."""
+    names: set[str] = set()
+    suffix = f"-{account}-{region}"
+    for bucket in s3.list_bucket_names(clients.s3):
+        if not bucket.endswith(suffix):
+            continue
+        try:
+            tags = s3.get_bucket_tags(clients.s3, bucket)
+        except ClientError as error:
+            if has_code(error, "NoSuchBucket", "AccessDenied"):
+                continue
+            raise
+        if tags.get(PROJECT_TAG_KEY) == KIT_TAG and STACK_TAG_KEY in tags:
+            names.add(tags[STACK_TAG_KEY])
+    for page in clients.iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            if role["RoleName"].endswith("-transform-role"):
+                tags = iam.list_role_tags(clients.iam, role["RoleName"])
+                if tags.get(PROJECT_TAG_KEY) == KIT_TAG and STACK_TAG_KEY in tags:
+                    names.add(tags[STACK_TAG_KEY])
+    for path in sorted(stacks_dir().glob("*.json")):
+        outputs = json.loads(path.read_text())
+        if outputs.get("account") == account and outputs.get("region") == region:
+            names.add(outputs["stack"])
+    return sorted(names)
