@@ -20,7 +20,6 @@ from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers
 from localaws.lambda_runtime.invoke import make_invoke
-from localaws.lambda_runtime.layers import answer_pandas_layer_parameter
 from localaws.server import LocalAws
 
 
@@ -34,7 +33,6 @@ def install(app: LocalAws) -> None:
     ]
     invoker = AsyncInvoker(app, executor, int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", "4")), delays)
     app.override("lambda", "Invoke", make_invoke(executor, invoker))
-    app.validate("ssm", "GetParameter", answer_pandas_layer_parameter)
 
     def shut_down() -> None:
         invoker.close()

@@ -23,13 +23,14 @@ from typing import Any
 from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import UnknownFunctionException
 
-# Accounts that publish AWS-managed public layers: AWS SDK for pandas, Powertools for AWS Lambda, Lambda Insights.
-PANDAS_LAYER_ACCOUNT = "336392948345"
-MANAGED_LAYER_ACCOUNTS = frozenset({PANDAS_LAYER_ACCOUNT, "017000801446", "580247275435"})
+# AWS-managed public layers: AWS SDK for pandas (published from a different AWS account in some regions),
+# Powertools for AWS Lambda, Lambda Insights; recognised by their publishing account or their layer name.
+MANAGED_LAYER_ACCOUNTS = frozenset({"336392948345", "017000801446", "580247275435"})
+MANAGED_LAYER_NAMES = ("AWSSDKPandas-", "AWSDataWrangler-", "AWSLambdaPowertools", "LambdaInsightsExtension")
 _LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:(?P<account>\d{12}):layer:(?P<name>[A-Za-z0-9_-]+):\d+$")
 # The packages the AWS SDK for pandas layer brings; the Python runtime itself has only the stdlib and boto3.
 PANDAS_LAYER_PACKAGES = ("pandas", "pyarrow", "numpy")
-_PANDAS_LAYER_NAMES = ("AWSSDKPandas", "AWSDataWrangler")
+_PANDAS_LAYER_NAMES = ("AWSSDKPandas-", "AWSDataWrangler-")
 
 
 class FunctionNotFound(LookupError):
@@ -132,12 +133,12 @@ def layer_version_zip(app: Any, account: str, region: str, arn: str) -> bytes | 
 
 def is_pandas_layer(arn: str) -> bool:
     match = _LAYER_ARN.match(arn)
-    return bool(match) and match["account"] in MANAGED_LAYER_ACCOUNTS and match["name"].startswith(_PANDAS_LAYER_NAMES)
+    return bool(match) and match["name"].startswith(_PANDAS_LAYER_NAMES)
 
 
 def is_managed_layer(arn: str) -> bool:
     match = _LAYER_ARN.match(arn)
-    return bool(match) and match["account"] in MANAGED_LAYER_ACCOUNTS
+    return bool(match) and (match["account"] in MANAGED_LAYER_ACCOUNTS or match["name"].startswith(MANAGED_LAYER_NAMES))
 
 
 def allow_managed_layers() -> None:

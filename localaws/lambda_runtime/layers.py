@@ -10,20 +10,16 @@
 
 from __future__ import annotations
 
-import re
 import sysconfig
-import time
 from typing import Any
 
 from localaws.lambda_runtime.functions import (
-    PANDAS_LAYER_ACCOUNT,
     PANDAS_LAYER_PACKAGES,
     CodeCache,
     FunctionSpec,
     is_pandas_layer,
     layer_version_zip,
 )
-from localaws.server import Request, Response, json_response
 
 
 def runtime_paths() -> list[str]:
@@ -46,32 +42,3 @@ def blocked_packages(spec: FunctionSpec) -> list[str]:
     if any(is_pandas_layer(arn) for arn in spec.layers):
         return []
     return list(PANDAS_LAYER_PACKAGES)
-
-
-# The public SSM parameter AWS publishes for the AWS SDK for pandas layer of each region, library version, Python
-# version and architecture (https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html). Locally it answers with a
-# managed-layer ARN of the right name; the layer version number (1) is a local stand-in, as numbers differ per region.
-_PANDAS_LAYER_PARAMETER = re.compile(
-    r"^/aws/service/aws-sdk-pandas/(?P<library>3\.\d+\.\d+)/py3\.(?P<minor>9|1[0-3])/(?P<arch>x86_64|arm64)/layer-arn$"
-)
-
-
-def answer_pandas_layer_parameter(request: Request) -> Response | None:
-    """Answer GetParameter for the pandas layer's public parameter (moto does not hold /aws/service/aws-sdk-pandas)."""
-    name = request.json().get("Name", "")
-    match = _PANDAS_LAYER_PARAMETER.match(name)
-    if not match:
-        return None
-    region = request.route.region
-    suffix = "-Arm64" if match["arch"] == "arm64" else ""
-    arn = f"arn:aws:lambda:{region}:{PANDAS_LAYER_ACCOUNT}:layer:AWSSDKPandas-Python3{match['minor']}{suffix}:1"
-    parameter = {
-        "Name": name,
-        "Type": "String",
-        "Value": arn,
-        "Version": 1,
-        "LastModifiedDate": time.time(),
-        "ARN": f"arn:aws:ssm:{region}::parameter{name}",
-        "DataType": "text",
-    }
-    return json_response({"Parameter": parameter})

@@ -1,0 +1,135 @@
+"""Asynchronous invocation as Lambda does it: retries, the event-invoke config, destinations, bounded concurrency.
+
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+The server retries after LOCALAWS_LAMBDA_RETRY_DELAYS (0.5 s, 1 s) instead of AWS's 1 and 2 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+from test_lambda_runtime import create_function, log_messages
+
+pytestmark = pytest.mark.localaws
+
+FAILING = """
+    def handler(event, context):
+        print("attempt for", event["order"])
+        raise RuntimeError("warehouse offline")
+"""
+
+
+def wait_idle(endpoint: str) -> None:
+    with urllib.request.urlopen(f"{endpoint}/_localaws/idle?timeout=120") as response:
+        assert json.load(response)["idle"] is True
+
+
+def create_queue() -> tuple[str, str]:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=f"dest-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def receive_all(url: str) -> list[dict]:
+    messages = boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def invoke_async(name: str, event: dict) -> str:
+    response = boto3.client("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
+    assert response["StatusCode"] == 202
+    return response["ResponseMetadata"]["RequestId"]
+
+
+def test_failed_event_is_retried_twice_then_sent_to_the_on_failure_destination(localaws_env):
+    name = create_function(FAILING)
+    url, queue_arn = create_queue()
+    boto3.client("lambda").put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=2, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
+    request_id = invoke_async(name, {"order": 7})
+    wait_idle(localaws_env)
+
+    [record] = receive_all(url)
+    assert record["version"] == "1.0"
+    assert record["timestamp"].endswith("Z")
+    assert record["requestContext"] == {
+        "requestId": request_id,
+        "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{name}:$LATEST",
+        "condition": "RetriesExhausted",
+        "approximateInvokeCount": 3,
+    }
+    assert record["requestPayload"] == {"order": 7}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["responsePayload"]["errorMessage"] == "warehouse offline"
+    starts = [m for m in log_messages(name) if m.startswith(f"START RequestId: {request_id}")]
+    assert len(starts) == 3  # the first attempt and two retries, all with the same request id
+
+
+def test_maximum_retry_attempts_zero_is_honoured(localaws_env):
+    name = create_function(FAILING)
+    url, queue_arn = create_queue()
+    boto3.client("lambda").put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
+    invoke_async(name, {"order": 8})
+    wait_idle(localaws_env)
+    [record] = receive_all(url)
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert [m for m in log_messages(name) if m.startswith("START")].__len__() == 1
+
+
+def test_success_goes_to_the_on_success_destination(localaws_env):
+    name = create_function(
+        """
+        def handler(event, context):
+            return {"flattened": event["order"]}
+        """
+    )
+    url, queue_arn = create_queue()
+    boto3.client("lambda").put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+    )
+    invoke_async(name, {"order": 9})
+    wait_idle(localaws_env)
+    [record] = receive_all(url)
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert record["responsePayload"] == {"flattened": 9}
+
+
+def test_async_invocations_run_in_parallel_in_a_bounded_pool(localaws_env):
+    # Each run reports when it started and ended; overlapping runs prove parallelism, and never more than the
+    # pool's size (LOCALAWS_LAMBDA_CONCURRENCY, 4 by default) overlap.
+    name = create_function(
+        """
+        import os
+        import time
+
+        def handler(event, context):
+            started = time.time()
+            time.sleep(1.5)
+            return {"pid": os.getpid(), "started": started, "ended": time.time()}
+        """,
+        Timeout=30,
+    )
+    url, queue_arn = create_queue()
+    boto3.client("lambda").put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+    )
+    for order in range(6):
+        invoke_async(name, {"order": order})
+    wait_idle(localaws_env)
+    runs = [record["responsePayload"] for record in receive_all(url)]
+    assert len(runs) == 6
+    most_at_once = max(sum(1 for other in runs if other["started"] <= run["started"] < other["ended"]) for run in runs)
+    assert 2 <= most_at_once <= 4
+    assert len({run["pid"] for run in runs}) >= 2  # several execution environments
