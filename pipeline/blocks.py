@@ -53,6 +53,7 @@ class BlockParser:
                 table = self._read(data)
             elif learned != self.schema:
                 self.schema = learned
+            table.validate(full=True)  # pyarrow.json does not check UTF-8; the exact path reports where it breaks
             return flatten_arrow(table)
         except (pa.ArrowInvalid, FastPathDeclined) as reason:
             log.debug("fast path declined a block: %s", reason)

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import coltypes, config
+from pipeline import coltypes, config, naming
 from pipeline.blocks import BlockParser
 from pipeline.flatten import BlockTables, TableKey
 from pipeline.formats import InputFormatError, iter_blocks, open_input
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     store = DirectorySchemaStore(out / config.SCHEMAS_PREFIX)
     quarantined = 0
     for path in _cli_inputs(args.inputs):
-        dataset = args.dataset or path.resolve().parent.name or config.DEFAULT_DATASET
+        dataset = naming.sanitize_dataset(args.dataset or path.resolve().parent.name or config.DEFAULT_DATASET)
         try:
             result = transform_file(path, dataset=dataset, out_dir=out, source_key=path.name, schema_store=store)
         except InputFormatError as error:
