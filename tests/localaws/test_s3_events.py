@@ -579,3 +579,67 @@ def test_accepts_disjoint_rules_for_one_function(clients, bucket, function_arn) 
     )
 
     assert len(clients["s3"].get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]) == 2
+
+
+# -- end to end: S3 -> Lambda, through the Lambda runtime part ------------------------------------------------------
+RECORDING_HANDLER = """
+import json
+import os
+
+import boto3
+
+
+def handler(event, context):
+    key = "received/" + context.aws_request_id + ".json"
+    boto3.client("s3").put_object(Bucket=os.environ["RECORD_BUCKET"], Key=key, Body=json.dumps(event).encode())
+"""
+
+
+@pytest.mark.localaws
+def test_object_creation_invokes_the_function_with_the_event(clients, bucket) -> None:
+    import io
+    import zipfile
+
+    record_bucket = _name("rec")
+    clients["s3"].create_bucket(Bucket=record_bucket)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("recorder.py", RECORDING_HANDLER)
+    role = clients["iam"].create_role(
+        RoleName=_name("role"), AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )
+    function_arn = clients["lambda"].create_function(
+        FunctionName=_name("recorder"),
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="recorder.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": {"RECORD_BUCKET": record_bucket}},
+    )["FunctionArn"]
+    clients["lambda"].get_waiter("function_active_v2").wait(FunctionName=function_arn)
+    _allow_s3(clients, function_arn, SourceArn=f"arn:aws:s3:::{bucket}")
+    configuration = {
+        "LambdaFunctionConfigurations": [
+            {
+                "Id": "raw",
+                "LambdaFunctionArn": function_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
+            }
+        ]
+    }
+    clients["s3"].put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
+
+    clients["s3"].put_object(Bucket=bucket, Key="raw/a b.json", Body=b"{}")
+    clients["s3"].put_object(Bucket=bucket, Key="ignored/c.json", Body=b"{}")
+    _wait_idle(clients)
+
+    listed = clients["s3"].list_objects_v2(Bucket=record_bucket).get("Contents", [])
+    assert len(listed) == 1
+    event = json.loads(clients["s3"].get_object(Bucket=record_bucket, Key=listed[0]["Key"])["Body"].read())
+    [record] = event["Records"]
+    assert (record["eventName"], record["s3"]["object"]["key"], record["s3"]["configurationId"]) == (
+        "ObjectCreated:Put",
+        "raw/a+b.json",
+        "raw",
+    )
