@@ -5,8 +5,9 @@ which imports the handler once (the INIT phase) and then serves invocations one 
 It imports only the standard library, so nothing of localaws (or the project it lives in) leaks into the function.
 
 Started as `python -I -S bootstrap.py <control fd> <settings json>`:
-- `-I -S`: no PYTHONPATH, no user site, no site.py, so no editable-install path hooks; the parent decides sys.path:
-  the function's code (LAMBDA_TASK_ROOT) first, then its layers, then the runtime's site-packages (boto3 & co).
+- `-I -S`: no PYTHONPATH, no user site, no site.py, so no editable-install path hooks; the parent decides what is
+  importable: the function's code (LAMBDA_TASK_ROOT) first, then its layers, then the stdlib, then (through a
+  finder) the local site-packages standing in for the runtime's own packages, minus what only a layer brings.
 - requests arrive on stdin as JSON lines; replies leave on the control fd as JSON lines;
 - stdout and stderr are the function's log: the parent turns each line into a CloudWatch Logs event. A logging record
   keeps its newlines as "\\r" so that it stays one event, as the Lambda runtime's log handler does.
@@ -18,6 +19,7 @@ interface client (Runtime.ImportModuleError, Runtime.HandlerNotFound, Runtime.Ma
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import json
 import logging
 import os
@@ -50,20 +52,28 @@ class LambdaContext:
         return f"LambdaContext([aws_request_id={self.aws_request_id},function_name={self.function_name}])"
 
 
-class _BlockLayerPackages(importlib.abc.MetaPathFinder):
-    """Without the layer that ships them, pandas & co are absent on AWS: find them only in the function's own code."""
+class _RuntimePackages(importlib.abc.MetaPathFinder):
+    """The runtime's site-packages (boto3 & co), minus the packages only a layer would bring (pandas & co).
 
-    def __init__(self, blocked: set, own_dirs: list) -> None:
-        self.blocked = blocked
-        self.own_dirs = own_dirs
+    sys.path holds the function's code, its layers and the stdlib; this finder, last on sys.meta_path, serves the
+    rest from the local site-packages, and answers None for a withheld package, exactly as if it were absent.
+    """
+
+    def __init__(self, paths: list, withheld: set) -> None:
+        self.paths = paths
+        self.withheld = withheld
 
     def find_spec(self, name, path=None, target=None):
-        if path is not None or name.partition(".")[0] not in self.blocked:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, self.own_dirs)
-        if spec is None:
-            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
-        return spec
+        if path is not None or name in self.withheld:
+            return None  # submodules are found through their package's __path__
+        return importlib.machinery.PathFinder.find_spec(name, self.paths)
+
+    def find_distributions(self, context=None):
+        context = context or importlib.metadata.DistributionFinder.Context()
+        if context.name is not None and context.name.lower() in self.withheld:
+            return iter(())
+        local = importlib.metadata.DistributionFinder.Context(name=context.name, path=self.paths)
+        return importlib.metadata.MetadataPathFinder.find_distributions(local)
 
 
 class _RequestIdFilter(logging.Filter):
@@ -139,10 +149,7 @@ def main() -> None:
     settings = json.loads(sys.argv[2])
     sys.argv = [sys.argv[0]]
     sys.path[:0] = [settings["task_root"], *settings["layer_paths"]]
-    sys.path.extend(settings["runtime_paths"])
-    if settings["blocked_packages"]:
-        own = [settings["task_root"], *settings["layer_paths"]]
-        sys.meta_path.insert(0, _BlockLayerPackages(set(settings["blocked_packages"]), own))
+    sys.meta_path.append(_RuntimePackages(settings["runtime_paths"], set(settings["blocked_packages"])))
     request_filter = _configure_logging()
 
     handler, init_error = _load_handler(settings["handler"])

@@ -247,6 +247,10 @@ class EnvironmentPool:
             self._all.discard(environment)
         environment.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
     def release(self, environment: Environment) -> None:
         with self._lock:
             if not self._closed.is_set() and environment.alive:
@@ -266,10 +270,14 @@ class EnvironmentPool:
                 self.discard(environment)
 
     def close(self) -> None:
+        """Shut every environment down. A busy one is only killed: its invocation ends as "exit" and releases it."""
         self._closed.set()
         with self._lock:
-            everything = list(self._all)
+            idle = [env for environments in self._idle.values() for env in environments]
+            busy = self._all.difference(idle)
             self._all.clear()
             self._idle.clear()
-        for environment in everything:
+        for environment in idle:
             environment.close()
+        for environment in busy:
+            environment.kill()

@@ -69,7 +69,18 @@ class Executor:
         request_id: str | None = None,
         client_context: str | None = None,
     ) -> Invocation:
-        request_id = request_id or str(uuid.uuid4())
+        with self.app.activity.tracking():
+            return self._run(spec, code, payload, invoked_arn, request_id or str(uuid.uuid4()), client_context)
+
+    def _run(
+        self,
+        spec: FunctionSpec,
+        code: bytes,
+        payload: str,
+        invoked_arn: str,
+        request_id: str,
+        client_context: str | None,
+    ) -> Invocation:
         started = time.monotonic()
         environment = self.pool.take_warm(spec)
         cold = environment is None

@@ -5,7 +5,8 @@
   https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths
 - A managed layer (the AWS SDK for pandas) is served by the local environment's site-packages.
 - Lambda's Python runtime ships boto3 but not pandas, pyarrow or numpy; without a layer that brings them, the worker
-  blocks them (unless the function's own zip vendors them), so "works locally, ImportModuleError on AWS" cannot happen.
+  blocks them (unless the function's own zip vendors them), so "works locally, ImportModuleError on AWS" cannot
+  happen for them; the same goes for the local-only tools installed next to localaws (duckdb, moto, ...).
 """
 
 from __future__ import annotations
@@ -38,7 +39,26 @@ def layer_paths(app: Any, cache: CodeCache, spec: FunctionSpec) -> list[str]:
     return found
 
 
+# Installed here for localaws, the tests and the notebooks, but neither in Lambda's Python runtime nor in the
+# AWS SDK for pandas layer: a function that imports them would fail on AWS, so it fails locally too.
+LOCAL_ONLY_PACKAGES = (
+    "duckdb",
+    "sqlglot",
+    "pyathena",
+    "moto",
+    "werkzeug",
+    "flask",
+    "matplotlib",
+    "IPython",
+    "jupyterlab",
+    "nbclient",
+    "pytest",
+    "localaws",
+    "kit",
+)
+
+
 def blocked_packages(spec: FunctionSpec) -> list[str]:
     if any(is_pandas_layer(arn) for arn in spec.layers):
-        return []
-    return list(PANDAS_LAYER_PACKAGES)
+        return list(LOCAL_ONLY_PACKAGES)
+    return [*LOCAL_ONLY_PACKAGES, *PANDAS_LAYER_PACKAGES]
