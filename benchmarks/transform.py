@@ -85,11 +85,11 @@ def child_main(engine: str, source: Path, out_dir: Path) -> None:
     import pandas  # noqa: F401  -- both engines need it; keep its import out of the timed section
     import pyarrow  # noqa: F401
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     rows = runner(source, out_dir)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     out_bytes = sum(path.stat().st_size for path in out_dir.rglob("*.parquet"))
-    print(json.dumps({"seconds": seconds, "rows": rows, "out_bytes": out_bytes}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "rows": rows, "out_bytes": out_bytes}))
 
 
 # ---------------------------------------------------------------- parent side: measure, tabulate, report
@@ -102,6 +102,7 @@ class Run:
     engine: str
     input_bytes: int = 0
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     rows: int = 0
     out_bytes: int = 0
@@ -148,6 +149,7 @@ def measure(run: Run, source: Path, repeat: int) -> Run:
             run.rss_mb.append(rss_mb)
             return run
         run.seconds.append(result["seconds"])
+        run.cpu_seconds.append(result["cpu_seconds"])
         run.rss_mb.append(rss_mb)
         run.rows, run.out_bytes = result["rows"], result["out_bytes"]
     return run
@@ -164,11 +166,12 @@ def baseline_skip_reason(size_mb: int, limit_mb: int) -> str:
 def fmt_row(run: Run, baseline: Run | None) -> list[str]:
     size = f"{run.input_bytes / MB:.0f} MB"
     if run.failure:
-        return [run.variant, size, run.engine, run.failure, "", "", f"{max(run.rss_mb, default=0):.0f} MB", "", ""]
+        return [run.variant, size, run.engine, run.failure, "", "", "", f"{max(run.rss_mb, default=0):.0f} MB", "", ""]
     ratio = ""
     if run.engine == "transform" and baseline is not None:
         if baseline.seconds:
-            ratio = f"{run.mb_per_s / baseline.mb_per_s:.1f}x"
+            cpu_ratio = statistics.median(baseline.cpu_seconds) / statistics.median(run.cpu_seconds)
+            ratio = f"{run.mb_per_s / baseline.mb_per_s:.1f}x (CPU time: {cpu_ratio:.1f}x)"
         else:
             ratio = "n/a (baseline skipped)" if baseline.failure.startswith("skipped") else "n/a (baseline failed)"
     return [
@@ -177,6 +180,7 @@ def fmt_row(run: Run, baseline: Run | None) -> list[str]:
         run.engine,
         f"{run.mb_per_s:.1f}",
         f"{statistics.median(run.seconds):.2f} s",
+        f"{statistics.median(run.cpu_seconds):.2f} s",
         f"{run.rows:,}",
         f"{max(run.rss_mb):.0f} MB",
         f"{run.out_bytes / MB:.1f} MB",
@@ -185,7 +189,7 @@ def fmt_row(run: Run, baseline: Run | None) -> list[str]:
 
 
 def markdown_table(runs: list[Run]) -> str:
-    header = ["input", "size", "engine", "MB/s", "time", "rows", "peak RSS", "parquet", "vs baseline"]
+    header = ["input", "size", "engine", "MB/s", "time", "CPU time", "rows", "peak RSS", "parquet", "vs baseline"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     baselines = {(run.variant, run.size_mb): run for run in runs if run.engine == "baseline"}
     for run in runs:
@@ -238,14 +242,18 @@ def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace) 
         [
             "# Transform benchmark results",
             "",
-            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench` (`benchmarks/transform.py`"
-            f" --sizes {','.join(map(str, args.sizes))} --repeat {args.repeat}).",
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{' '.join(['transform.py', *sys.argv[1:]])}`"
+            f" (repeats: {args.repeat} below 1 GB, {args.repeat_large} at 1 GB and above).",
             "",
             f"Machine: {machine_description()}.",
             "",
-            "MB/s is input bytes over the run's wall time (median of the repeats, imports excluded); peak RSS is",
-            "the subprocess's ru_maxrss (max of the repeats). The baseline is json.load (json.loads per line for",
-            "NDJSON) + pandas.json_normalize + DataFrame.to_parquet; the transform is",
+            f"Load average (1/5/15 min) when the run ended: {' / '.join(f'{load:.2f}' for load in os.getloadavg())}"
+            " (other work on the machine adds noise; compare ratios, and treat differences under ~20% as ties).",
+            "",
+            "MB/s is input bytes over the run's wall time (median of the repeats, imports excluded); CPU time is",
+            "the process's user+sys time over the same section (all threads); peak RSS is the subprocess's",
+            "ru_maxrss (max of the repeats); parquet is the total size written. The baseline is json.load",
+            "(json.loads per line for NDJSON) + pandas.json_normalize + DataFrame.to_parquet; the transform is",
             "`pipeline.transform.transform_file` writing the parent and child datasets.",
             "",
             markdown_table(runs),
@@ -264,6 +272,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="10,100,1000", help="input sizes in MB, comma-separated")
     parser.add_argument("--quick", action="store_true", help="10 MB only")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table shows the median")
+    parser.add_argument("--repeat-large", type=int, default=1, help="runs per cell at 1 GB and above")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="any of ndjson,array,messy")
     parser.add_argument("--engines", default=",".join(ENGINES), help="any of baseline,transform")
     parser.add_argument(
@@ -294,7 +303,7 @@ def main() -> None:
                     run.input_bytes, run.failure = source.stat().st_size, skip
                 else:
                     print(f"  running {engine} on {source.name} ...", flush=True)
-                    measure(run, source, args.repeat)
+                    measure(run, source, args.repeat if size_mb < 1000 else args.repeat_large)
                 runs.append(run)
                 print("  " + " | ".join(fmt_row(run, None)), flush=True)
     print()
