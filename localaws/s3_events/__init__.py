@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import moto.s3.notifications
@@ -122,33 +123,36 @@ def _access_key(request: Request) -> str | None:
 
 
 def _validate_configuration(app: LocalAws, request: Request) -> Response | None:
-    import xml.etree.ElementTree as ET
-
     try:
         rules = parse_notification_xml(request.body)
     except ET.ParseError:
         return None  # moto answers MalformedXML
-    rejection = ambiguity(rules)
-    if rejection is not None:
-        return rejection
     bucket = request.route.path_params.get("Bucket", "")
     with app.moto_lock:
         account_id = _bucket_account(bucket)
+    if account_id is None:
+        return None  # moto answers NoSuchBucket
+    rejection = ambiguity(rules)
+    if rejection is not None:
+        return rejection
+    # The API's SkipDestinationValidation flag (x-amz-skip-destination-validation) turns the destination checks off.
+    if request.headers.get("x-amz-skip-destination-validation", "").lower() == "true":
+        return None
+    with app.moto_lock:
         problems = destination_problems(rules, bucket, account_id, _policy_reader())
     if problems:
         log.info("s3 PutBucketNotificationConfiguration on %s refused: %s", bucket, "; ".join(v for _, v in problems))
-        return invalid_argument(UNABLE_TO_VALIDATE, problems)
+        return invalid_argument(UNABLE_TO_VALIDATE, problems, numbered=True)
     return None
 
 
-def _bucket_account(bucket: str) -> str:
-    from moto.core import DEFAULT_ACCOUNT_ID
+def _bucket_account(bucket: str) -> str | None:
     from moto.s3.models import s3_backends
 
     for account_id, backends in s3_backends.items():
         if bucket in backends["global"].buckets:
             return account_id
-    return DEFAULT_ACCOUNT_ID
+    return None
 
 
 def _policy_reader():

@@ -48,11 +48,7 @@ def _event_covers(configured: str, event_name: str) -> bool:
 
 
 def _events_overlap(a: str, b: str) -> bool:
-    return (
-        _event_covers(a, b)
-        or _event_covers(b, a)
-        or (a.endswith(":*") and b.endswith(":*") and (a.startswith(b[:-1]) or b.startswith(a[:-1])))
-    )
+    return _event_covers(a, b) or _event_covers(b, a)
 
 
 def _filter_values(rules: list[tuple[str, str]]) -> tuple[str, str]:
@@ -108,19 +104,33 @@ def rules_from_moto(configuration) -> list[NotificationRule]:
     return rules
 
 
-def overlapping_pair(rules: list[NotificationRule]) -> tuple[NotificationRule, NotificationRule] | None:
-    """The first two rules that S3 would call ambiguous, or None.
+@dataclass(frozen=True)
+class Overlap:
+    first: NotificationRule
+    second: NotificationRule
+    events: tuple[str, str]  # the event types they share, as each rule names it
+
+    @property
+    def unfiltered(self) -> bool:
+        """Neither rule filters keys: S3 calls this a shared event type rather than an ambiguous filter."""
+        return not (self.first.prefix or self.first.suffix or self.second.prefix or self.second.suffix)
+
+
+def find_overlap(rules: list[NotificationRule]) -> Overlap | None:
+    """The first two rules that could both fire for one object, or None.
 
     Two rules overlap when they share an event type, their prefixes overlap (one is a prefix of the other; no prefix
     overlaps every prefix) and their suffixes overlap (one is a suffix of the other), whatever their destinations:
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html
     """
     for a, b in combinations(rules, 2):
-        shares_event = any(_events_overlap(x, y) for x in a.events for y in b.events)
         prefixes_overlap = a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)
         suffixes_overlap = a.suffix.endswith(b.suffix) or b.suffix.endswith(a.suffix)
-        if shares_event and prefixes_overlap and suffixes_overlap:
-            return a, b
+        if not (prefixes_overlap and suffixes_overlap):
+            continue
+        shared = next(((x, y) for x in a.events for y in b.events if _events_overlap(x, y)), None)
+        if shared:
+            return Overlap(a, b, shared)
     return None
 
 

@@ -11,11 +11,11 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketNotificationConfigu
 from __future__ import annotations
 
 import json
-import time
+import secrets
 from fnmatch import fnmatchcase
 from typing import Any
 
-from localaws.s3_events.rules import LAMBDA, QUEUE, TOPIC, NotificationRule, overlapping_pair
+from localaws.s3_events.rules import LAMBDA, QUEUE, TOPIC, NotificationRule, find_overlap
 from localaws.server import Response, _xml_escape
 
 S3_PRINCIPAL = "s3.amazonaws.com"
@@ -24,21 +24,26 @@ AMBIGUOUS = (
     "Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules if the prefixes are "
     "overlapping for the same event type."
 )
+# Two rules without any key filter that share an event type get this one instead, with the two events named
+# (S3's response quoted in minio/minio#2472).
+SHARED_EVENT_TYPE = "Configurations overlap. Configurations on the same bucket cannot share a common event type."
 _DELIVERY_ACTION = {LAMBDA: "lambda:InvokeFunction", QUEUE: "sqs:SendMessage", TOPIC: "sns:Publish"}
 
 
-def invalid_argument(message: str, arguments: list[tuple[str, str]] = ()) -> Response:
-    """S3's InvalidArgument error (HTTP 400), with numbered ArgumentName/ArgumentValue pairs when there are several."""
-    numbered = len(arguments) > 1 or message == UNABLE_TO_VALIDATE
-    details = "".join(
-        f"<ArgumentName{n if numbered else ''}>{_xml_escape(name)}</ArgumentName{n if numbered else ''}>"
-        f"<ArgumentValue{n if numbered else ''}>{_xml_escape(value)}</ArgumentValue{n if numbered else ''}>"
-        for n, (name, value) in enumerate(arguments, start=1)
-    )
+def invalid_argument(message: str, arguments: list[tuple[str, str]] = (), numbered: bool = False) -> Response:
+    """S3's InvalidArgument error (HTTP 400) with its ArgumentName/ArgumentValue details.
+
+    One detail is <ArgumentName>; a list of destinations is numbered <ArgumentName1>, <ArgumentName2>, ...
+    """
+    details = ""
+    for n, (name, value) in enumerate(arguments, start=1):
+        suffix = str(n) if numbered else ""
+        details += f"<ArgumentName{suffix}>{_xml_escape(name)}</ArgumentName{suffix}>"
+        details += f"<ArgumentValue{suffix}>{_xml_escape(value)}</ArgumentValue{suffix}>"
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>InvalidArgument</Code><Message>{_xml_escape(message)}</Message>{details}"
-        f"<RequestId>{time.time_ns() & 0xFFFFFFFFFFFFFFFF:016X}</RequestId></Error>"
+        f"<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>"
     )
     return Response(400, [("Content-Type", "application/xml")], body.encode())
 
@@ -125,7 +130,12 @@ def destination_problems(
 
 
 def ambiguity(rules: list[NotificationRule]) -> Response | None:
-    return invalid_argument(AMBIGUOUS) if overlapping_pair(rules) else None
+    overlap = find_overlap(rules)
+    if overlap is None:
+        return None
+    if overlap.unfiltered:
+        return invalid_argument(SHARED_EVENT_TYPE, [("Event", ", ".join(overlap.events))])
+    return invalid_argument(AMBIGUOUS)
 
 
 def load_json_policy(text: str | None) -> dict[str, Any]:

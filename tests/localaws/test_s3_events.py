@@ -20,8 +20,8 @@ from botocore.exceptions import ClientError
 from botocore.serialize import create_serializer
 
 from localaws.s3_events.records import CreatedObject, RequestFacts, Sequencer, build_event, encode_key, event_time
-from localaws.s3_events.rules import LAMBDA, QUEUE, NotificationRule, overlapping_pair, parse_notification_xml
-from localaws.s3_events.validation import AMBIGUOUS, UNABLE_TO_VALIDATE, policy_allows
+from localaws.s3_events.rules import LAMBDA, QUEUE, NotificationRule, find_overlap, parse_notification_xml
+from localaws.s3_events.validation import AMBIGUOUS, SHARED_EVENT_TYPE, UNABLE_TO_VALIDATE, policy_allows
 
 CONTENT_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html"
 FILTER_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html"
@@ -149,7 +149,7 @@ def test_rule_matches_events_and_key_filters(events, prefix, suffix, event_name,
 )
 def test_overlapping_rules_are_detected(a, b, overlap) -> None:
     rules = [NotificationRule(LAMBDA, "arn:1", *a), NotificationRule(QUEUE, "arn:2", *b)]
-    assert (overlapping_pair(rules) is not None) is overlap
+    assert (find_overlap(rules) is not None) is overlap
 
 
 def test_parses_the_xml_botocore_sends() -> None:
@@ -486,10 +486,10 @@ def _lambda_configuration(function_arn: str, *prefixes: str) -> dict:
     }
 
 
-def _put_configuration_error(clients, bucket: str, configuration: dict) -> dict:
+def _put_configuration_error(clients, bucket: str, configuration: dict, status: int = 400) -> dict:
     with pytest.raises(ClientError) as raised:
         clients["s3"].put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
-    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     return raised.value.response["Error"]
 
 
@@ -567,6 +567,37 @@ def test_refuses_overlapping_rules(clients, bucket, function_arn, prefixes) -> N
     error = _put_configuration_error(clients, bucket, _lambda_configuration(function_arn, *prefixes))
 
     assert (error["Code"], error["Message"]) == ("InvalidArgument", AMBIGUOUS)
+
+
+@pytest.mark.localaws
+def test_refuses_two_unfiltered_rules_sharing_an_event_type(clients, bucket, function_arn) -> None:
+    # S3's answer as quoted in minio/minio#2472; the situation of hashicorp/terraform#14421
+    _allow_s3(clients, function_arn, SourceArn=f"arn:aws:s3:::{bucket}")
+    rule = {"LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"]}
+
+    error = _put_configuration_error(clients, bucket, {"LambdaFunctionConfigurations": [rule, rule]})
+
+    assert (error["Code"], error["Message"]) == ("InvalidArgument", SHARED_EVENT_TYPE)
+    assert (error["ArgumentName"], error["ArgumentValue"]) == ("Event", "s3:ObjectCreated:*, s3:ObjectCreated:*")
+
+
+@pytest.mark.localaws
+def test_skip_destination_validation_stores_the_configuration(clients, bucket, function_arn) -> None:
+    # PUT_CONFIG_DOC: SkipDestinationValidation
+    configuration = _lambda_configuration(function_arn, "raw/")
+
+    clients["s3"].put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration=configuration, SkipDestinationValidation=True
+    )
+
+    assert clients["s3"].get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
+
+
+@pytest.mark.localaws
+def test_unknown_bucket_is_no_such_bucket(clients, function_arn) -> None:
+    error = _put_configuration_error(clients, _name("missing"), _lambda_configuration(function_arn, "raw/"), 404)
+
+    assert error["Code"] == "NoSuchBucket"
 
 
 @pytest.mark.localaws
