@@ -9,6 +9,7 @@ environment (https://docs.aws.amazon.com/lambda/latest/dg/chapter-layers.html).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import re
@@ -157,11 +158,20 @@ def allow_managed_layers() -> None:
 
 
 class CodeCache:
-    """Extracted function and layer zips, one directory per content hash, removed at shutdown."""
+    """Extracted function and layer zips, one directory per content hash, removed at shutdown (or at exit)."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="localaws-lambda-"))
+        self._root: Path | None = None
         self._lock = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        """Created on first use, so an app that never runs a function leaves nothing behind."""
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="localaws-lambda-"))
+                atexit.register(self.remove)
+            return self._root
 
     def extract(self, kind: str, code: bytes) -> Path:
         target = self.root / kind / hashlib.sha256(code).hexdigest()
@@ -175,4 +185,5 @@ class CodeCache:
         return target
 
     def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
