@@ -93,10 +93,10 @@ def _scalar_kind(kinds: set[type], values: Sequence[Any]) -> str:
         ints = [v for v in values if type(v) is int]
         low, high = min(ints), max(ints)
         if float in kinds:
-            return DOUBLE if INT64_MIN <= low and high <= INT64_MAX else STRING
-        if INT64_MIN <= low and high <= INT64_MAX:
+            return DOUBLE if low >= INT64_MIN and high <= INT64_MAX else STRING
+        if low >= INT64_MIN and high <= INT64_MAX:
             return BIGINT
-        return DECIMAL if -_DECIMAL_MAX <= low and high <= _DECIMAL_MAX else STRING
+        return DECIMAL if low >= -_DECIMAL_MAX and high <= _DECIMAL_MAX else STRING
     return STRING
 
 

@@ -170,14 +170,10 @@ def _add_child_table(path: Path, array: pa.ListArray, key: TableKey, tables: Blo
     lengths = np.diff(offsets) * valid  # a null list has no elements
     starts = offsets[:-1]
     parent_index = np.repeat(np.arange(len(array), dtype=np.int64), lengths)
-    position = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
-        np.cumsum(lengths) - lengths, lengths
-    )
+    position = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     elements = array.flatten()  # skips null lists, keeps null elements
     del starts
-    child = BlockTable(
-        rows=len(elements), parent_index=pa.array(parent_index), position=pa.array(position, pa.int64())
-    )
+    child = BlockTable(rows=len(elements), parent_index=pa.array(parent_index), position=pa.array(position, pa.int64()))
     tables[child_key] = child
     for index, column in enumerate(elements.flatten()):
         _flatten_arrow_field((elements.type.field(index).name,), column, child, child_key, tables)

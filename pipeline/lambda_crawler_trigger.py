@@ -82,7 +82,11 @@ def ensure_crawl_covers(client: Any, name: str, landed_at: datetime, deadline: f
         crawler = wait_until_ready(client, name, deadline)
         started = crawler.get("LastCrawl", {}).get("StartTime")
         if started is not None and started.astimezone(UTC) > landed_at:
-            return {"crawler": name, "outcome": "covered by a crawl started after the files landed", "attempts": attempts}
+            return {
+                "crawler": name,
+                "outcome": "covered by a crawl started after the files landed",
+                "attempts": attempts,
+            }
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -116,7 +116,9 @@ def handle_record(record: dict[str, Any], settings: config.Settings, client: Any
     dataset, rest = dataset_of(key, settings.default_dataset)
     out_bucket = settings.bucket or bucket
     event_time = _event_time(record)
-    name = output_name(key, event_time, source.get("eTag", ""), source.get("versionId", ""), source.get("sequencer", ""))
+    name = output_name(
+        key, event_time, source.get("eTag", ""), source.get("versionId", ""), source.get("sequencer", "")
+    )
     body = get_object_body(client, bucket, key)
     if body is None:
         log.info(json.dumps({"key": key, "status": "skipped", "reason": "object no longer exists"}))

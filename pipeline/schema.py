@@ -191,7 +191,7 @@ class DirectorySchemaStore:
         return json.loads(raw), hashlib.md5(raw).hexdigest()
 
     def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None:
-        current, current_token = self.load(dataset)
+        _current, current_token = self.load(dataset)
         if current_token != token:
             raise SchemaConflict(dataset)
         self.root.mkdir(parents=True, exist_ok=True)

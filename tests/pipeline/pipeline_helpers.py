@@ -19,4 +19,4 @@ def ndjson(records: list[dict[str, Any]]) -> bytes:
 
 def read_outputs(result: TransformResult) -> dict[str, list[dict[str, Any]]]:
     """dataset -> rows of its Parquet file."""
-    return {output.dataset: pq.read_table(output.path).to_pylist() for output in result.outputs}
+    return {output.dataset: pq.ParquetFile(output.path).read().to_pylist() for output in result.outputs}

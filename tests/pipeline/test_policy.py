@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
-
 from pipeline_helpers import ndjson, read_outputs
 
 pytestmark = pytest.mark.layer

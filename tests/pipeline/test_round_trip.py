@@ -87,8 +87,10 @@ class Checker:
             if isinstance(value, dict):
                 self._walk(value, row, dataset, columns, children, path)
                 continue
-            if isinstance(value, list) and any(isinstance(v, dict) for v in value) and all(
-                isinstance(v, dict | type(None)) for v in value
+            if (
+                isinstance(value, list)
+                and any(isinstance(v, dict) for v in value)
+                and all(isinstance(v, dict | type(None)) for v in value)
             ):
                 child = children[path]
                 rows = sorted(self.children_rows[child][row["_record_id"]], key=lambda r: r["_position"])

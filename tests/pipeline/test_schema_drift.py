@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import ndjson, read_outputs
@@ -113,7 +115,7 @@ def test_files_of_one_dataset_share_one_parquet_schema(parse_path, transform) ->
     assert rows["extra"] is True and rows["tags"] is None
     schemas = [pq.read_schema(result.outputs[0].path) for result in (first, second, third)]
     # each later file has a superset of the earlier columns, with identical types for the shared ones
-    for earlier, later in zip(schemas, schemas[1:], strict=False):
+    for earlier, later in itertools.pairwise(schemas):
         for field in earlier:
             assert later.field(field.name).type == field.type
     assert read_outputs(third)["orders_items"][0]["sku"] == "A"
