@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -116,8 +117,6 @@ def install(app: LocalAws) -> None:
 
 
 def _access_key(request: Request) -> str | None:
-    import re
-
     match = re.search(r"Credential=([^/]+)/", request.headers.get("authorization", ""))
     return match[1] if match else None
 
