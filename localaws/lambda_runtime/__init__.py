@@ -18,13 +18,14 @@ import os
 from localaws.lambda_runtime.async_queue import AsyncInvoker
 from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
-from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers
+from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers, replace_event_invoke_config_on_put
 from localaws.lambda_runtime.invoke import make_invoke
 from localaws.server import LocalAws
 
 
 def install(app: LocalAws) -> None:
     allow_managed_layers()
+    replace_event_invoke_config_on_put()
     cache = CodeCache()
     pool = EnvironmentPool(idle_seconds=float(os.environ.get("LOCALAWS_LAMBDA_IDLE_SECONDS", "300")))
     executor = Executor(app, cache, pool, init_timeout_s=float(os.environ.get("LOCALAWS_LAMBDA_INIT_TIMEOUT", "10")))

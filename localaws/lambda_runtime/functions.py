@@ -157,6 +157,36 @@ def allow_managed_layers() -> None:
     lambda_models.LambdaFunction._get_layers_data = _get_layers_data
 
 
+def replace_event_invoke_config_on_put() -> None:
+    """Patch moto so that Put replaces the function's event-invoke config and Update changes only the given fields.
+
+    moto appends every Put to a list and answers Get with the first one, so a second Put never shows.
+    https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html ("overwrites")
+    https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionEventInvokeConfig.html
+    """
+    backend_class = lambda_models.LambdaBackend
+    if getattr(backend_class.put_function_event_invoke_config, "_localaws", False):
+        return
+
+    def store(backend: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        fn = backend.get_function(function_name)
+        event_config = lambda_models.EventInvokeConfig(fn.function_arn, fn.last_modified, config)
+        fn.event_invoke_config = [event_config]
+        return event_config.response()
+
+    def put(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        return store(self, function_name, config)
+
+    def update(self: Any, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        fn = self.get_function(function_name)
+        current = dict(fn.event_invoke_config[-1].config) if fn.event_invoke_config else {}
+        return store(self, function_name, {**current, **config})
+
+    put._localaws = True  # type: ignore[attr-defined]
+    backend_class.put_function_event_invoke_config = put
+    backend_class.update_function_event_invoke_config = update
+
+
 class CodeCache:
     """Extracted function and layer zips, one directory per content hash, removed at shutdown (or at exit)."""
 

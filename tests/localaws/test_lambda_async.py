@@ -133,3 +133,22 @@ def test_async_invocations_run_in_parallel_in_a_bounded_pool(localaws_env):
     most_at_once = max(sum(1 for other in runs if other["started"] <= run["started"] < other["ended"]) for run in runs)
     assert 2 <= most_at_once <= 4
     assert len({run["pid"] for run in runs}) >= 2  # several execution environments
+
+
+def test_put_event_invoke_config_replaces_and_update_changes_only_what_it_names(localaws_env):
+    # https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html
+    # https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionEventInvokeConfig.html
+    name = create_function(FAILING)
+    _, queue_arn = create_queue()
+    client = boto3.client("lambda")
+    client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=600)
+    client.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
+    config = client.get_function_event_invoke_config(FunctionName=name)
+    assert config["MaximumRetryAttempts"] == 1
+    assert "MaximumEventAgeInSeconds" not in config
+    client.update_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=300)
+    config = client.get_function_event_invoke_config(FunctionName=name)
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 300)
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn

@@ -321,3 +321,35 @@ def test_managed_pandas_layer_is_accepted_and_provides_pandas(localaws_env):
     without_layer = create_function(code, Timeout=60, MemorySize=1024)
     _, found = invoke(without_layer)
     assert found == {"pandas": False, "pyarrow": False, "numpy": False, "boto3": True}
+
+
+def test_updated_code_runs_in_a_new_environment(localaws_env):
+    # An update retires the old execution environments: the next invocation runs the new code, cold.
+    name = create_function("def handler(event, context):\n    return 'v1'\n")
+    assert invoke(name)[1] == "v1"
+    client = boto3.client("lambda")
+    client.update_function_code(
+        FunctionName=name, ZipFile=zipped({"app.py": "def handler(event, context):\n    return 'v2'\n"})
+    )
+    client.get_waiter("function_updated_v2").wait(FunctionName=name)
+    response, body = invoke(name, LogType="Tail")
+    assert body == "v2"
+    assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()
+
+
+def test_alias_runs_the_version_it_points_at(localaws_env):
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html
+    name = create_function(
+        """
+        import os
+
+        def handler(event, context):
+            return [os.environ["AWS_LAMBDA_FUNCTION_VERSION"], context.invoked_function_arn]
+        """
+    )
+    client = boto3.client("lambda")
+    version = client.publish_version(FunctionName=name)["Version"]
+    client.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    response, body = invoke(name, Qualifier="live")
+    assert response["ExecutedVersion"] == version
+    assert body == [version, f"arn:aws:lambda:us-east-1:123456789012:function:{name}:live"]
