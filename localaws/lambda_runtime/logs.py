@@ -46,7 +46,8 @@ def end_line(request_id: str) -> str:
 def report_line(
     request_id: str, duration_ms: float, memory_size: int, max_memory_mb: int, init_ms: float | None
 ) -> str:
-    # Billed duration is rounded up to the next millisecond: https://aws.amazon.com/lambda/pricing/
+    # Billed duration is rounded up to the next millisecond and, since 2025-08-01, includes INIT for zip functions on
+    # managed runtimes: https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/
     fields = [
         f"REPORT RequestId: {request_id}",
         f"Duration: {duration_ms:.2f} ms",
