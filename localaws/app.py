@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from localaws import athena, glue_crawler, lambda_runtime, s3_events, ssm_parameters
+from localaws import athena, glue_crawler, lambda_runtime, s3_bucket_policy, s3_events, ssm_parameters
 from localaws.server import LocalAws
 
-PARTS = (s3_events, ssm_parameters, lambda_runtime, glue_crawler, athena)
+PARTS = (s3_bucket_policy, s3_events, ssm_parameters, lambda_runtime, glue_crawler, athena)
 
 
 def build_app() -> LocalAws:
