@@ -1,0 +1,55 @@
+"""Read a Parquet file's schema from its footer with ranged GETs only, never the data pages.
+
+A Parquet file ends with the Thrift-encoded FileMetaData, its 4-byte little-endian length and the magic "PAR1"
+(https://parquet.apache.org/docs/file-format/). Glue's Parquet classifier infers the schema from that metadata
+(https://docs.aws.amazon.com/glue/latest/dg/add-classifier.html). One suffix-range GET of the tail usually holds the
+whole footer; a larger footer costs one more ranged GET of exactly its length.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from localaws.glue_crawler.hive_types import columns_from_metadata
+
+MAGIC = b"PAR1"
+SPECULATIVE_TAIL_BYTES = 64 * 1024
+_TRAILER = 8  # footer length (4 bytes) + magic (4 bytes)
+
+
+class UnreadableFile(Exception):
+    """A file that claims to be Parquet (its tail has the magic) but whose footer cannot be parsed."""
+
+
+@dataclass(frozen=True)
+class Footer:
+    columns: tuple[tuple[str, str], ...]
+    num_rows: int
+
+
+def read_footer(s3, bucket: str, key: str, size: int) -> Footer | None:
+    """The schema and row count of a Parquet object, or None when the object is not Parquet."""
+    if size < len(MAGIC) * 2 + 4:
+        return None
+    tail = _get_tail(s3, bucket, key, min(size, SPECULATIVE_TAIL_BYTES))
+    if tail[-4:] != MAGIC:
+        return None
+    footer_length = int.from_bytes(tail[-_TRAILER:-4], "little")
+    if footer_length + _TRAILER + len(MAGIC) > size:
+        raise UnreadableFile(f"s3://{bucket}/{key}: footer length {footer_length} exceeds the object size {size}")
+    if footer_length + _TRAILER > len(tail):
+        tail = _get_tail(s3, bucket, key, footer_length + _TRAILER)
+    try:
+        metadata = pq.read_metadata(io.BytesIO(tail[-(footer_length + _TRAILER) :]))
+        columns = columns_from_metadata(metadata)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise UnreadableFile(f"s3://{bucket}/{key}: {error}") from error
+    return Footer(tuple(columns), metadata.num_rows)
+
+
+def _get_tail(s3, bucket: str, key: str, length: int) -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{length}")["Body"].read()
