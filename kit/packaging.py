@@ -40,7 +40,8 @@ def code_files(source: Path) -> list[Path]:
     )
 
 
-def build_package(source: Path = PIPELINE_DIR, package_name: str = "pipeline") -> Package:
+def build_package(source: Path | None = None, package_name: str = "pipeline") -> Package:
+    source = source or PIPELINE_DIR
     buffer = io.BytesIO()
     names = []
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:

@@ -27,7 +27,7 @@ from typing import Any
 from kit import policies
 from kit.aws import athena, glue, iam, lambda_, logs, s3, sqs, ssm
 from kit.narrate import Narrator
-from kit.packaging import PIPELINE_DIR, Package, build_package
+from kit.packaging import Package, build_package
 from kit.session import Clients, endpoint
 from kit.stack import Stack, build_outputs, save_outputs
 from pipeline import config
@@ -56,7 +56,7 @@ class ProvisionOptions:
     log_retention_days: int = 7
     async_retries: int = 2
     async_max_event_age_s: int = 3600
-    source_dir: Path = PIPELINE_DIR
+    source_dir: Path | None = None  # default: the repository's pipeline/
 
 
 def notification_rule_prefix(stack: Stack) -> str:
@@ -152,7 +152,7 @@ class Provisioner:
     def package_code(self) -> None:
         self.package = build_package(self.options.source_dir)
         self.narrator.result(
-            f"{len(self.package.files)} files from {self.options.source_dir.name}/",
+            f"{len(self.package.files)} files of pipeline/",
             f"{self.package.size / 1024:.1f} KiB zip, CodeSha256 {self.package.code_sha256}",
         )
 

@@ -10,6 +10,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def validate_stack_name(name: str) -> str:
     return name
 
 
+@cache
 def partition_for(region: str) -> str:
+    """ "aws", "aws-cn", "aws-us-gov"...: loading botocore's endpoint data is slow, so once per region."""
     return BotocoreSession().get_partition_for_region(region)
 
 

@@ -1,0 +1,79 @@
+"""Re-running provision is safe: nothing changes unless something differs, and then only that is updated."""
+
+from __future__ import annotations
+
+
+def test_second_run_makes_no_mutating_call_and_reports_unchanged(cloud, calls, provision_run):
+    assert provision_run().code == 0
+    calls.clear()
+    second = provision_run()
+    assert second.code == 0, second.text
+    assert calls.mutating() == []
+    outcomes = [line for line in second.lines if line.startswith("      ") and ": " in line and "done in" not in line]
+    resources = [line for line in outcomes if "exists, unchanged" in line]
+    # bucket, queue, 2 log groups, 3 roles and their 3 policies, database, crawler, 2 functions and their 2 async
+    # invocation configs, 2 permissions, the notification configuration, the workgroup
+    assert len(resources) == 20
+    assert "created" not in second.text.replace("exists, unchanged", "")
+    assert "updated" not in second.text
+    assert "(0 changes)" in second.text
+
+
+def test_changed_memory_updates_only_that_function_setting(cloud, calls, provision_run):
+    assert provision_run().code == 0
+    calls.clear()
+    result = provision_run("--transform-memory", "2048")
+    assert result.code == 0, result.text
+    assert calls.mutating() == ["UpdateFunctionConfiguration"]
+    assert "etl-transform (2048 MB, 300 s): updated in place (MemorySize)" in result.text
+    configuration = cloud.client("lambda").get_function_configuration(FunctionName="etl-transform")
+    assert configuration["MemorySize"] == 2048
+
+
+def test_changed_pipeline_code_updates_only_the_function_code(cloud, calls, provision_run, pipeline_copy):
+    assert provision_run().code == 0
+    before = cloud.client("lambda").get_function_configuration(FunctionName="etl-transform")["CodeSha256"]
+    with (pipeline_copy / "config.py").open("a") as source:
+        source.write("\n# a change to the pipeline code\n")
+    calls.clear()
+    result = provision_run()
+    assert result.code == 0, result.text
+    assert calls.mutating() == ["UpdateFunctionCode", "UpdateFunctionCode"]
+    assert "updated in place (code)" in result.text
+    after = cloud.client("lambda").get_function_configuration(FunctionName="etl-transform")["CodeSha256"]
+    assert after != before
+
+
+def test_changed_layer_is_updated_in_place(cloud, calls, provision_run):
+    assert provision_run().code == 0
+    calls.clear()
+    result = provision_run("--pandas-layer-arn", cloud.layer_arn.rsplit(":", 1)[0] + ":1")
+    assert result.code == 0, result.text
+    assert calls.mutating() == []  # the same ARN given explicitly changes nothing
+    assert "layer (from --pandas-layer-arn)" in result.text
+
+
+def test_a_foreign_notification_rule_on_the_bucket_is_kept(cloud, provision_run):
+    assert provision_run().code == 0
+    stack = cloud.stack()
+    s3 = cloud.client("s3")
+    current = s3.get_bucket_notification_configuration(Bucket=stack.bucket)
+    current.pop("ResponseMetadata")
+    foreign = {
+        "Id": "someone-else",
+        "LambdaFunctionArn": stack.function_arn(stack.transform_function),
+        "Events": ["s3:ObjectRemoved:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "other/"}]}},
+    }
+    current["LambdaFunctionConfigurations"].append(foreign)
+    s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration=current)
+    # Drop one of ours: the re-run restores it and keeps the foreign rule (one read-modify-write put).
+    current["LambdaFunctionConfigurations"] = current["LambdaFunctionConfigurations"][1:]
+    s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration=current)
+    result = provision_run()
+    assert "updated in place (filters)" in result.text
+    ids = {
+        rule["Id"]
+        for rule in s3.get_bucket_notification_configuration(Bucket=stack.bucket)["LambdaFunctionConfigurations"]
+    }
+    assert "someone-else" in ids and len(ids) == 6
