@@ -262,7 +262,15 @@ def machine_description() -> str:
     )
 
 
-def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace) -> None:
+def code_version() -> str:
+    """The commit measured, and whether pipeline/ had uncommitted changes (the transform is imported per run)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "pipeline"], cwd=ROOT, capture_output=True, text=True)
+    commit = head.stdout.strip() or "unknown"
+    return f"{commit} (pipeline/ with uncommitted changes)" if dirty.stdout.strip() else commit
+
+
+def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace, version: str) -> None:
     text = "\n".join(
         [
             "# Transform benchmark results",
@@ -271,6 +279,8 @@ def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace) 
             f" (repeats: {args.repeat} below 1 GB, {args.repeat_large} at 1 GB and above).",
             "",
             f"Machine: {machine_description()}.",
+            "",
+            f"Code: commit {version} at the start of the run.",
             "",
             f"Load average (1/5/15 min) when the run ended: {' / '.join(f'{load:.2f}' for load in os.getloadavg())}"
             " (other work on the machine adds noise; compare ratios, and treat differences under ~20% as ties).",
@@ -316,6 +326,7 @@ def main() -> None:
         child_main(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
         return
     args = parse_args()
+    version = code_version()
     runs: list[Run] = []
     for size_mb in args.sizes:
         for variant in args.variants:
@@ -338,7 +349,7 @@ def main() -> None:
     print("\n".join(checks))
     print(f"\nmachine: {machine_description()}")
     if not args.no_results_file:
-        write_results(runs, checks, args)
+        write_results(runs, checks, args, version)
         print(f"wrote {RESULTS_FILE.relative_to(ROOT)}")
 
 
