@@ -20,6 +20,8 @@ from pipeline.flatten import BlockTables, FastPathDeclined, flatten_arrow, flatt
 from pipeline.formats import Block, InputFormatError, parse_ndjson_block
 
 log = logging.getLogger(__name__)
+SAMPLE_BYTES = 256 << 10  # the first block's prefix that teaches the explicit schema
+READ_CHUNK_BYTES = 1 << 20  # pyarrow parses a block's 1 MB chunks on all cores
 
 
 @dataclass
@@ -46,6 +48,9 @@ class BlockParser:
 
     def _fast(self, data: bytes) -> BlockTables | None:
         try:
+            if self.schema is None:  # learn from a small sample first, so the block is not read twice
+                sample = data[: data.rfind(b"\n", 0, SAMPLE_BYTES) + 1] or data
+                self.schema = _learnable(self._read(sample).schema)
             table = self._read(data)
             learned = _learnable(table.schema)
             if _has_timestamp(table.schema):
@@ -62,7 +67,7 @@ class BlockParser:
     def _read(self, data: bytes) -> pa.Table:
         return pa_json.read_json(
             io.BytesIO(data),
-            read_options=pa_json.ReadOptions(block_size=len(data) + 1, use_threads=True),
+            read_options=pa_json.ReadOptions(block_size=READ_CHUNK_BYTES, use_threads=True),
             parse_options=pa_json.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="infer"),
         )
 

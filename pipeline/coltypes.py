@@ -74,9 +74,21 @@ def hive_type_of_arrow(arrow: pa.DataType) -> str | None:
 
 def json_text(value: Any) -> str:
     """A value as it reads in JSON (strings unquoted): the lossless fallback representation."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _texts(values: Sequence[Any]) -> Sequence[Any]:
+    """JSON texts of the values, None kept; a no-op when they already are strings (the common case)."""
+    if set(map(type, values)) <= {str, type(None)}:
+        return values
+    return [value if value is None or type(value) is str else json_text(value) for value in values]
 
 
 def _scalar_kind(kinds: set[type], values: Sequence[Any]) -> str:
@@ -117,13 +129,13 @@ def to_arrow(values: Sequence[Any], hive_type: str) -> pa.Array:
     """Python values -> an Arrow array of the given policy type (JSON text where the type is string)."""
     element = element_of(hive_type)
     if hive_type == STRING:
-        values = [None if value is None else json_text(value) for value in values]
+        values = _texts(values)
     elif hive_type == DECIMAL:
         values = [None if value is None else Decimal(value) for value in values]
     elif hive_type == DOUBLE:
         values = [None if value is None else float(value) for value in values]
     elif element == STRING:
-        values = [None if value is None else [None if v is None else json_text(v) for v in value] for value in values]
+        values = [None if value is None else _texts(value) for value in values]
     elif element == DOUBLE:
         values = [None if value is None else [None if v is None else float(v) for v in value] for value in values]
     return pa.array(values, type=arrow_type(hive_type))

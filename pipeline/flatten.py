@@ -40,12 +40,24 @@ class BlockTable:
 BlockTables = dict[TableKey, BlockTable]
 
 
+class _Node:
+    """One field path of a collector: nested keys hang below it, its values (if it is a leaf) are in `values`."""
+
+    __slots__ = ("path", "sub", "values")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sub: dict[str, _Node] = {}
+        self.values: list[Any] | None = None
+
+
 class _Collector:
-    __slots__ = ("columns", "parent_index", "position", "rows")
+    __slots__ = ("columns", "parent_index", "position", "root", "rows")
 
     def __init__(self) -> None:
         self.rows = 0
-        self.columns: dict[Path, list[Any]] = {}
+        self.root = _Node(())
+        self.columns: dict[Path, list[Any]] = {}  # in order of first appearance
         self.parent_index: list[int] = []
         self.position: list[int] = []
 
@@ -57,7 +69,7 @@ def flatten_records(records: Iterable[dict[str, Any]]) -> BlockTables:
     for record in records:
         row = root.rows
         root.rows += 1
-        _flatten_object(record, (), row, root, (), collectors)
+        _flatten_object(record, root.root, row, root, (), collectors)
     tables: BlockTables = {}
     for key, collector in collectors.items():
         table = BlockTable(rows=collector.rows)
@@ -74,35 +86,38 @@ def flatten_records(records: Iterable[dict[str, Any]]) -> BlockTables:
 
 def _flatten_object(
     obj: dict[str, Any],
-    prefix: Path,
+    node: _Node,
     row: int,
     collector: _Collector,
     key: TableKey,
     collectors: dict[TableKey, _Collector],
 ) -> None:
-    columns = collector.columns
+    # the hot loop of the exact path: nodes cache each path, so no tuple is built or hashed per value
+    sub = node.sub
     for name, value in obj.items():
-        path = (*prefix, name)
+        child = sub.get(name)
+        if child is None:
+            child = sub[name] = _Node((*node.path, name))
         kind = type(value)
         if kind is dict:
-            _flatten_object(value, path, row, collector, key, collectors)
+            _flatten_object(value, child, row, collector, key, collectors)
             continue
         if kind is list and value and _is_object_array(value):
-            child_key = (*key, path)
-            child = collectors.get(child_key)
-            if child is None:
-                child = collectors[child_key] = _Collector()
+            child_key = (*key, child.path)
+            table = collectors.get(child_key)
+            if table is None:
+                table = collectors[child_key] = _Collector()
             for position, element in enumerate(value):
-                child_row = child.rows
-                child.rows += 1
-                child.parent_index.append(row)
-                child.position.append(position)
+                child_row = table.rows
+                table.rows += 1
+                table.parent_index.append(row)
+                table.position.append(position)
                 if element:
-                    _flatten_object(element, (), child_row, child, child_key, collectors)
+                    _flatten_object(element, table.root, child_row, table, child_key, collectors)
             continue
-        column = columns.get(path)
+        column = child.values
         if column is None:
-            column = columns[path] = [None] * row
+            column = child.values = collector.columns[child.path] = [None] * row
         elif len(column) < row:
             column.extend([None] * (row - len(column)))
         column.append(value)

@@ -193,6 +193,19 @@ def _ndjson_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Bloc
 
 def parse_ndjson_block(block: Block) -> list[dict[str, Any]]:
     """Every non-blank line of an NDJSON block as a dict; the first bad line raises InputFormatError."""
+    data = block.data.rstrip(b"\r\n")
+    try:
+        # one C-level parse of the block as an array is ~2x faster than a call per line; it is only trusted when
+        # it yields exactly one object per line (no blank lines, no `{..},{..}` on one line)
+        records = json.loads(b"[" + data.replace(b"\n", b",") + b"]")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return _parse_lines(block)
+    if len(records) == data.count(b"\n") + 1 and all(type(record) is dict for record in records):
+        return records
+    return _parse_lines(block)
+
+
+def _parse_lines(block: Block) -> list[dict[str, Any]]:
     records = []
     append = records.append
     loads = json.loads
