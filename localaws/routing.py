@@ -96,6 +96,7 @@ def signing_scope(headers: dict[str, str]) -> tuple[str | None, str | None]:
     return match["service"], match["region"]
 
 
+@cache  # listing botocore's services reads its data directory: ~75 ms, once per signing name is enough
 def _service_for_signing_name(signing_name: str) -> str | None:
     signing_name = _SIGNING_NAME_TO_SERVICE.get(signing_name, signing_name)
     session = botocore.session.get_session()
