@@ -8,7 +8,9 @@ once, in-process:
   with its ErrorMessage, and CrawlElapsedTime while running
   (https://docs.aws.amazon.com/glue/latest/webapi/API_Crawler.html, https://docs.aws.amazon.com/glue/latest/webapi/API_LastCrawlInfo.html);
 - `FakeCrawler.start_crawler` refuses a start while the crawler is STOPPING too (moto only checks RUNNING), and
-  `FakeCrawl.as_dict` (ListCrawls) carries ErrorMessage and Summary (API_CrawlerHistory.html).
+  `FakeCrawl.as_dict` (ListCrawls) carries ErrorMessage and Summary (API_CrawlerHistory.html);
+- `FakeTable.update_partition` keeps the partition's CreationTime (moto rebuilds the partition and resets it), so a
+  re-crawl that updates a partition's columns does not make it look new.
 Every touch of moto's objects holds the app's moto lock.
 """
 
@@ -60,7 +62,15 @@ def patch_moto() -> None:
             raise CrawlerRunningException(f"Crawler with name {self.name} has already started")
         original_start(self)
 
+    def update_partition(self: Any, old_values: Any, partition_input: dict[str, Any]) -> None:
+        old = self.partitions.get(str(old_values))
+        original_update_partition(self, old_values, partition_input)
+        if old is not None:
+            self.partitions[str(partition_input["Values"])].creation_time = old.creation_time
+
     original_start = crawler_class.start_crawler
+    original_update_partition = glue_models.FakeTable.update_partition
+    glue_models.FakeTable.update_partition = update_partition
     crawler_class.as_dict = crawler_as_dict
     crawl_class.as_dict = crawl_as_dict
     crawler_class.start_crawler = start_crawler
