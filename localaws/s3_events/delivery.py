@@ -34,6 +34,7 @@ class Deliverer:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="localaws-s3-events")
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
+        self._queue_urls: dict[str, str] = {}  # a queue's URL follows from its ARN, so it may be remembered
 
     def deliver(self, rule: NotificationRule, event: dict, summary: str) -> None:
         """Queue one event; the app counts it as pending until the destination has accepted (or refused) it."""
@@ -69,8 +70,11 @@ class Deliverer:
             )
         elif rule.kind == QUEUE:
             sqs = self._client("sqs", region)
-            url = sqs.get_queue_url(QueueName=rest[0], QueueOwnerAWSAccountId=account)["QueueUrl"]
-            sqs.send_message(QueueUrl=url, MessageBody=message)
+            if rule.arn not in self._queue_urls:
+                self._queue_urls[rule.arn] = sqs.get_queue_url(QueueName=rest[0], QueueOwnerAWSAccountId=account)[
+                    "QueueUrl"
+                ]
+            sqs.send_message(QueueUrl=self._queue_urls[rule.arn], MessageBody=message)
         else:
             self._client("sns", region).publish(TopicArn=rule.arn, Message=message, Subject="Amazon S3 Notification")
 

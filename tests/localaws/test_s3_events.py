@@ -441,6 +441,23 @@ def test_each_object_goes_to_the_rules_whose_filters_match(clients) -> None:
     assert keys(copies_url) == ["copies/c.json"]
 
 
+@pytest.mark.localaws
+@pytest.mark.slow
+def test_concurrent_uploads_send_exactly_one_event_each(clients) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bucket, url = _bucket_with_queue(clients, prefix="raw/")
+    keys = [f"raw/part-{n:03d}.json" for n in range(200)]
+    s3 = clients["s3"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=key.encode()), keys))
+
+    records = _records(clients, url)
+    assert sorted(r["s3"]["object"]["key"] for r in records) == keys
+    assert len({r["s3"]["object"]["sequencer"] for r in records}) == len(keys)
+
+
 # -- validation at PutBucketNotificationConfiguration (PUT_CONFIG_DOC, FILTER_DOC) ------------------------------
 @pytest.fixture
 def function_arn(clients) -> str:
