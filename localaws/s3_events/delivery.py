@@ -45,7 +45,7 @@ class Deliverer:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _send(self, rule: NotificationRule, event: dict, summary: str) -> None:
-        target = f"{rule.kind} {rule.arn.rsplit(':', 1)[-1] if rule.kind != LAMBDA else _function_name(rule.arn)}"
+        target = f"{rule.kind} {_destination_name(rule)}"
         try:
             self._call_destination(rule, json.dumps(event))
             log.info("s3 event %s -> %s", summary, target)
@@ -92,7 +92,9 @@ class Deliverer:
             return self._clients[(service, region)]
 
 
-def _function_name(arn: str) -> str:
-    # arn:aws:lambda:region:account:function:name[:qualifier]
-    parts = arn.split(":")
-    return ":".join(parts[6:]) if len(parts) > 6 else arn
+def _destination_name(rule: NotificationRule) -> str:
+    """The name in the destination's ARN: a function's (with its qualifier, if any), a queue's or a topic's."""
+    parts = rule.arn.split(":")
+    if rule.kind == LAMBDA and len(parts) > 6:
+        return ":".join(parts[6:])  # arn:aws:lambda:region:account:function:name[:qualifier]
+    return parts[-1]
