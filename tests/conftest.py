@@ -35,11 +35,11 @@ def _offline_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def localaws() -> Iterator[LocalAwsProcess]:
-    """One localaws server process for the session (its log: .pytest_cache/localaws.log); tests isolate themselves
+    """One localaws server process for the session (its log: .pytest_cache/localaws-<pid>.log); tests isolate themselves
     by unique stack, bucket or function names."""
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
-    server = LocalAwsProcess(log_path=log_dir / "localaws.log")
+    server = LocalAwsProcess(log_path=log_dir / f"localaws-{os.getpid()}.log")
     yield server
     server.stop()
 
