@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 from pipeline import coltypes, config, naming
 from pipeline.blocks import BlockParser
 from pipeline.flatten import BlockTables, TableKey
-from pipeline.formats import InputFormatError, iter_blocks, open_input
+from pipeline.formats import Block, InputFormatError, iter_blocks, open_input
 from pipeline.schema import (
     CHILD_SYSTEM_COLUMNS,
     PARENT_SYSTEM_COLUMNS,
@@ -48,6 +49,7 @@ from pipeline.schema import (
 from pipeline.writer import SYSTEM_PREFIX, Spill, spill_name, write_parquet
 
 log = logging.getLogger(__name__)
+WRITE_THREADS = 2
 _INPUT_SUFFIXES = re.compile(r"(\.(json|jsonl|ndjson|gz|gzip|txt))+$", re.IGNORECASE)
 
 
@@ -144,39 +146,56 @@ def transform_stream(
     schemas: dict[TableKey, FileSchema] = {}
     parent_rows = 0
     with tempfile.TemporaryDirectory(prefix="transform-", dir=settings.tmp_dir or None) as spill_dir:
-        for block in iter_blocks(stream, settings.block_bytes):
-            tables = parser.parse(block)
+        for tables in _parse_ahead(iter_blocks(stream, settings.block_bytes), parser):
             parent_rows += _spill_block(tables, parent_rows, name.short_hash, source_key, spills, schemas, spill_dir)
         result = TransformResult(source_key=source_key, dataset=dataset, rows=parent_rows, bytes_in=counter.count)
         if parent_rows:
             datasets: dict[TableKey, str] = {(): dataset}
-            for key in sorted(spills, key=len):
-                merged = _commit(schema_store, datasets[key], key, schemas)
+            merges: dict[TableKey, MergeResult] = {}
+            for key in sorted(spills, key=len):  # parents first: they name their child datasets
+                merges[key] = merged = _commit(schema_store, datasets[key], key, schemas)
                 for path, child_dataset in merged.child_datasets.items():
                     datasets[(*key, path)] = child_dataset
+
+            def write(key: TableKey) -> OutputFile:
                 relative = name.key(datasets[key])
                 destination = FsPath(work_dir) / relative
                 size = write_parquet(
                     spills[key],
                     destination,
-                    merged.columns,
-                    merged.plan,
+                    merges[key].columns,
+                    merges[key].plan,
                     compression=settings.compression,
                     row_group_bytes=settings.row_group_bytes,
                 )
-                result.outputs.append(
-                    OutputFile(
-                        dataset=datasets[key],
-                        key=relative,
-                        path=str(destination),
-                        rows=spills[key].rows,
-                        columns=dict(merged.columns),
-                        bytes=size,
-                    )
+                return OutputFile(
+                    dataset=datasets[key],
+                    key=relative,
+                    path=str(destination),
+                    rows=spills[key].rows,
+                    columns=dict(merges[key].columns),
+                    bytes=size,
                 )
+
+            # Parquet encoding and compression release the GIL: write the parent and child datasets side by side
+            with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+                result.outputs.extend(pool.map(write, sorted(spills, key=len)))
     result.fast_blocks, result.exact_blocks = parser.stats.fast_blocks, parser.stats.exact_blocks
     result.ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def _parse_ahead(blocks: Iterator[Block], parser: BlockParser) -> Iterator[BlockTables]:
+    """Parses the next block in a worker thread while the caller spills the current one (pyarrow frees the GIL)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[BlockTables] | None = None
+        for block in blocks:
+            upcoming = pool.submit(parser.parse, block)
+            if pending is not None:
+                yield pending.result()
+            pending = upcoming
+        if pending is not None:
+            yield pending.result()
 
 
 def _commit(store: SchemaStore, dataset: str, key: TableKey, schemas: dict[TableKey, FileSchema]) -> MergeResult:
