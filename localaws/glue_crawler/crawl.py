@@ -129,6 +129,8 @@ class Crawl:
             self.glue.get_database(Name=database)
         except self.glue.exceptions.EntityNotFoundException as missing:
             raise CrawlFailed(f"Database {database} not found") from missing
+        if settings.recrawl_behavior == "CRAWL_EVENT_MODE":
+            self.note("WARN : localaws has no S3 event queue for crawlers; this crawl lists everything")
         targets = crawler.get("Targets", {}).get("S3Targets", [])
         plans_by_target: list[tuple[IncludePath, list[TablePlan]]] = []
         for target in targets:

@@ -98,6 +98,14 @@ def crawler_names(account_id: str, region: str) -> list[str]:
     return list(backend(account_id, region).crawlers)
 
 
+def stored_crawler(account_id: str, region: str, crawler_name: str) -> dict[str, Any]:
+    """The crawler's stored definition in CreateCrawler's terms, or {} when there is none."""
+    crawler = backend(account_id, region).crawlers.get(crawler_name)
+    if crawler is None:
+        return {}
+    return {"RecrawlPolicy": crawler.recrawl_policy, "SchemaChangePolicy": crawler.schema_change_policy}
+
+
 def current_crawl(account_id: str, region: str, crawler_name: str) -> Any:
     """The crawl record moto's StartCrawler has just appended."""
     return backend(account_id, region).crawlers[crawler_name].crawls[-1]

@@ -245,11 +245,15 @@ def test_states_last_crawl_and_logs(lake: Lake) -> None:
     assert json.loads(crawl["Summary"])["TablesCreated"] == 2
 
 
+def put_many_days(lake: Lake, days: int = 40) -> None:
+    """Enough files that a crawl is still running when the test's next call arrives."""
+    for day in range(days):
+        lake.put_parquet(f"processed/orders/dt=2024-{1 + day // 28:02d}-{1 + day % 28:02d}/part.parquet", orders([day]))
+
+
 def test_second_start_while_running_raises_crawler_running_exception(lake: Lake) -> None:
     """AWS refuses StartCrawler on a running crawler with CrawlerRunningException (pitfall P7)."""
-    for day in range(1, 41):
-        lake.put_parquet(f"processed/orders/dt=2024-01-{day:02d}/part.parquet" if day <= 28
-                         else f"processed/orders/dt=2024-02-{day - 28:02d}/part.parquet", orders([day]))  # fmt: skip
+    put_many_days(lake)
     lake.create_crawler()
     lake.glue.start_crawler(Name=lake.crawler)
     with pytest.raises(lake.glue.exceptions.CrawlerRunningException, match="has already started"):
@@ -259,6 +263,37 @@ def test_second_start_while_running_raises_crawler_running_exception(lake: Lake)
     assert (crawler["State"], crawler["LastCrawl"]["Status"]) == ("READY", "SUCCEEDED")
     assert len(lake.partitions("orders")) == 40
     assert len(lake.runs()) == 1
+
+
+def test_stop_crawler_cancels_the_crawl(lake: Lake) -> None:
+    """StopCrawler on a running crawl: the crawler returns to READY with LastCrawl CANCELLED
+    (https://docs.aws.amazon.com/glue/latest/webapi/API_LastCrawlInfo.html); a cancelled crawl writes no tables."""
+    put_many_days(lake)
+    lake.create_crawler()
+    lake.glue.start_crawler(Name=lake.crawler)
+    lake.glue.stop_crawler(Name=lake.crawler)
+    lake.wait_idle()
+    crawler = lake.glue.get_crawler(Name=lake.crawler)["Crawler"]
+    assert (crawler["State"], crawler["LastCrawl"]["Status"]) == ("READY", "CANCELLED")
+    assert lake.tables() == {}
+    assert lake.crawl()["LastCrawl"]["Status"] == "SUCCEEDED"
+
+
+def test_without_inherit_from_table_partitions_keep_their_own_columns(lake: Lake) -> None:
+    """Without CrawlerOutput.Partitions InheritFromTable each partition records its own files' schema, the source of
+    HIVE_PARTITION_SCHEMA_MISMATCH (pitfall P9; https://docs.aws.amazon.com/glue/latest/dg/crawler-configuration.html)."""
+    lake.put_parquet("processed/orders/dt=2024-01-01/part-a.parquet", orders([1]))
+    lake.put_parquet(
+        "processed/orders/dt=2024-01-02/part-b.parquet", orders([2]).append_column("coupon", pa.array(["X"]))
+    )
+    lake.create_crawler({"Version": 1.0, "Grouping": {"TableLevelConfiguration": 3}})
+    lake.crawl()
+    partitions = lake.partitions("orders")
+    names = {values: [c["Name"] for c in p["StorageDescriptor"]["Columns"]] for values, p in partitions.items()}
+    assert names == {
+        ("2024-01-01",): ["order_id", "amount", "city"],
+        ("2024-01-02",): ["order_id", "amount", "city", "coupon"],
+    }
 
 
 def test_recrawl_adds_only_new_partitions_and_appends_new_columns(lake: Lake) -> None:
@@ -371,3 +406,32 @@ def test_a_missing_database_fails_the_crawl(lake: Lake) -> None:
     lake.create_crawler()
     last = lake.crawl()["LastCrawl"]
     assert (last["Status"], last["ErrorMessage"]) == ("FAILED", "Database no_such_database not found")
+
+
+def test_crawl_new_folders_only_needs_log_policies(lake: Lake) -> None:
+    """AWS rejects an incremental crawler whose SchemaChangePolicy is not LOG/LOG (the error Terraform users meet)."""
+    with pytest.raises(lake.glue.exceptions.InvalidInputException, match='"Crawl new folders only"'):
+        lake.create_crawler(RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"})
+    lake.create_crawler(
+        RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"},
+        SchemaChangePolicy={"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"},
+    )
+    with pytest.raises(lake.glue.exceptions.InvalidInputException, match="LOG UpdateBehavior"):
+        lake.glue.update_crawler(Name=lake.crawler, SchemaChangePolicy={"UpdateBehavior": "UPDATE_IN_DATABASE"})
+
+
+def test_crawl_new_folders_only_adds_new_partitions_and_leaves_the_schema(lake: Lake) -> None:
+    """Incremental crawls add new partitions only (https://docs.aws.amazon.com/glue/latest/dg/incremental-crawls.html)."""
+    lake.put_parquet("processed/orders/dt=2024-01-01/part-a.parquet", orders([1]))
+    lake.create_crawler(
+        RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"},
+        SchemaChangePolicy={"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"},
+    )
+    lake.crawl()
+    lake.put_parquet(
+        "processed/orders/dt=2024-01-02/part-b.parquet", orders([2]).append_column("coupon", pa.array(["X"]))
+    )
+    lake.crawl()
+    table = lake.tables()["orders"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["order_id", "amount", "city"]
+    assert set(lake.partitions("orders")) == {("2024-01-01",), ("2024-01-02",)}
