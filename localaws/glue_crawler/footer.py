@@ -2,8 +2,8 @@
 
 A Parquet file ends with the Thrift-encoded FileMetaData, its 4-byte little-endian length and the magic "PAR1"
 (https://parquet.apache.org/docs/file-format/). Glue's Parquet classifier infers the schema from that metadata
-(https://docs.aws.amazon.com/glue/latest/dg/add-classifier.html). One suffix-range GET of the tail usually holds the
-whole footer; a larger footer costs one more ranged GET of exactly its length.
+(https://docs.aws.amazon.com/glue/latest/dg/add-classifier.html). So two suffix-range GETs per object: the last 8 bytes
+(footer length and magic), then exactly the footer. No data page is ever fetched, however small the file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 from localaws.glue_crawler.hive_types import columns_from_metadata
 
 MAGIC = b"PAR1"
-SPECULATIVE_TAIL_BYTES = 64 * 1024
 _TRAILER = 8  # footer length (4 bytes) + magic (4 bytes)
 
 
@@ -35,16 +34,15 @@ def read_footer(s3, bucket: str, key: str, size: int) -> Footer | None:
     """The schema and row count of a Parquet object, or None when the object is not Parquet."""
     if size < len(MAGIC) * 2 + 4:
         return None
-    tail = _get_tail(s3, bucket, key, min(size, SPECULATIVE_TAIL_BYTES))
-    if tail[-4:] != MAGIC:
+    trailer = _get_tail(s3, bucket, key, _TRAILER)
+    if trailer[-4:] != MAGIC:
         return None
-    footer_length = int.from_bytes(tail[-_TRAILER:-4], "little")
+    footer_length = int.from_bytes(trailer[:4], "little")
     if footer_length + _TRAILER + len(MAGIC) > size:
         raise UnreadableFile(f"s3://{bucket}/{key}: footer length {footer_length} exceeds the object size {size}")
-    if footer_length + _TRAILER > len(tail):
-        tail = _get_tail(s3, bucket, key, footer_length + _TRAILER)
+    tail = _get_tail(s3, bucket, key, footer_length + _TRAILER)
     try:
-        metadata = pq.read_metadata(io.BytesIO(tail[-(footer_length + _TRAILER) :]))
+        metadata = pq.read_metadata(io.BytesIO(tail))
         columns = columns_from_metadata(metadata)
     except (pa.ArrowException, OSError, ValueError) as error:
         raise UnreadableFile(f"s3://{bucket}/{key}: {error}") from error
