@@ -2,8 +2,8 @@
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 
-- Invoke answers 202 at once; the event waits in a queue served by a bounded pool of workers
-  (LOCALAWS_LAMBDA_CONCURRENCY, default 4), which stands in for the account's concurrency.
+- Invoke answers 202 at once; the event waits in its function's queue; a bounded pool of workers
+  (LOCALAWS_LAMBDA_CONCURRENCY, default 4), standing in for the account's concurrency, serves the functions in turn.
 - A function error (handler exception, timeout, out of memory) is retried up to MaximumRetryAttempts times
   (default 2). AWS waits about 1 minute and then 2 minutes; locally the waits are LOCALAWS_LAMBDA_RETRY_DELAYS
   (default "0.5,1" seconds). Every attempt keeps the same request id, as on AWS.
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,13 +51,52 @@ class Event:
     executed_arn: str = ""  # the qualified ARN that ran, e.g. ...:function:name:$LATEST
     last: Invocation | None = None
 
+    @property
+    def queue_key(self) -> str:
+        name = self.function.split(":function:")[-1].split(":")[0]
+        return f"{self.account}/{self.region}/{name}"
+
+
+class FairQueue:
+    """One queue per function, served in turn, so a burst for one function does not hold back the others
+    (Lambda queues each function's events separately)."""
+
+    def __init__(self) -> None:
+        self._queues: OrderedDict[str, deque[Event]] = OrderedDict()
+        self._changed = threading.Condition()
+        self._stopping = False
+
+    def put(self, event: Event) -> None:
+        with self._changed:
+            self._queues.setdefault(event.queue_key, deque()).append(event)
+            self._changed.notify()
+
+    def get(self) -> Event | None:
+        """The next event, taking functions in turn; None once stopped."""
+        with self._changed:
+            while not self._queues and not self._stopping:
+                self._changed.wait()
+            if self._stopping:
+                return None
+            key, events = next(iter(self._queues.items()))
+            event = events.popleft()
+            del self._queues[key]
+            if events:
+                self._queues[key] = events  # back of the line
+            return event
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+
 
 class AsyncInvoker:
     def __init__(self, app: Any, executor: Executor, concurrency: int, retry_delays: list[float]) -> None:
         self.app = app
         self.executor = executor
         self.retry_delays = retry_delays or [0.0]
-        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._queue = FairQueue()
         self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -77,8 +116,7 @@ class AsyncInvoker:
             self._closed = True
             for timer in self._timers:
                 timer.cancel()
-        for _ in self._workers:
-            self._queue.put(None)
+        self._queue.stop()
 
     # -- the pool --------------------------------------------------------------------------------------------
     def _serve(self) -> None:

@@ -84,49 +84,63 @@ class Executor:
         started = time.monotonic()
         environment = self.pool.take_warm(spec)
         cold = environment is None
-        lines: list[LogLine] = []
-        init: Attempt | None = None
         if environment is None:
             environment = self._spawn(spec, code)
-            init = environment.wait_ready(max(self.init_timeout_s, float(spec.timeout)))
-            lines += init.output
-        sink = LogSink(self.app, spec.account, spec.region, spec.log_group, environment.log_stream)
-        lines.append(LogLine(now_ms(), start_line(request_id, spec.version)))
-        if init is not None and init.status != "ok":
-            attempt = init
-        else:
-            request = {
-                "request_id": request_id,
-                "payload": payload,
-                "deadline_ms": now_ms() + spec.timeout * 1000,
-                "invoked_function_arn": invoked_arn,
-                "client_context": client_context,
-            }
-            attempt = environment.invoke(request)
-        lines += attempt.output
+        try:
+            attempt, init, lines = self._attempt(environment, cold, payload, invoked_arn, request_id, client_context)
+        except BaseException:
+            self.pool.discard(environment)  # never hand on an environment in an unknown state
+            raise
         body, trailer = _outcome(attempt, request_id, spec)
         lines.append(LogLine(now_ms(), end_line(request_id)))
         max_memory = spec.memory_size if attempt.status == "oom" else max(1, environment.max_memory_mb)
         init_ms = init.duration_ms if init is not None and init is not attempt else None
-        lines.append(
-            LogLine(now_ms(), report_line(request_id, attempt.duration_ms, spec.memory_size, max_memory, init_ms))
-        )
+        report = report_line(request_id, attempt.duration_ms, spec.memory_size, max_memory, init_ms)
+        lines.append(LogLine(now_ms(), report))
         lines += [LogLine(now_ms(), text) for text in trailer]
-        sink.write(lines)
+        LogSink(self.app, spec.account, spec.region, spec.log_group, environment.log_stream).write(lines)
         if attempt.status in ("ok", "error") and init is not attempt:
             self.pool.release(environment)
         else:
             self.pool.discard(environment)
-        outcome = "ok" if attempt.status == "ok" else attempt.status
         log.info(
             "lambda %s %.1f s %s (%s, %d MB)",
             spec.name,
             time.monotonic() - started,
-            outcome,
+            attempt.status,
             "cold" if cold else "warm",
             max_memory,
         )
         return Invocation(request_id, attempt.status, body, spec.version, tail(lines))
+
+    def _attempt(
+        self,
+        environment: Environment,
+        cold: bool,
+        payload: str,
+        invoked_arn: str,
+        request_id: str,
+        client_context: str | None,
+    ) -> tuple[Attempt, Attempt | None, list[LogLine]]:
+        """INIT on a cold start, then the invocation: (how it ended, the INIT attempt or None, its log lines)."""
+        spec = environment.spec
+        lines: list[LogLine] = []
+        init = None
+        if cold:
+            init = environment.wait_ready(max(self.init_timeout_s, float(spec.timeout)))
+            lines += init.output
+        lines.append(LogLine(now_ms(), start_line(request_id, spec.version)))
+        if init is not None and init.status != "ok":
+            return init, init, lines
+        request = {
+            "request_id": request_id,
+            "payload": payload,
+            "deadline_ms": now_ms() + spec.timeout * 1000,
+            "invoked_function_arn": invoked_arn,
+            "client_context": client_context,
+        }
+        attempt = environment.invoke(request)
+        return attempt, init, lines + attempt.output
 
     def _spawn(self, spec: FunctionSpec, code: bytes) -> Environment:
         task_root = self.cache.extract("functions", code)

@@ -83,7 +83,11 @@ class LogSink:
             backend = logs_backends[self.account][self.region]
             if not self._created or self.group not in backend.groups:
                 self._create(backend)
-            events = [{"timestamp": line.timestamp_ms, "message": line.message} for line in lines]
+            # PutLogEvents wants chronological order; lines read in one batch may share or invert a millisecond.
+            events, latest = [], 0
+            for line in lines:
+                latest = max(latest, line.timestamp_ms)
+                events.append({"timestamp": latest, "message": line.message})
             backend.put_log_events(self.group, self.stream, events)
 
     def _create(self, backend: Any) -> None:
