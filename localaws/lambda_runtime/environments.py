@@ -6,6 +6,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
   is not failed where AWS would retry the INIT within the invocation.
 - INVOKE: one request at a time, with the function's timeout; the worker's memory (RSS of the process tree, polled
   every 25 ms with psutil) must stay under MemorySize or the worker is killed, as Lambda's sandbox kills it.
+  (RLIMIT_AS does not work for this: pyarrow's allocator reserves ~1.4 GB of address space for a tiny table
+  whose RSS is 115 MB. Polling can miss a spike shorter than 25 ms.)
 - An environment whose worker timed out, ran out of memory or exited is discarded; a healthy one goes back to the
   pool, and one idle for LOCALAWS_LAMBDA_IDLE_SECONDS (default 300) is shut down.
 """
