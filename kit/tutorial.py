@@ -37,10 +37,13 @@ from pipeline.transform import output_name
 
 STACK_ENV = "ETL_STACK"
 ERROR_SUFFIX = ".error.json"
+# The services whose resources a stack tags (IAM roles are checked one by one in probe_resources).
+TAGGED_SERVICES = ("s3", "lambda", "logs", "sqs", "glue", "athena")
 # https://aws.amazon.com/lambda/pricing/ (us-east-1, x86): per GB-second of billed duration, plus per request.
 LAMBDA_USD_PER_GB_SECOND = 0.0000166667
 LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
 _OUTPUT_TIME = re.compile(r"_(\d{8}T\d{6}Z)_[0-9a-f]+\.parquet$")
+_START = re.compile(r"START RequestId: (\S+)")
 _REPORT_FIELD = re.compile(r"(?P<name>[A-Za-z ]+): (?P<value>[\d.]+)")
 
 
@@ -127,12 +130,12 @@ def describe_world(stack: str | None = None) -> World:
 
 
 def _probe(call) -> str:
-    """'exists', or the AWS error code that says it does not."""
+    """'exists', 'not found', or the AWS error code that says why not (a response dict counts as found)."""
     try:
-        call()
+        found = call()
     except ClientError as error:
         return error.response["Error"]["Code"]
-    return "exists"
+    return "exists" if found else "not found"
 
 
 def probe_resources(world: World) -> pd.DataFrame:
@@ -147,13 +150,13 @@ def probe_resources(world: World) -> pd.DataFrame:
             for fn in out["functions"].values()
         ],
         *[
-            ("CloudWatch log group", group, lambda group=group: _require_log_group(logs, group))
+            ("CloudWatch log group", group, lambda group=group: _log_group_exists(logs, group))
             for group in out["log_groups"].values()
         ],
         ("SQS dead-letter queue", out["dlq"]["name"], lambda: sqs.get_queue_url(QueueName=out["dlq"]["name"])),
         ("Glue database", out["glue_database"], lambda: glue.get_database(Name=out["glue_database"])),
         ("Glue crawler", out["crawler"], lambda: glue.get_crawler(Name=out["crawler"])),
-        ("Athena workgroup", out["workgroup"], lambda: athena.get_work_group(WorkGroup=out["workgroup"])),
+        ("Athena workgroup", out["workgroup"], lambda: _work_group_exists(athena, out["workgroup"])),
         *[
             ("IAM role", role["name"], lambda name=role["name"]: iam.get_role(RoleName=name))
             for role in out["roles"].values()
@@ -162,19 +165,46 @@ def probe_resources(world: World) -> pd.DataFrame:
     return pd.DataFrame([{"resource": kind, "name": name, "state": _probe(call)} for kind, name, call in checks])
 
 
-def _require_log_group(logs, group: str) -> None:
-    found = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
-    if not any(item["logGroupName"] == group for item in found):
-        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": group}}, "DescribeLogGroups")
+def _log_group_exists(logs, group: str) -> bool:
+    pages = logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
+    return any(item["logGroupName"] == group for page in pages for item in page["logGroups"])
+
+
+def _work_group_exists(athena, name: str) -> bool:
+    request: dict[str, str] = {}
+    while True:  # ListWorkGroups has no boto3 paginator
+        page = athena.list_work_groups(**request)
+        if any(group["Name"] == name for group in page["WorkGroups"]):
+            return True
+        if not page.get("NextToken"):
+            return False
+        request["NextToken"] = page["NextToken"]
 
 
 def tagged_resources(world: World) -> list[str]:
-    """ARNs that still carry this stack's tag, as the Resource Groups Tagging API finds them."""
-    tagging = world.client("resourcegroupstaggingapi")
-    pages = tagging.get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": stack_names.STACK_TAG_KEY, "Values": [world.stack]}]
+    """ARNs that still carry this stack's tag, as the Resource Groups Tagging API lists them."""
+    pages = (
+        world.client("resourcegroupstaggingapi")
+        .get_paginator("get_resources")
+        .paginate(
+            TagFilters=[{"Key": stack_names.STACK_TAG_KEY, "Values": [world.stack]}],
+            ResourceTypeFilters=list(TAGGED_SERVICES),
+        )
     )
     return [item["ResourceARN"] for page in pages for item in page["ResourceTagMappingList"]]
+
+
+def wait_until_untagged(world: World, timeout: float | None = None) -> list[str]:
+    """[] once the tagging index lists nothing of this stack; on AWS that index lags deletions by minutes."""
+    wait_until(
+        lambda: "none" if not tagged_resources(world) else "still listed",
+        what=f"the tagging index for stack {world.stack}",
+        success={"none"},
+        timeout=timeout or (5.0 if world.is_local else 900.0),
+        interval=1.0 if world.is_local else 15.0,
+        max_interval=60.0,
+    )
+    return tagged_resources(world)
 
 
 def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -365,6 +395,13 @@ def log_messages(world: World, function: str) -> list[str]:
     pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
     events = sorted((event for page in pages for event in page["events"]), key=lambda event: event["timestamp"])
     return [event["message"].rstrip("\n") for event in events]
+
+
+def invocation_lines(world: World, function: str, index: int = 0) -> list[str]:
+    """The log lines of one invocation (START … its own lines … END, REPORT), found by its request id."""
+    request_ids = [match[1] for line in log_messages(world, function) if (match := _START.match(line))]
+    request_id = request_ids[index]
+    return [line for line in log_messages(world, function) if request_id in line]
 
 
 def json_log_records(world: World, function: str) -> pd.DataFrame:

@@ -40,6 +40,8 @@ def ensure_log_group(logs, name: str, *, retention_days: int, tags: dict[str, st
 
 
 def delete_log_group_if_exists(logs, name: str) -> bool:
+    if get_log_group(logs, name) is None:
+        return False
     try:
         logs.delete_log_group(logGroupName=name)
     except ClientError as error:
