@@ -3,7 +3,8 @@
 The rules, with the AWS documents they follow:
 - Include path and exclusions: exclude patterns are globs relative to the include path; `*` stays within a folder,
   `**` crosses folders, `?` is one character, `[...]` a class, `{a,b}` alternatives
-  (https://docs.aws.amazon.com/glue/latest/dg/define-crawler-choose-data-sources.html, "Include and exclude patterns").
+  (https://docs.aws.amazon.com/glue/latest/dg/define-crawler-choose-data-sources.html, formerly
+  https://docs.aws.amazon.com/glue/latest/dg/define-crawler.html#crawler-data-stores-exclude).
   Folder markers (zero-byte keys ending in '/') and names starting with '_' or '.' (_SUCCESS, .crc) are skipped, as the
   Hadoop input formats Glue uses skip them.
 - Table roots (https://docs.aws.amazon.com/glue/latest/dg/crawler-s3-folder-table-partition.html):
