@@ -193,8 +193,11 @@ class LocalAws:
 
     @staticmethod
     def _send(response: Response, start_response: Callable) -> list[bytes]:
+        given = [v for k, v in response.headers if k.lower() == "content-length"]
         headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
-        headers.append(("Content-Length", str(len(response.body))))
+        # A HEAD answer has no body but must keep the object's length (pyarrow and s3fs size files by it).
+        length = given[0] if given and not response.body else str(len(response.body))
+        headers.append(("Content-Length", length))
         start_response(f"{response.status} {_reason(response.status)}", headers)
         return [response.body]
 

@@ -1,5 +1,0 @@
-"""Placeholder until its part is built."""
-
-
-def install(app):
-    del app

@@ -1,0 +1,196 @@
+"""What a query reads, from Parquet footers: the files of the selected partitions, the type check, the bytes billed.
+
+- Athena reads only the partitions registered in Glue; every file under each partition location is read.
+- A Parquet column whose type the table's type cannot read fails the query with HIVE_BAD_DATA (never coerced).
+- DataScannedInBytes is the compressed size of the projected columns' chunks in those files, as Athena counts
+  Parquet scans; Athena bills at least 10 MB per query (https://aws.amazon.com/athena/pricing/), which
+  `billed_bytes` applies for a cost estimate while the statistic reports the real figure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from localaws.athena.athena_types import arrow_to_athena
+from localaws.athena.catalog import Table, split_s3_url
+from localaws.athena.errors import QueryFailed
+
+log = logging.getLogger("localaws.athena")
+
+MIN_BILLED_BYTES = 10 * 1024 * 1024
+PRICE_PER_TB_USD = 5.0
+
+
+def billed_bytes(scanned: int) -> int:
+    return max(scanned, MIN_BILLED_BYTES) if scanned else 0
+
+
+def cost_usd(scanned: int) -> float:
+    return billed_bytes(scanned) / 1024**4 * PRICE_PER_TB_USD
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str  # bucket/key, as pyarrow.fs names it
+    size: int
+    etag: str
+    partition: dict[str, str]
+
+
+class FooterCache:
+    """Parquet footers by (path, etag): a file is immutable once written, so its footer never changes."""
+
+    def __init__(self) -> None:
+        self._footers: dict[tuple[str, str], pq.FileMetaData] = {}
+        self._lock = threading.Lock()
+
+    def get(self, fs: pafs.FileSystem, file: DataFile) -> pq.FileMetaData:
+        key = (file.path, file.etag)
+        with self._lock:
+            cached = self._footers.get(key)
+        if cached is not None:
+            return cached
+        with fs.open_input_file(file.path) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        with self._lock:
+            self._footers[key] = metadata
+        return metadata
+
+
+def list_files(s3, location: str, partition: dict[str, str]) -> list[DataFile]:
+    """Every data file under a location; names starting with '_' or '.' are hidden from Hive readers."""
+    bucket, prefix = split_s3_url(location)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    files = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            name = item["Key"].rsplit("/", 1)[-1]
+            if item["Size"] == 0 or name.startswith(("_", ".")) or name.endswith("$folder$"):
+                continue
+            files.append(DataFile(f"{bucket}/{item['Key']}", item["Size"], item["ETag"], partition))
+    return files
+
+
+def partition_values(table: Table, partition: dict) -> dict[str, str]:
+    names = [key["Name"].lower() for key in table.partition_keys]
+    return dict(zip(names, partition["Values"], strict=False))
+
+
+# Widenings the Hive Parquet reader of Athena engine v3 accepts (file type -> table type).
+def _readable(file_type: pa.DataType, table_type: pa.DataType) -> bool:
+    if file_type == table_type or pa.types.is_null(file_type):
+        return True
+    if pa.types.is_dictionary(file_type):
+        return _readable(file_type.value_type, table_type)
+    string_like = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    if any(check(table_type) for check in string_like):
+        return any(check(file_type) for check in string_like)
+    if pa.types.is_integer(table_type):
+        return pa.types.is_integer(file_type) and file_type.bit_width <= table_type.bit_width
+    if pa.types.is_floating(table_type):
+        return pa.types.is_floating(file_type) and file_type.bit_width <= table_type.bit_width
+    if pa.types.is_timestamp(table_type):
+        return pa.types.is_timestamp(file_type)
+    if pa.types.is_decimal(table_type):
+        return pa.types.is_decimal(file_type) and file_type.scale == table_type.scale
+    if pa.types.is_binary(table_type):
+        return pa.types.is_binary(file_type) or pa.types.is_large_binary(file_type)
+    if pa.types.is_list(table_type) or pa.types.is_large_list(table_type):
+        is_list = pa.types.is_list(file_type) or pa.types.is_large_list(file_type)
+        return is_list and _readable(file_type.value_type, table_type.value_type)
+    if pa.types.is_map(table_type):
+        return (
+            pa.types.is_map(file_type)
+            and _readable(file_type.key_type, table_type.key_type)
+            and _readable(file_type.item_type, table_type.item_type)
+        )
+    if pa.types.is_struct(table_type):
+        if not pa.types.is_struct(file_type):
+            return False
+        members = {f.name.lower(): f.type for f in file_type}
+        return all(_readable(members[f.name.lower()], f.type) for f in table_type if f.name.lower() in members)
+    return False
+
+
+def _parquet_type_name(metadata: pq.FileMetaData, column: str, file_type: pa.DataType) -> str:
+    """The name Athena's message uses: the Parquet physical type of a primitive column (INT64, BINARY, ...)."""
+    schema = metadata.schema
+    for index in range(len(schema)):
+        if schema.column(index).path.lower() == column:
+            return schema.column(index).physical_type
+    return arrow_to_athena(file_type)
+
+
+def check_types(table: Table, file: DataFile, metadata: pq.FileMetaData, columns: set[str]) -> None:
+    file_schema = metadata.schema.to_arrow_schema()
+    by_name = {f.name.lower(): f for f in file_schema}
+    for field in table.schema:
+        if field.name not in columns or field.name not in by_name:
+            continue
+        file_type = by_name[field.name].type
+        if not _readable(file_type, field.type):
+            physical = _parquet_type_name(metadata, field.name, file_type)
+            raise QueryFailed(
+                f"HIVE_BAD_DATA: Field {field.name}'s type {physical} in parquet is incompatible with type "
+                f"{arrow_to_athena(field.type)} defined in table schema",
+                error_type=1002,
+            )
+
+
+def scanned_bytes(metadata: pq.FileMetaData, columns: set[str]) -> int:
+    """Compressed bytes of the chunks of the projected columns (a nested column counts all its leaves)."""
+    total = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            top = chunk.path_in_schema.split(".", 1)[0].lower()
+            if top in columns:
+                total += chunk.total_compressed_size
+    return total
+
+
+@dataclass
+class TableScan:
+    dataset: ds.Dataset
+    bytes_scanned: int
+    files: int
+
+
+def build_scan(
+    table: Table, files: list[DataFile], columns: set[str], fs: pafs.FileSystem, footers: FooterCache
+) -> TableScan:
+    """Check each file's footer against the table, count the bytes, and make one dataset of the files.
+
+    Each fragment carries its partition's values as an expression, so the partition columns read as the catalog
+    types them (a `dt` string stays a string) whatever the directory is called.
+    """
+    schema = table.schema
+    partition_names = {key["Name"].lower() for key in table.partition_keys}
+    data_columns = columns - partition_names
+    file_format = ds.ParquetFileFormat()
+    fragments, total = [], 0
+    for file in files:
+        metadata = footers.get(fs, file)
+        check_types(table, file, metadata, data_columns)
+        total += scanned_bytes(metadata, data_columns)
+        expression = None
+        for name, value in file.partition.items():
+            term = pc.field(name) == pa.scalar(value).cast(schema.field(name).type)
+            expression = term if expression is None else expression & term
+        fragments.append(
+            file_format.make_fragment(file.path, fs, partition_expression=expression)
+            if expression is not None
+            else file_format.make_fragment(file.path, fs)
+        )
+    dataset = ds.FileSystemDataset(fragments, schema, file_format, fs)
+    return TableScan(dataset, total, len(files))

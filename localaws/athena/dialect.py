@@ -1,0 +1,90 @@
+"""Athena's SQL (Trino, engine v3) on DuckDB: sqlglot translates, then a few fixes where the two still differ.
+
+Functions: https://docs.aws.amazon.com/athena/latest/ug/functions-env3.html
+- Integer division truncates in Trino (5 / 2 = 2): DuckDB's `integer_division` setting does the same.
+- json_extract_scalar returns NULL for an object or an array; DuckDB's ->> returns their text.
+- format_datetime / parse_datetime take Joda (Java) patterns, which sqlglot passes through untranslated.
+- Sessions run in UTC, as Athena's do.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.hive import Hive
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.time import format_time
+
+from localaws.athena.errors import QueryFailed
+
+# Trino functions DuckDB lacks, as macros created once in the shared database.
+MACROS = (
+    "CREATE OR REPLACE MACRO trino_json_extract_scalar(j, p) AS "
+    "CASE WHEN json_type(CAST(j AS JSON), p) IN ('OBJECT', 'ARRAY') THEN NULL "
+    "ELSE json_extract_string(CAST(j AS JSON), p) END",
+    "CREATE OR REPLACE MACRO url_extract_host(u) AS regexp_extract(u, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1)",
+    "CREATE OR REPLACE MACRO url_extract_path(u) AS regexp_extract(u, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1)",
+    "CREATE OR REPLACE MACRO url_extract_parameter(u, name) AS regexp_extract(u, '[?&]' || name || '=([^&#]*)', 1)",
+    "CREATE OR REPLACE MACRO to_iso8601(t) AS strftime(t, '%Y-%m-%dT%H:%M:%S.%g')",
+    "CREATE OR REPLACE MACRO codepoint(s) AS unicode(s)",
+)
+SETTINGS = ("SET integer_division = true", "SET TimeZone = 'UTC'", "SET autoinstall_known_extensions = false")
+
+
+def setup(connection: duckdb.DuckDBPyConnection) -> None:
+    for statement in (*SETTINGS, *MACROS):
+        connection.execute(statement)
+
+
+def configure_cursor(cursor: duckdb.DuckDBPyConnection) -> None:
+    """Settings are per connection; a cursor of the shared database needs its own."""
+    for statement in SETTINGS:
+        cursor.execute(statement)
+
+
+def parse(sql: str) -> exp.Expression:
+    """Parse Athena SQL, failing the query as Athena does on a syntax error ('line L:C: ...')."""
+    try:
+        tree = sqlglot.parse_one(sql, read="trino")
+    except ParseError as error:
+        detail = error.errors[0] if error.errors else {}
+        line, col = detail.get("line", 1), detail.get("col", 1)
+        highlight = detail.get("highlight") or ""
+        description = re.sub(r" but got <Token.*", "", detail.get("description") or str(error))
+        at = max(1, col - len(highlight) + 1)
+        raise QueryFailed(f"line {line}:{at}: mismatched input '{highlight}'. {description}", error_type=1005) from None
+    except TokenError as error:
+        raise QueryFailed(f"line 1:1: {error}", error_type=1005) from None
+    if tree is None:
+        raise QueryFailed("line 1:1: mismatched input '<EOF>'", error_type=1005)
+    return tree
+
+
+def _joda_to_strftime(pattern: str) -> str:
+    return format_time(pattern, Hive.TIME_MAPPING, Hive.TIME_TRIE)
+
+
+def _fix(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.JSONExtractScalar):
+        return exp.Anonymous(this="trino_json_extract_scalar", expressions=[node.this, node.expression])
+    if isinstance(node, exp.ParseDatetime) and isinstance(node.args.get("format"), exp.Literal):
+        fmt = exp.Literal.string(_joda_to_strftime(node.args["format"].this))
+        return exp.StrToTime(this=node.this, format=fmt)
+    if isinstance(node, exp.Anonymous) and len(node.expressions) == 2:
+        name = str(node.this).lower()
+        value, pattern = node.expressions
+        if name in ("format_datetime", "parse_datetime") and isinstance(pattern, exp.Literal):
+            fmt = exp.Literal.string(_joda_to_strftime(pattern.this))
+            if name == "format_datetime":
+                return exp.TimeToStr(this=value, format=fmt)
+            return exp.StrToTime(this=value, format=fmt)
+    return node
+
+
+def to_duckdb(tree: exp.Expression) -> str:
+    """DuckDB SQL for a parsed Trino statement."""
+    fixed = tree.copy().transform(_fix)
+    return fixed.sql(dialect="duckdb")

@@ -1,0 +1,311 @@
+"""Run one SELECT the way Athena does: resolve Glue tables and views, prune partitions, check footers, bill bytes,
+then execute the translated SQL on DuckDB over pyarrow datasets read from S3 through the localaws endpoint.
+
+Steps for a query:
+1. parse (Trino), expand views stored in Glue into subqueries;
+2. resolve each table in Glue (TABLE_NOT_FOUND otherwise) with its registered partitions;
+3. find the columns each table's query reads and the partitions its WHERE keeps (sqlglot scopes);
+4. read those files' footers: HIVE_BAD_DATA on a conflicting type, bytes scanned from the projected chunks;
+5. refuse a scan over the workgroup's BytesScannedCutoffPerQuery;
+6. register each table as a dataset, rewrite the table names, run on a DuckDB cursor, return an Arrow table.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
+
+from localaws.athena import dialect
+from localaws.athena.catalog import Catalog, Table
+from localaws.athena.cost import DataFile, FooterCache, build_scan, list_files, partition_values
+from localaws.athena.errors import QueryCancelled, QueryFailed, position
+
+log = logging.getLogger("localaws.athena")
+MAX_VIEW_DEPTH = 16
+
+
+@dataclass
+class Context:
+    database: str = "default"
+    cutoff_bytes: int | None = None
+
+
+@dataclass
+class Outcome:
+    table: pa.Table
+    bytes_scanned: int = 0
+    files: int = 0
+
+
+@dataclass
+class _Reads:
+    """What one table's references read: columns, and per reference the partitions kept (None = all)."""
+
+    table: Table
+    columns: set[str] = field(default_factory=set)
+    partition_filters: list[list[str] | None] = field(default_factory=list)
+    all_columns: bool = False
+
+
+class Engine:
+    def __init__(self, endpoint: str, region: str) -> None:
+        self.catalog = Catalog(endpoint, region)
+        self.fs = pafs.S3FileSystem(
+            endpoint_override=endpoint.split("://", 1)[-1],
+            scheme="http",
+            access_key="test",
+            secret_key="test",
+            region=region,
+        )
+        self.database = duckdb.connect()
+        dialect.setup(self.database)
+        self.footers = FooterCache()
+        self.io = ThreadPoolExecutor(8, thread_name_prefix="athena-io")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = self.database.cursor()
+        dialect.configure_cursor(cursor)
+        return cursor
+
+    # -- catalog resolution ----------------------------------------------------------------------------------
+    def resolve(self, tree: exp.Expression, context: Context) -> dict[tuple[str, str], Table]:
+        """Expand views in place and return the base tables, keyed (database, name); each Table node gets its db."""
+        tables: dict[tuple[str, str], Table] = {}
+        for _ in range(MAX_VIEW_DEPTH):
+            expanded = False
+            ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+            for node in list(tree.find_all(exp.Table)):
+                if not node.name or (not node.db and node.name.lower() in ctes):
+                    continue
+                catalog_name = node.catalog.lower()
+                if catalog_name and catalog_name != "awsdatacatalog":
+                    raise QueryFailed(f"CATALOG_NOT_FOUND: {position(node)}Catalog '{catalog_name}' does not exist")
+                database = (node.db or context.database).lower()
+                key = (database, node.name.lower())
+                table = tables.get(key) or self.catalog.get_table(*key)
+                if table is None:
+                    raise QueryFailed(
+                        f"TABLE_NOT_FOUND: {position(node)}Table 'awsdatacatalog.{key[0]}.{key[1]}' does not exist"
+                    )
+                if table.is_view:
+                    inner = dialect.parse(table.view_sql)
+                    inner_ctes = {cte.alias_or_name.lower() for cte in inner.find_all(exp.CTE)}
+                    for inner_table in inner.find_all(exp.Table):
+                        if inner_table.name and not inner_table.db and inner_table.name.lower() not in inner_ctes:
+                            inner_table.set("db", exp.to_identifier(table.database))
+                    alias = node.alias or node.name
+                    node.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+                    expanded = True
+                    continue
+                node.set("db", exp.to_identifier(database))
+                node.set("catalog", None)
+                tables[key] = table
+            if not expanded:
+                return tables
+        raise QueryFailed("VIEW_IS_RECURSIVE: View nesting is too deep")
+
+    # -- what each table's references read ---------------------------------------------------------------------
+    def reads(self, tree: exp.Expression, tables: dict[tuple[str, str], Table]) -> dict[tuple[str, str], _Reads]:
+        reads = {key: _Reads(table) for key, table in tables.items()}
+        schema: dict[str, dict[str, dict[str, str]]] = {}
+        for (database, name), table in tables.items():
+            schema.setdefault(database, {})[name] = {f.name: "VARCHAR" for f in table.schema}
+        try:
+            qualified = qualify(tree.copy(), schema=schema, dialect="trino", validate_qualify_columns=False)
+            scopes = traverse_scope(qualified)
+        except (OptimizeError, SqlglotError) as error:
+            log.debug("cannot analyse columns (%s): reading every column and partition", error)
+            for entry in reads.values():
+                entry.all_columns = True
+                entry.partition_filters.append(None)
+            return reads
+        for scope in scopes:
+            for alias, source in scope.sources.items():
+                if not isinstance(source, exp.Table):
+                    continue
+                key = (source.db.lower(), source.name.lower())
+                if key not in reads:
+                    continue
+                entry = reads[key]
+                entry.columns |= {c.name.lower() for c in scope.columns if c.table == alias}
+                entry.partition_filters.append(_partition_conjuncts(scope.expression, alias, entry.table))
+        for entry in reads.values():
+            if not entry.partition_filters:
+                entry.partition_filters.append(None)
+        return reads
+
+    def select_partitions(self, cursor: duckdb.DuckDBPyConnection, entry: _Reads) -> list[dict[str, str]]:
+        table = entry.table
+        if not table.partition_keys:
+            return [{}]
+        values = [partition_values(table, p) for p in table.partitions]
+        if any(f is None or not f for f in entry.partition_filters) or not values:
+            return values
+        names = [k["Name"].lower() for k in table.partition_keys]
+        columns = {n: pa.array([v.get(n) for v in values]).cast(table.schema.field(n).type) for n in names}
+        candidates = pa.table({**columns, "__index": pa.array(range(len(values)))})
+        kept: set[int] = set()
+        cursor.register("__partitions", candidates)
+        try:
+            for conjuncts in entry.partition_filters:
+                where = " AND ".join(f"({c})" for c in conjuncts)
+                rows = cursor.execute(f"SELECT __index FROM __partitions WHERE {where}").fetchall()
+                kept |= {row[0] for row in rows}
+        except duckdb.Error as error:
+            log.debug("partition filter not evaluable (%s): reading every partition", error)
+            return values
+        finally:
+            cursor.unregister("__partitions")
+        return [values[i] for i in sorted(kept)]
+
+    def files(self, entry: _Reads, partitions: list[dict[str, str]]) -> list[DataFile]:
+        table = entry.table
+        if not table.partition_keys:
+            return list_files(self.catalog.s3, table.location, {})
+        by_values = {tuple(partition_values(table, p).values()): p for p in table.partitions}
+        jobs = []
+        for values in partitions:
+            partition = by_values[tuple(values.values())]
+            location = partition.get("StorageDescriptor", {}).get("Location", "")
+            jobs.append(self.io.submit(list_files, self.catalog.s3, location, values))
+        return [file for job in jobs for file in job.result()]
+
+    # -- the query ---------------------------------------------------------------------------------------------
+    def run(
+        self, tree: exp.Expression, context: Context, cursor: duckdb.DuckDBPyConnection, explain: bool = False
+    ) -> Outcome:
+        tree = tree.copy()
+        tables = self.resolve(tree, context)
+        reads = self.reads(tree, tables)
+        names: dict[tuple[str, str], str] = {}
+        total_bytes = total_files = 0
+        scans = []
+        for index, (key, entry) in enumerate(reads.items()):
+            table = entry.table
+            if "parquet" not in _storage_format(table):
+                raise QueryFailed(
+                    f"NOT_SUPPORTED: localaws reads Parquet tables only; {key[0]}.{key[1]} is "
+                    f"{_storage_format(table) or 'of an unknown format'}"
+                )
+            columns = {f.name for f in table.schema} if entry.all_columns else entry.columns
+            files = self.files(entry, self.select_partitions(cursor, entry))
+            scan = build_scan(table, files, columns, self.fs, self.footers)
+            total_bytes += scan.bytes_scanned
+            total_files += scan.files
+            names[key] = f"__athena_t{index}"
+            scans.append((names[key], scan))
+        if context.cutoff_bytes is not None and total_bytes > context.cutoff_bytes:
+            raise QueryFailed("Query cancelled! : Bytes scanned limit was exceeded", error_type=1107)
+        for name, scan in scans:
+            cursor.register(name, scan.dataset)
+        for node in list(tree.find_all(exp.Table)):
+            key = (node.db.lower(), node.name.lower())
+            if node.db and key in names:
+                alias = node.alias or node.name
+                node.replace(
+                    exp.Table(
+                        this=exp.to_identifier(names[key]),
+                        alias=node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(alias)),
+                    )
+                )
+        sql = dialect.to_duckdb(tree)
+        log.debug("duckdb: %s", sql)
+        if explain:
+            plan = execute(cursor, "EXPLAIN " + sql, tree)
+            lines = [line for text in plan.column(plan.num_columns - 1).to_pylist() for line in text.splitlines()]
+            return Outcome(pa.table({"Query Plan": pa.array(lines, pa.string())}), 0, total_files)
+        table = execute(cursor, sql, tree)
+        return Outcome(table, total_bytes, total_files)
+
+
+def _storage_format(table: Table) -> str:
+    descriptor = table.raw.get("StorageDescriptor", {})
+    serde = descriptor.get("SerdeInfo", {}).get("SerializationLibrary", "")
+    text = f"{descriptor.get('InputFormat', '')} {serde} {table.raw.get('Parameters', {}).get('classification', '')}"
+    return text.lower()
+
+
+def _partition_conjuncts(select: exp.Expression, alias: str, table: Table) -> list[str] | None:
+    """The WHERE terms of a scope that only test this source's partition columns, as DuckDB SQL over bare names."""
+    where = select.args.get("where") if isinstance(select, exp.Select) else None
+    if where is None:
+        return None
+    partition_names = {k["Name"].lower() for k in table.partition_keys}
+    kept = []
+    for term in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        columns = list(term.find_all(exp.Column))
+        if not columns or term.find(exp.Subquery, exp.Select):
+            continue
+        if all(c.table == alias and c.name.lower() in partition_names for c in columns):
+            bare = term.copy().transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n)
+            kept.append(dialect.to_duckdb(bare))
+    return kept or None
+
+
+_DUCKDB_COLUMN = re.compile(r'Referenced column "?([^"\s]+)"? not found')
+_DUCKDB_FUNCTION = re.compile(r"(?:Scalar|Aggregate|Table) Function with name \"?(\w+)\"? does not exist")
+
+
+def execute(cursor: duckdb.DuckDBPyConnection, sql: str, tree: exp.Expression) -> pa.Table:
+    """Run on DuckDB; map its errors to Athena's; HUGEINT sums come back as Athena's bigint."""
+    try:
+        relation = cursor.sql(sql)
+        types = [str(t) for t in relation.types]
+        table = relation.to_arrow_table()
+    except duckdb.InterruptException:
+        raise QueryCancelled() from None
+    except duckdb.BinderException as error:
+        raise QueryFailed(_binder_message(str(error), tree)) from None
+    except duckdb.CatalogException as error:
+        match = _DUCKDB_FUNCTION.search(str(error))
+        if match:
+            name = match[1].lower()
+            node = next((f for f in tree.find_all(exp.Func) if f.sql_name().lower() == name), None)
+            where = position(node) if node is not None else ""
+            raise QueryFailed(f"FUNCTION_NOT_FOUND: {where}Function '{name}' not registered") from None
+        raise QueryFailed(f"GENERIC_USER_ERROR: {_first_line(error)}") from None
+    except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException) as error:
+        text = _first_line(error)
+        if "ArrowInvalid" in text or "Unsupported cast" in text:
+            raise QueryFailed(f"HIVE_BAD_DATA: {text}", error_type=1002) from None
+        raise QueryFailed(f"INVALID_FUNCTION_ARGUMENT: {text}") from None
+    except duckdb.Error as error:
+        raise QueryFailed(f"GENERIC_INTERNAL_ERROR: {_first_line(error)}", category=1) from None
+    for index, type_name in enumerate(types):
+        if type_name in ("HUGEINT", "UHUGEINT", "UBIGINT"):
+            column = pc.cast(table.column(index), pa.int64(), safe=False)
+            table = table.set_column(index, table.schema.field(index).name, column)
+    return table
+
+
+def _binder_message(text: str, tree: exp.Expression) -> str:
+    match = _DUCKDB_COLUMN.search(text)
+    if match:
+        name = match[1].split(".")[-1]
+        node = next((c for c in tree.find_all(exp.Column) if c.name.lower() == name.lower()), None)
+        where = position(node) if node is not None else ""
+        return (
+            f"COLUMN_NOT_FOUND: {where}Column '{name}' cannot be resolved or requester is not authorized to "
+            "access requested resources"
+        )
+    return f"SYNTAX_ERROR: {_first_line_text(text)}"
+
+
+def _first_line(error: Exception) -> str:
+    return _first_line_text(str(error))
+
+
+def _first_line_text(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return re.sub(r"^(Binder|Catalog|Conversion|Invalid Input|Parser|Out of Range) Error: ", "", line)

@@ -1,0 +1,115 @@
+"""Query results as Athena writes them: values as text, the CSV file and its metadata, GetQueryResults rows.
+
+https://docs.aws.amazon.com/athena/latest/ug/querying.html (result files): a SELECT writes <id>.csv (a header row,
+every value double-quoted, NULL as an empty unquoted field) and <id>.csv.metadata; SHOW and DESCRIBE write <id>.txt
+(tab-separated, no header). Athena's .metadata file is a binary protobuf of the column info; localaws writes the
+same ColumnInfo list as JSON, which no client reads (pyathena and the SDKs take ColumnInfo from GetQueryResults).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from localaws.athena.athena_types import column_info
+
+
+def java_double(value: float) -> str:
+    """A double as Trino prints it (Java's Double.toString): 2.5, 1.0E7, 1.0E-4, NaN, Infinity."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "-0.0" if math.copysign(1, value) < 0 else "0.0"
+    if 1e-3 <= abs(value) < 1e7:
+        text = repr(value)
+        return text if "." in text or "e" in text else text + ".0"
+    sign, digits, exponent = decimal.Decimal(repr(value)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    power = len(digits) + exponent - 1
+    mantissa = text[0] + "." + (text[1:] or "0")
+    return f"{'-' if sign else ''}{mantissa}E{power}"
+
+
+def format_value(value, dtype: pa.DataType | None = None, nested: bool = False) -> str | None:
+    """The text Athena shows for a value; None stays None (NULL). Nested NULLs print as 'null'."""
+    if value is None:
+        return "null" if nested else None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return java_double(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+        return f"{text} UTC" if value.tzinfo is not None else text
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return " ".join(f"{byte:02x}" for byte in value)
+    if dtype is not None and pa.types.is_map(dtype):
+        pairs = (f"{format_value(k, dtype.key_type, True)}={format_value(v, dtype.item_type, True)}" for k, v in value)
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, list):
+        item_type = dtype.value_type if dtype is not None and hasattr(dtype, "value_type") else None
+        return "[" + ", ".join(format_value(item, item_type, True) for item in value) + "]"
+    if isinstance(value, dict):
+        members = {f.name: f.type for f in dtype} if dtype is not None and pa.types.is_struct(dtype) else {}
+        return "{" + ", ".join(f"{k}={format_value(v, members.get(k), True)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@dataclass
+class ResultSet:
+    """Column info plus every row as text; `header` says whether GetQueryResults starts with the column names."""
+
+    columns: list[dict]
+    rows: list[list[str | None]]
+    header: bool = True
+    text_output: bool = False  # SHOW/DESCRIBE write <id>.txt
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> ResultSet:
+        columns = [column_info(field.name, field.type) for field in table.schema]
+        values = [
+            [format_value(v, field.type) for v in column.to_pylist()]
+            for field, column in zip(table.schema, table.columns, strict=True)
+        ]
+        rows = [list(row) for row in zip(*values, strict=True)] if values else []
+        return cls(columns, rows)
+
+    @classmethod
+    def text(cls, name: str, lines: list[str]) -> ResultSet:
+        """A one-column varchar result of a utility statement (SHOW TABLES, DESCRIBE, EXPLAIN ...)."""
+        return cls([column_info(name, pa.string())], [[line] for line in lines], header=False, text_output=True)
+
+    @property
+    def extension(self) -> str:
+        return "txt" if self.text_output else "csv"
+
+    def csv_bytes(self) -> bytes:
+        if self.text_output:
+            return "".join("\t".join(v or "" for v in row) + "\n" for row in self.rows).encode()
+        lines = [",".join(_quote(c["Name"]) for c in self.columns)]
+        lines += [",".join("" if v is None else _quote(v) for v in row) for row in self.rows]
+        return ("\n".join(lines) + "\n").encode()
+
+    def metadata_bytes(self) -> bytes:
+        return json.dumps({"ColumnInfo": self.columns}, indent=1).encode()
+
+    def api_rows(self) -> list[dict]:
+        """GetQueryResults' ResultSet.Rows; a SELECT's first row holds the column names, as Athena's does."""
+        rows = [{"Data": [{"VarCharValue": c["Name"]} for c in self.columns]}] if self.header else []
+        rows += [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in self.rows]
+        return rows
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
