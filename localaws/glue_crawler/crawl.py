@@ -141,7 +141,9 @@ class Crawl:
             for key in sorted(left_out):
                 self.note(f"WARN : s3://{include.bucket}/{key} is not at its table's partition depth; left out")
             plans_by_target.append((include, plans))
-        dedupe_table_names([plan for _, plans in plans_by_target for plan in plans])
+        detected = [plan for _, plans in plans_by_target for plan in plans]
+        dedupe_table_names(detected)
+        self._check_table_threshold(settings, detected)
         self.note(f"BENCHMARK : Classification complete, writing results to database {database}")
         self._check_stop()
         identity = CrawlIdentity(self.crawler_name, self.record.crawl_id)
@@ -155,6 +157,15 @@ class Crawl:
             writer.retire_tables([include.url for include, _ in plans_by_target], planned)
         self.record.tables = len(planned)
         self.record.outcome = writer.outcome
+
+    def _check_table_threshold(self, settings: CrawlerSettings, detected: list[TablePlan]) -> None:
+        """https://docs.aws.amazon.com/glue/latest/dg/crawler-maximum-number-of-tables.html: more tables than
+        CrawlerOutput.Tables.TableThreshold fails the crawl before anything is written."""
+        if settings.table_threshold is None or len(detected) <= settings.table_threshold:
+            return
+        for plan in detected:
+            self.note(f"INFO : Table detected at {plan.location}")
+        raise CrawlFailed(f"Table Threshold value = {settings.table_threshold}, Tables detected - {len(detected)}")
 
     def _crawl_include_path(self, include: IncludePath, exclusions: list[str]) -> list[CrawledFile]:
         objects = []

@@ -68,6 +68,7 @@ class CrawlerSettings:
     delete_behavior: str = "DEPRECATE_IN_DATABASE"
     recrawl_behavior: str = "CRAWL_EVERYTHING"
     table_prefix: str = ""
+    table_threshold: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: dict) -> CrawlerSettings:
@@ -86,6 +87,7 @@ class CrawlerSettings:
             delete_behavior=policy.get("DeleteBehavior") or "DEPRECATE_IN_DATABASE",
             recrawl_behavior=(crawler.get("RecrawlPolicy") or {}).get("RecrawlBehavior") or "CRAWL_EVERYTHING",
             table_prefix=crawler.get("TablePrefix") or "",
+            table_threshold=output.get("Tables", {}).get("TableThreshold"),
         )
 
 

@@ -438,3 +438,13 @@ def test_crawl_new_folders_only_adds_new_partitions_and_leaves_the_schema(lake: 
     table = lake.tables()["orders"]
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["order_id", "amount", "city"]
     assert set(lake.partitions("orders")) == {("2024-01-01",), ("2024-01-02",)}
+
+
+def test_table_threshold_fails_the_crawl_before_writing(lake: Lake) -> None:
+    """https://docs.aws.amazon.com/glue/latest/dg/crawler-maximum-number-of-tables.html"""
+    put_two_datasets(lake)
+    configuration = {**PARQUET_CONFIGURATION, "CrawlerOutput": {"Tables": {"TableThreshold": 1}}}
+    lake.create_crawler(configuration)
+    last = lake.crawl()["LastCrawl"]
+    assert (last["Status"], last["ErrorMessage"]) == ("FAILED", "Table Threshold value = 1, Tables detected - 2")
+    assert lake.tables() == {}

@@ -232,7 +232,7 @@ def test_settings_from_crawler_configuration() -> None:
                 "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas", "TableLevelConfiguration": 3},
                 "CrawlerOutput": {
                     "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
-                    "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},
+                    "Tables": {"AddOrUpdateBehavior": "MergeNewColumns", "TableThreshold": 5},
                 },
             }
         ),
@@ -247,4 +247,5 @@ def test_settings_from_crawler_configuration() -> None:
         update_behavior="LOG",
         delete_behavior="DELETE_FROM_DATABASE",
         table_prefix="etl_",
+        table_threshold=5,
     )
