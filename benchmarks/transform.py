@@ -310,6 +310,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat-large", type=int, default=1, help="runs per cell at 1 GB and above")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="any of ndjson,array,messy")
     parser.add_argument("--engines", default=",".join(ENGINES), help="any of baseline,transform")
+    parser.add_argument("--large-variants", default=",".join(VARIANTS), help="the variants run at 1 GB and above")
     parser.add_argument(
         "--baseline-max-mb", type=int, default=200, help="skip the baseline above this size (it needs ~11x RAM)"
     )
@@ -318,6 +319,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sizes = [10] if args.quick else [int(size) for size in args.sizes.split(",")]
     args.variants = [variant for variant in args.variants.split(",") if variant]
     args.engines = [engine for engine in args.engines.split(",") if engine]
+    args.large_variants = [variant for variant in args.large_variants.split(",") if variant]
     return args
 
 
@@ -329,7 +331,7 @@ def main() -> None:
     version = code_version()
     runs: list[Run] = []
     for size_mb in args.sizes:
-        for variant in args.variants:
+        for variant in args.variants if size_mb < 1000 else [v for v in args.variants if v in args.large_variants]:
             source, created = ensure_input(variant, size_mb)
             print(f"{'generated' if created else 'reusing'} {source.name} ({source.stat().st_size / MB:.0f} MB)")
             for engine in args.engines:
