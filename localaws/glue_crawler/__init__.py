@@ -4,8 +4,7 @@
 - override ("glue", "GetCrawlerMetrics"): moto has none; answered from this process's record of runs
   (https://docs.aws.amazon.com/glue/latest/webapi/API_GetCrawlerMetrics.html);
 - after ("s3", "GetObject"): note each object read a crawl makes, so tests can prove it reads footers only;
-- validate ("glue", "CreateCrawler" | "UpdateCrawler"): a "crawl new folders only" crawler must log schema changes,
-  as AWS insists;
+- validate ("glue", "CreateCrawler" | "UpdateCrawler"): what AWS rejects there (validation.py);
 - GET /_localaws/glue-crawler?name=<crawler>: the runs of a crawler (states, outcome, S3 reads).
 """
 
@@ -16,14 +15,9 @@ import threading
 import time
 from typing import Any
 
-from localaws.glue_crawler import moto_state
+from localaws.glue_crawler import moto_state, validation
 from localaws.glue_crawler.crawl import USER_AGENT_PREFIX, Crawl, CrawlRecord
 from localaws.server import ACCOUNT_ID, LocalAws, Request, Response, json_error, json_response
-
-NEW_FOLDERS_ONLY_NEEDS_LOG = (
-    'The SchemaChangePolicy for "Crawl new folders only" Amazon S3 target can have only LOG DeleteBehavior value '
-    "and LOG UpdateBehavior value."
-)
 
 
 class CrawlRegistry:
@@ -94,25 +88,16 @@ def install(app: LocalAws) -> None:
         region = query.get("region", ["us-east-1"])[0]
         return json_response({"CrawlerName": name, "Runs": [run.as_json() for run in registry.runs(region, name)]})
 
-    def validate_recrawl_policy(request: Request) -> Response | None:
-        """https://docs.aws.amazon.com/glue/latest/dg/incremental-crawls.html: incremental crawls need LOG/LOG."""
-        body = request.json()
-        if request.route.operation == "UpdateCrawler":
-            with app.moto_lock:
-                stored = moto_state.stored_crawler(ACCOUNT_ID, request.route.region, body.get("Name", ""))
-            body = {**stored, **{k: v for k, v in body.items() if v}}
-        recrawl = (body.get("RecrawlPolicy") or {}).get("RecrawlBehavior", "CRAWL_EVERYTHING")
-        policy = body.get("SchemaChangePolicy") or {}
-        logged = (
-            policy.get("UpdateBehavior", "UPDATE_IN_DATABASE"),
-            policy.get("DeleteBehavior", "DEPRECATE_IN_DATABASE"),
-        )
-        if recrawl == "CRAWL_NEW_FOLDERS_ONLY" and logged != ("LOG", "LOG"):
-            return json_error("InvalidInputException", NEW_FOLDERS_ONLY_NEEDS_LOG)
-        return None
+    def validate_crawler(request: Request) -> Response | None:
+        body, route = request.json(), request.route
+        with app.moto_lock:
+            crawler = validation.crawler_definition(body, route.operation, ACCOUNT_ID, route.region)
+            problem = validation.role_error(body.get("Role"), ACCOUNT_ID)
+        problem = problem or validation.recrawl_policy_error(crawler)
+        return json_error("InvalidInputException", problem) if problem else None
 
     for operation in ("CreateCrawler", "UpdateCrawler"):
-        app.validate("glue", operation, validate_recrawl_policy)
+        app.validate("glue", operation, validate_crawler)
     app.after("glue", "StartCrawler", start_crawl)
     app.after("s3", "GetObject", note_object_read)
     app.override("glue", "GetCrawlerMetrics", get_crawler_metrics)

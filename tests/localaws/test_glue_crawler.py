@@ -36,6 +36,7 @@ class Lake:
         self.bucket, self.database, self.crawler = f"lake-{suffix}", f"db_{suffix}", f"crawler-{suffix}"
         self.s3, self.glue, self.logs = boto3.client("s3"), boto3.client("glue"), boto3.client("logs")
         self.s3.create_bucket(Bucket=self.bucket)
+        self.role_arn = create_role(f"crawler-{suffix}", "glue.amazonaws.com")
         self.glue.create_database(DatabaseInput={"Name": self.database})
 
     def put_parquet(self, key: str, table: pa.Table) -> None:
@@ -51,7 +52,7 @@ class Lake:
             extra["Configuration"] = json.dumps(configuration)
         self.glue.create_crawler(
             Name=self.crawler,
-            Role="arn:aws:iam::123456789012:role/crawler",
+            Role=extra.pop("Role", self.role_arn),
             DatabaseName=self.database,
             Targets={"S3Targets": [target]},
             **extra,
@@ -77,6 +78,12 @@ class Lake:
     def partitions(self, table: str) -> dict[tuple[str, ...], dict]:
         found = self.glue.get_partitions(DatabaseName=self.database, TableName=table)["Partitions"]
         return {tuple(p["Values"]): p for p in found}
+
+
+def create_role(name: str, service: str) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    return boto3.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
 
 @pytest.fixture
@@ -448,3 +455,17 @@ def test_table_threshold_fails_the_crawl_before_writing(lake: Lake) -> None:
     last = lake.crawl()["LastCrawl"]
     assert (last["Status"], last["ErrorMessage"]) == ("FAILED", "Table Threshold value = 1, Tables detected - 2")
     assert lake.tables() == {}
+
+
+@pytest.mark.parametrize("role", ["missing", "lambda-trusting"])
+def test_a_role_glue_cannot_assume_is_refused(lake: Lake, role: str) -> None:
+    """AWS answers InvalidInputException for a missing role and for one that does not trust glue.amazonaws.com
+    (pitfall P4); moto accepts both."""
+    arn = f"arn:aws:iam::123456789012:role/missing-{uuid.uuid4().hex[:8]}"
+    if role == "lambda-trusting":
+        arn = create_role(f"lambda-{uuid.uuid4().hex[:8]}", "lambda.amazonaws.com")
+    with pytest.raises(lake.glue.exceptions.InvalidInputException, match="Please verify role's TrustPolicy"):
+        lake.create_crawler(Role=arn)
+    lake.create_crawler()
+    with pytest.raises(lake.glue.exceptions.InvalidInputException, match="unable to assume provided role"):
+        lake.glue.update_crawler(Name=lake.crawler, Role=arn)
