@@ -1,8 +1,9 @@
 """Least-privilege IAM documents for the stack, as pure functions of its names.
 
 Every statement names exact actions (no wildcard actions) on ARNs scoped to this stack: its bucket prefixes, its log
-groups, its queue, its crawler and its Glue database. The one shared resource is Glue's own crawler log group
-(/aws-glue/crawlers, fixed by Glue); there the crawler may write only its own log stream.
+groups, its queue, its crawler and its Glue database. Two account-level resources are fixed by Glue itself: the
+account's catalog (Glue authorizes every catalog call on it as well as on the database and table) and the crawler
+log group /aws-glue/crawlers, where the crawler may write only its own log stream.
 """
 
 from __future__ import annotations

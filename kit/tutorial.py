@@ -274,8 +274,9 @@ def size_comparison(world: World) -> pd.DataFrame:
     parquet = list_objects(world, PROCESSED_PREFIX)
     parquet["parent"] = parquet["dataset"].map(lambda name: _parent_dataset(name, set(raw.index)))
     processed = parquet.groupby("parent")["bytes"].agg(["count", "sum"])
-    table = raw.join(processed, lsuffix="_json", rsuffix="_parquet", how="inner")
-    table.columns = ["json_files", "json_bytes", "parquet_files", "parquet_bytes"]
+    raw.columns = ["json_files", "json_bytes"]
+    processed.columns = ["parquet_files", "parquet_bytes"]
+    table = raw.join(processed, how="inner")
     table["parquet_vs_json"] = (table["parquet_bytes"] / table["json_bytes"]).round(2)
     return table
 

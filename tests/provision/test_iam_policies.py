@@ -1,0 +1,116 @@
+"""The stack's IAM documents: exact actions, never a wildcard action, every resource scoped to the stack."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit import policies
+from kit.stack import Stack
+
+STACK = Stack("alice", "123456789012", "eu-west-1")
+OTHER = Stack("bob", "123456789012", "eu-west-1")
+DOCUMENTS = {purpose: documents[1] for purpose, documents in policies.role_documents(STACK).items()}
+# The two account-level resources AWS itself fixes: Glue authorizes every catalog call on the account's catalog as
+# well as on the database and table, and Glue writes every crawler's log to one group (each to its own stream).
+ACCOUNT_LEVEL = {
+    "arn:aws:glue:eu-west-1:123456789012:catalog",
+    "arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/crawlers",
+}
+
+
+def _statements(document):
+    return document["Statement"]
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("purpose", list(DOCUMENTS))
+def test_no_wildcard_actions(purpose):
+    for statement in _statements(DOCUMENTS[purpose]):
+        assert statement["Effect"] == "Allow"
+        for action in _listed(statement["Action"]):
+            assert "*" not in action, (purpose, action)
+
+
+@pytest.mark.parametrize("purpose", list(DOCUMENTS))
+def test_every_resource_is_scoped_to_the_stack(purpose):
+    for statement in _statements(DOCUMENTS[purpose]):
+        for resource in _listed(statement["Resource"]):
+            assert resource != "*"
+            assert ":123456789012:" in resource or resource.startswith("arn:aws:s3:::alice-123456789012-eu-west-1")
+            assert "alice" in resource or resource in ACCOUNT_LEVEL, (purpose, resource)
+            assert "bob" not in resource
+
+
+def _allowed(purpose: str) -> set[tuple[str, str]]:
+    return {
+        (action, resource)
+        for statement in _statements(DOCUMENTS[purpose])
+        for action in _listed(statement["Action"])
+        for resource in _listed(statement["Resource"])
+    }
+
+
+def test_transform_reads_raw_writes_processed_quarantine_and_schema_records():
+    bucket = "arn:aws:s3:::alice-123456789012-eu-west-1"
+    allowed = _allowed("transform")
+    assert ("s3:GetObject", f"{bucket}/raw/*") in allowed
+    assert ("s3:PutObject", f"{bucket}/processed/*") in allowed
+    assert ("s3:PutObject", f"{bucket}/quarantine/*") in allowed
+    assert {("s3:GetObject", f"{bucket}/schemas/*"), ("s3:PutObject", f"{bucket}/schemas/*")} <= allowed
+    assert ("s3:PutObject", f"{bucket}/raw/*") not in allowed  # never writes where it is triggered (P2)
+    (listing,) = [s for s in _statements(DOCUMENTS["transform"]) if s["Action"] == ["s3:ListBucket"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["schemas/", "schemas/*"]}}
+    assert ("sqs:SendMessage", STACK.dlq_arn) in allowed
+    assert ("logs:PutLogEvents", f"{STACK.log_group_arn('alice-transform')}:*") in allowed
+    assert not any(action.startswith("logs:CreateLogGroup") for action, _ in allowed)
+
+
+def test_crawler_trigger_may_only_start_and_read_its_crawler():
+    allowed = _allowed("crawler-trigger")
+    assert {("glue:StartCrawler", STACK.crawler_arn), ("glue:GetCrawler", STACK.crawler_arn)} <= allowed
+    assert {action for action, _ in allowed} == {
+        "glue:StartCrawler",
+        "glue:GetCrawler",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:SendMessage",
+    }
+
+
+def test_crawler_reads_processed_only_and_writes_its_own_database():
+    bucket = "arn:aws:s3:::alice-123456789012-eu-west-1"
+    allowed = _allowed("crawler")
+    assert {resource for action, resource in allowed if action == "s3:GetObject"} == {f"{bucket}/processed/*"}
+    (listing,) = [s for s in _statements(DOCUMENTS["crawler"]) if s["Action"] == ["s3:ListBucket"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["processed/", "processed/*"]}}
+    glue_resources = {resource for action, resource in allowed if action.startswith("glue:")}
+    assert glue_resources == {
+        "arn:aws:glue:eu-west-1:123456789012:catalog",
+        "arn:aws:glue:eu-west-1:123456789012:database/alice",
+        "arn:aws:glue:eu-west-1:123456789012:table/alice/*",
+    }
+    assert {"glue:CreateTable", "glue:UpdateTable", "glue:BatchCreatePartition"} <= {a for a, _ in allowed}
+
+
+@pytest.mark.parametrize(
+    ("trust", "service"),
+    [(policies.lambda_trust_policy, "lambda.amazonaws.com"), (policies.glue_trust_policy, "glue.amazonaws.com")],
+)
+def test_trust_policies_name_one_service_in_this_account(trust, service):
+    (statement,) = trust(STACK)["Statement"]
+    assert statement["Principal"] == {"Service": service}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_bucket_policy_denies_plain_http_only():
+    (statement,) = policies.deny_insecure_transport(STACK)["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_partition_follows_the_region():
+    china = Stack("alice", "123456789012", "cn-north-1")
+    assert policies.transform_policy(china)["Statement"][0]["Resource"][0].startswith("arn:aws-cn:s3:::")

@@ -1,0 +1,122 @@
+"""Safety: dry runs change nothing, no credentials means no call, and any failed step is named and resumable."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from provision_helpers import provision, run_script
+
+
+def test_dry_run_on_an_empty_account_makes_no_mutating_call(cloud, calls, provision_run):
+    result = provision_run("--dry-run")
+    assert result.code == 0, result.text
+    assert calls.mutating() == []
+    assert "Dry run: nothing will be created or changed." in result.text
+    assert "bucket s3://etl-123456789012-us-east-1: would be created" in result.text
+    assert "function etl-transform: would be created" in result.text
+    assert cloud.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_missing_credentials_stop_before_any_call(cloud, calls, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = run_script(provision.main)
+    assert result.code == 2
+    assert "No AWS credentials found, so nothing was called." in result.text
+    assert "aws configure" in result.text and "AWS_PROFILE" in result.text and "make demo" in result.text
+    assert calls.all() == []
+
+
+def test_unknown_profile_names_the_choices(cloud, calls):
+    result = run_script(provision.main, "--profile", "no-such-profile")
+    assert result.code == 2
+    assert "no-such-profile" in result.text and "aws configure" in result.text
+    assert calls.all() == []
+
+
+def test_region_defaults_to_us_east_1_when_nothing_names_one(cloud, monkeypatch):
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    result = run_script(provision.main, "--dry-run")
+    assert "Stack etl in us-east-1 (region from default (set AWS_REGION or --region to change it))" in result.text
+
+
+def test_invalid_stack_name_is_refused_before_any_call(cloud, calls):
+    result = run_script(provision.main, "--stack", "Bad_Name")
+    assert result.code == 2
+    assert "stack name 'Bad_Name'" in result.text
+    assert calls.all() == []
+
+
+def test_missing_pandas_layer_fails_early_with_the_parameter_name(cloud, calls):
+    result = run_script(provision.main, "--pandas-layer-version", "0.0.0")
+    assert result.code == 1
+    assert "No AWS SDK for pandas layer found in us-east-1 for python3.12 x86_64" in result.text
+    assert "/aws/service/aws-sdk-pandas/0.0.0/py3.12/x86_64/layer-arn" in result.text
+    assert "--pandas-layer-arn" in result.text
+    assert calls.mutating() == []
+
+
+def test_access_denied_names_action_resource_and_permission(cloud, calls):
+    message = (
+        "User: arn:aws:iam::123456789012:user/student is not authorized to perform: iam:CreateRole on resource: "
+        "arn:aws:iam::123456789012:role/etl-transform-role because no identity-based policy allows the "
+        "iam:CreateRole action"
+    )
+    calls.fail_on = ("CreateRole", ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "CreateRole"))
+    result = run_script(provision.main)
+    assert result.code == 1
+    assert "Access denied at step 6/14 (Creating the IAM roles (least privilege))" in result.text
+    assert "needs the IAM permission iam:CreateRole on arn:aws:iam::123456789012:role/etl-transform-role" in (
+        result.text
+    )
+
+
+# Each mutating call of a first run, with the step it belongs to.
+FAILURE_POINTS = [
+    ("CreateBucket", "3/14 (Creating the bucket"),
+    ("PutBucketPolicy", "3/14 (Creating the bucket"),
+    ("PutBucketLifecycleConfiguration", "3/14 (Creating the bucket"),
+    ("CreateQueue", "4/14 (Creating the dead-letter queue"),
+    ("CreateLogGroup", "5/14 (Creating the log groups"),
+    ("PutRetentionPolicy", "5/14 (Creating the log groups"),
+    ("CreateRole", "6/14 (Creating the IAM roles"),
+    ("PutRolePolicy", "6/14 (Creating the IAM roles"),
+    ("CreateDatabase", "7/14 (Creating the Glue database"),
+    ("CreateCrawler", "8/14 (Creating the Glue crawler"),
+    ("CreateFunction", "9/14 (Creating the function etl-transform"),
+    ("PutFunctionEventInvokeConfig", "9/14 (Creating the function etl-transform"),
+    ("AddPermission", "11/14 (Allowing S3 to invoke the functions"),
+    ("PutBucketNotificationConfiguration", "12/14 (Writing the notification configuration"),
+    ("CreateWorkGroup", "13/14 (Creating the Athena workgroup"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("operation", "step"), FAILURE_POINTS, ids=[op for op, _ in FAILURE_POINTS])
+def test_a_failure_at_each_step_is_named_and_a_rerun_completes(cloud, calls, provision_run, operation, step):
+    injected = ClientError({"Error": {"Code": "InternalFailure", "Message": "injected failure"}}, operation)
+    calls.fail_on = (operation, injected)
+    failed = provision_run()
+    assert failed.code == 1
+    assert f"Failed at step {step}" in failed.text
+    assert f"{operation} returned InternalFailure: injected failure" in failed.text
+    assert "re-run `python provision.py`; it resumes from this step" in failed.text
+    rerun = provision_run()
+    assert rerun.code == 0, rerun.text
+    assert "Stack etl ready" in rerun.text
+    assert "exists, unchanged" in rerun.text  # it resumed: what the failed run built was kept
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("operation", ["DeleteFunction", "DeleteCrawler", "DeleteBucket", "DeleteRole"])
+def test_a_teardown_failure_is_named_and_a_rerun_completes(cloud, calls, provision_run, teardown_run, operation):
+    assert provision_run().code == 0
+    calls.fail_on = (operation, ClientError({"Error": {"Code": "InternalFailure", "Message": "x"}}, operation))
+    failed = teardown_run("--yes")
+    assert failed.code == 1
+    assert "Failed at step" in failed.text and "teardown.py" in failed.text
+    rerun = teardown_run("--yes")
+    assert rerun.code == 0, rerun.text
+    assert "nothing tagged etl-kit-stack=etl remains" in rerun.text
