@@ -1,11 +1,14 @@
 """Crawler-trigger Lambda (S3 ObjectCreated under processed/): make sure a crawl covers every new Parquet file.
 
-1. start_crawler; if it starts, that crawl lists S3 after our file landed: done;
-2. CrawlerRunningException is not an error, but the running crawl may have listed S3 before our file landed. So
-   wait (get_crawler, bounded by the invocation's remaining time) until the crawler is READY, then:
-   - its LastCrawl.StartTime is after the newest eventTime of the event -> that crawl saw the file: done;
-   - otherwise start again (and loop: someone else may have started it first).
-3. Out of time -> raise, so Lambda's async retry (and then the on-failure destination) tries again later.
+A crawl that *starts* after a file landed lists S3 after it, so it catalogs the file. Each invocation therefore asks
+get_crawler and acts on what it sees, for the newest eventTime among its records:
+1. READY, and the last crawl finished without failing and started after the file landed -> already covered: done,
+   no new crawl (a burst of files thus costs one or two crawls, not one per file);
+2. READY otherwise -> start_crawler: done. CrawlerRunningException (someone else just started one) is not an error:
+   look again;
+3. RUNNING since after the file landed (now - CrawlElapsedTime) -> that crawl covers it: done;
+4. RUNNING since before, or STOPPING -> wait, polling with backoff, bounded by the invocation's remaining time.
+Out of time -> raise, so Lambda's async retry (and then the on-failure destination) tries again later.
 IAM: glue:StartCrawler and glue:GetCrawler only.
 """
 
@@ -14,14 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline import config
 
 log = logging.getLogger(__name__)
 _clients: dict[str, Any] = {}
-POLL_SECONDS = 5.0
+FIRST_POLL_SECONDS = 0.2  # a short crawl is noticed at once; the interval doubles up to MAX_POLL_SECONDS
+MAX_POLL_SECONDS = 5.0
 SAFETY_MARGIN_MS = 10_000  # stop waiting while there is still time to report
 DEFAULT_BUDGET_MS = 120_000  # without a Lambda context (local calls)
 _sleep = time.sleep  # replaced in tests, where moto finishes a crawl on demand
@@ -52,17 +56,6 @@ def get_crawler(client: Any, name: str) -> dict[str, Any]:
     return client.get_crawler(Name=name)["Crawler"]
 
 
-def wait_until_ready(client: Any, name: str, deadline: float) -> dict[str, Any]:
-    """Polls get_crawler until its State is READY; raises CrawlerWaitTimeout at the deadline (time.monotonic)."""
-    while True:
-        crawler = get_crawler(client, name)
-        if crawler["State"] == "READY":
-            return crawler
-        if time.monotonic() + POLL_SECONDS > deadline:
-            raise CrawlerWaitTimeout(f"crawler {name} still {crawler['State']}")
-        _sleep(POLL_SECONDS)
-
-
 def newest_event_time(event: dict[str, Any]) -> datetime:
     times = [
         datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
@@ -72,21 +65,42 @@ def newest_event_time(event: dict[str, Any]) -> datetime:
     return max(times) if times else datetime.now(UTC)
 
 
+def running_since(crawler: dict[str, Any], now: datetime) -> datetime | None:
+    """When the running crawl began (now - CrawlElapsedTime), or None when Glue does not say."""
+    elapsed_ms = crawler.get("CrawlElapsedTime")
+    if not elapsed_ms:
+        return None
+    return now - timedelta(milliseconds=elapsed_ms)
+
+
+def last_crawl_covers(crawler: dict[str, Any], landed_at: datetime) -> bool:
+    last = crawler.get("LastCrawl") or {}
+    started = last.get("StartTime")
+    # AWS reports SUCCEEDED, CANCELLED or FAILED (API_LastCrawlInfo); only a crawl that ran to its end counts.
+    finished = last.get("Status") not in (None, "FAILED", "CANCELLED", "RUNNING")
+    return finished and started is not None and started.astimezone(UTC) > landed_at
+
+
 def ensure_crawl_covers(client: Any, name: str, landed_at: datetime, deadline: float) -> dict[str, Any]:
-    """Starts the crawler, or waits for the running crawl and starts another if that one began too early."""
+    """Makes sure a crawl that started after `landed_at` has run or is running; see the module docstring."""
+    poll = FIRST_POLL_SECONDS
     attempts = 0
     while True:
         attempts += 1
-        if start_crawler(client, name):
+        crawler = get_crawler(client, name)
+        state = crawler["State"]
+        if state == "READY" and last_crawl_covers(crawler, landed_at):
+            return {"crawler": name, "outcome": "covered by a finished crawl", "attempts": attempts}
+        if state == "READY" and start_crawler(client, name):
             return {"crawler": name, "outcome": "started", "attempts": attempts}
-        crawler = wait_until_ready(client, name, deadline)
-        started = crawler.get("LastCrawl", {}).get("StartTime")
-        if started is not None and started.astimezone(UTC) > landed_at:
-            return {
-                "crawler": name,
-                "outcome": "covered by a crawl started after the files landed",
-                "attempts": attempts,
-            }
+        since = running_since(crawler, datetime.now(UTC)) if state == "RUNNING" else None
+        if since is not None and since > landed_at:
+            return {"crawler": name, "outcome": "covered by the running crawl", "attempts": attempts}
+        if state != "READY":
+            if time.monotonic() + poll > deadline:
+                raise CrawlerWaitTimeout(f"crawler {name} still {state}")
+            _sleep(poll)
+            poll = min(poll * 2, MAX_POLL_SECONDS)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -86,6 +86,15 @@ def test_a_crawl_started_after_the_file_landed_covers_it(glue, monkeypatch) -> N
     assert result["outcome"].startswith("covered")
 
 
+def test_a_file_already_covered_by_a_finished_crawl_starts_no_new_crawl(glue) -> None:
+    landed = datetime.now(UTC) - timedelta(minutes=5)
+    glue.start_crawler(Name=CRAWLER)
+    glue.list_crawls(CrawlerName=CRAWLER)  # moto finishes the crawl
+    result = trigger.handler(event_at(landed), FakeContext(60_000))
+    assert result["outcome"] == "covered by a finished crawl"
+    assert glue.get_crawler(Name=CRAWLER)["Crawler"]["State"] == "READY"
+
+
 def test_out_of_time_raises_so_lambda_retries(glue, monkeypatch) -> None:
     glue.start_crawler(Name=CRAWLER)
     monkeypatch.setattr(trigger, "_sleep", lambda seconds: None)
