@@ -219,6 +219,7 @@ class Engine:
                         alias=node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(alias)),
                     )
                 )
+        _name_unnamed_columns(tree)
         sql = dialect.to_duckdb(tree)
         log.debug("duckdb: %s", sql)
         if explain:
@@ -227,6 +228,16 @@ class Engine:
             return Outcome(pa.table({"Query Plan": pa.array(lines, pa.string())}), 0, total_files)
         table = execute(cursor, sql, tree)
         return Outcome(table, total_bytes, total_files)
+
+
+def _name_unnamed_columns(tree: exp.Expression) -> None:
+    """Athena names a result column without an alias _col<position> (count(*) -> _col0)."""
+    outer = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    if outer is None:
+        return
+    for index, projection in enumerate(outer.expressions):
+        if not isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+            projection.replace(exp.alias_(projection.copy(), f"_col{index}"))
 
 
 def _storage_format(table: Table) -> str:
