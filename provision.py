@@ -33,10 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=(
             "Credentials come from the usual AWS chain (aws configure, AWS_PROFILE, environment variables). "
             f"Region: --region, else AWS_REGION / AWS_DEFAULT_REGION, else the profile's, else {DEFAULT_REGION}. "
-            "Memory and timeouts: importing pandas + pyarrow dominates a cold start (seconds at 128 MB, about one "
-            "second at 1024 MB, which also gives the CPU a 1 MB JSON file needs), so the transform defaults to "
-            "1024 MB / 300 s; the crawler trigger only calls Glue but waits for a running crawl to finish before "
-            "starting the next, so it gets 256 MB / 300 s."
+            "Memory and timeouts (from benchmarks/ and the transform performance notes): pandas peaks near 11x "
+            "its input, so 1024 MB transforms a JSON file of about 90 MB in one piece (streaming formats stay near "
+            "300 MB whatever their size), Lambda gives CPU in proportion to memory, and importing pandas + pyarrow "
+            "takes about a second at 1024 MB but many at 128 MB; 300 s leaves room for a cold start and a large "
+            "file. The crawler trigger needs no pandas (it gets no layer) but waits for a running crawl to finish "
+            "before starting the next one, so it gets 256 MB / 300 s."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -224,7 +224,9 @@ class Provisioner:
                 "update the table in the catalog, deletions only logged"
             )
 
-    def _create_function(self, name: str, handler: str, purpose: str, memory: int, timeout: int) -> None:
+    def _create_function(
+        self, name: str, handler: str, purpose: str, memory: int, timeout: int, layers: tuple[str, ...]
+    ) -> None:
         stack = self.stack
         spec = lambda_.FunctionSpec(
             name=name,
@@ -235,7 +237,7 @@ class Provisioner:
             memory_mb=memory,
             timeout_s=timeout,
             environment=stack.lambda_settings().as_env(),
-            layers=(self.layer_arn,),
+            layers=layers,
             description=f"serverless-etl-kit stack {stack.name}: {purpose}",
             tags=stack.tags,
         )
@@ -260,6 +262,7 @@ class Provisioner:
             "transform",
             options.transform_memory_mb,
             options.transform_timeout_s,
+            layers=(self.layer_arn,),
         )
 
     def create_crawler_trigger(self) -> None:
@@ -270,6 +273,7 @@ class Provisioner:
             "crawler-trigger",
             options.trigger_memory_mb,
             options.trigger_timeout_s,
+            layers=(),  # it only calls Glue through boto3, which the runtime provides
         )
 
     def allow_s3_invoke(self) -> None:

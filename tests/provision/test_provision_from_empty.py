@@ -50,13 +50,15 @@ def test_log_groups_exist_up_front_with_seven_day_retention(cloud, built):
 
 
 @pytest.mark.parametrize(
-    ("function", "handler", "memory", "timeout"),
+    ("function", "handler", "memory", "timeout", "with_layer"),
     [
-        ("etl-transform", "pipeline.lambda_transform.handler", 1024, 300),
-        ("etl-crawler-trigger", "pipeline.lambda_crawler_trigger.handler", 256, 300),
+        ("etl-transform", "pipeline.lambda_transform.handler", 1024, 300, True),
+        ("etl-crawler-trigger", "pipeline.lambda_crawler_trigger.handler", 256, 300, False),
     ],
 )
-def test_functions_have_handler_layer_environment_and_limits(cloud, built, function, handler, memory, timeout):
+def test_functions_have_handler_layer_environment_and_limits(
+    cloud, built, function, handler, memory, timeout, with_layer
+):
     stack, _ = built
     response = cloud.client("lambda").get_function(FunctionName=function)
     configuration = response["Configuration"]
@@ -64,7 +66,7 @@ def test_functions_have_handler_layer_environment_and_limits(cloud, built, funct
     assert configuration["Runtime"] == "python3.12"
     assert configuration["Architectures"] == ["x86_64"]
     assert (configuration["MemorySize"], configuration["Timeout"]) == (memory, timeout)
-    assert [layer["Arn"] for layer in configuration["Layers"]] == [cloud.layer_arn]
+    assert [layer["Arn"] for layer in configuration.get("Layers", [])] == ([cloud.layer_arn] if with_layer else [])
     expected_env = Settings(bucket=stack.bucket, glue_database="etl", crawler_name=stack.crawler).as_env()
     assert configuration["Environment"]["Variables"] == expected_env
     assert response["Tags"] == TAGS
