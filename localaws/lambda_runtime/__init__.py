@@ -5,7 +5,7 @@ Invoke, runs the code in warm worker processes (environments.py, bootstrap.py), 
 writes CloudWatch Logs (logs.py), and delivers asynchronous events with retries and destinations (async_queue.py).
 
 Knobs (environment variables of the localaws process):
-- LOCALAWS_LAMBDA_CONCURRENCY   async invocations run at once (default 4)
+- LOCALAWS_LAMBDA_CONCURRENCY   async invocations of one function run at once (default 4)
 - LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before the 1st, 2nd retry of a failed async event (default "0.5,1")
 - LOCALAWS_LAMBDA_IDLE_SECONDS  a warm environment idle this long is shut down (default 300)
 - LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for INIT, at least the function's timeout (default 10)

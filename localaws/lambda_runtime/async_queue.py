@@ -2,8 +2,8 @@
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 
-- Invoke answers 202 at once; the event waits in its function's queue; a bounded pool of workers
-  (LOCALAWS_LAMBDA_CONCURRENCY, default 4), standing in for the account's concurrency, serves the functions in turn.
+- Invoke answers 202 at once; the event waits in its function's queue, which up to LOCALAWS_LAMBDA_CONCURRENCY
+  (default 4) executions drain at once; functions scale independently, as on Lambda.
 - A function error (handler exception, timeout, out of memory) is retried up to MaximumRetryAttempts times
   (default 2). AWS waits about 1 minute and then 2 minutes; locally the waits are LOCALAWS_LAMBDA_RETRY_DELAYS
   (default "0.5,1" seconds). Every attempt keeps the same request id, as on AWS.
@@ -20,7 +20,8 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,38 +58,47 @@ class Event:
         return f"{self.account}/{self.region}/{name}"
 
 
-class FairQueue:
-    """One queue per function, served in turn, so a burst for one function does not hold back the others
-    (Lambda queues each function's events separately)."""
+class FunctionQueues:
+    """One queue per function, each drained by up to `per_function` threads at once.
 
-    def __init__(self) -> None:
-        self._queues: OrderedDict[str, deque[Event]] = OrderedDict()
-        self._changed = threading.Condition()
-        self._stopping = False
+    Lambda scales each function on its own, so a function whose invocations wait (a crawler trigger polling a
+    running crawl) never holds back another function's events; the bound stands in for reserved concurrency.
+    """
 
-    def put(self, event: Event) -> None:
-        with self._changed:
-            self._queues.setdefault(event.queue_key, deque()).append(event)
-            self._changed.notify()
+    def __init__(self, process: Callable[[Event], None], per_function: int) -> None:
+        self._process = process
+        self._per_function = max(1, per_function)
+        self._queues: dict[str, deque[Event]] = {}
+        self._running: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stopped = False
 
-    def get(self) -> Event | None:
-        """The next event, taking functions in turn; None once stopped."""
-        with self._changed:
-            while not self._queues and not self._stopping:
-                self._changed.wait()
-            if self._stopping:
-                return None
-            key, events = next(iter(self._queues.items()))
-            event = events.popleft()
-            del self._queues[key]
-            if events:
-                self._queues[key] = events  # back of the line
-            return event
+    def put(self, event: Event) -> bool:
+        """Queue the event; False once stopped."""
+        key = event.queue_key
+        with self._lock:
+            if self._stopped:
+                return False
+            self._queues.setdefault(key, deque()).append(event)
+            if self._running.get(key, 0) >= self._per_function:
+                return True
+            self._running[key] = self._running.get(key, 0) + 1
+        threading.Thread(target=self._drain, args=(key,), name=f"localaws-lambda-{key}", daemon=True).start()
+        return True
+
+    def _drain(self, key: str) -> None:
+        while True:
+            with self._lock:
+                events = self._queues.get(key)
+                if self._stopped or not events:
+                    self._running[key] -= 1
+                    return
+                event = events.popleft()
+            self._process(event)
 
     def stop(self) -> None:
-        with self._changed:
-            self._stopping = True
-            self._changed.notify_all()
+        with self._lock:
+            self._stopped = True
 
 
 class AsyncInvoker:
@@ -96,36 +106,33 @@ class AsyncInvoker:
         self.app = app
         self.executor = executor
         self.retry_delays = retry_delays or [0.0]
-        self._queue = FairQueue()
+        self._queues = FunctionQueues(self._process, concurrency)
         self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
         self._closed = False
-        self._workers = [
-            threading.Thread(target=self._serve, name=f"localaws-lambda-async-{n}", daemon=True)
-            for n in range(concurrency)
-        ]
-        for worker in self._workers:
-            worker.start()
 
     def submit(self, event: Event) -> None:
         self.app.activity.begin()
-        self._queue.put(event)
+        self._requeue(event)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             for timer in self._timers:
                 timer.cancel()
-        self._queue.stop()
+        self._queues.stop()
 
     # -- the pool --------------------------------------------------------------------------------------------
-    def _serve(self) -> None:
-        while (event := self._queue.get()) is not None:
-            try:
-                self._attempt(event)
-            except Exception:  # keep the pool alive; the event is dropped with its cause logged
-                log.exception("lambda async event %s for %s failed inside localaws", event.request_id, event.function)
-                self.app.activity.end()
+    def _requeue(self, event: Event) -> None:
+        if not self._queues.put(event):
+            self.app.activity.end()  # shutting down: the event is dropped
+
+    def _process(self, event: Event) -> None:
+        try:
+            self._attempt(event)
+        except Exception:  # keep the queue alive; the event is dropped with its cause logged
+            log.exception("lambda async event %s for %s failed inside localaws", event.request_id, event.function)
+            self.app.activity.end()
 
     def _attempt(self, event: Event) -> None:
         try:
@@ -154,7 +161,7 @@ class AsyncInvoker:
         def requeue() -> None:
             with self._lock:
                 self._timers.discard(timer)
-            self._queue.put(event)
+            self._requeue(event)
 
         timer = threading.Timer(delay, requeue)
         timer.daemon = True

@@ -12,19 +12,20 @@ import base64
 import binascii
 import json
 import time
+import uuid
 from typing import Any
 from urllib.parse import unquote
 
 from localaws.lambda_runtime.async_queue import AsyncInvoker, Event
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.functions import FunctionNotFound, find_function
-from localaws.server import ACCOUNT_ID, Request, Response, json_error
+from localaws.server import ACCOUNT_ID, Override, Request, Response, json_error
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 
 
-def make_invoke(executor: Executor, invoker: AsyncInvoker) -> Any:
+def make_invoke(executor: Executor, invoker: AsyncInvoker) -> Override:
     def invoke(request: Request) -> Response:
         function = unquote(request.route.path_params.get("FunctionName", ""))
         qualifier = (request.query.get("Qualifier") or [None])[0]
@@ -54,7 +55,7 @@ def make_invoke(executor: Executor, invoker: AsyncInvoker) -> Any:
         except ValueError as exc:
             return json_error("InvalidRequestContentException", f"Could not parse request body into json: {exc}", 400)
         invoked_arn = spec.arn + (f":{qualifier}" if qualifier else _qualifier_in(function))
-        request_id = _request_id()
+        request_id = str(uuid.uuid4())
         base_headers = {"x-amzn-RequestId": request_id}
         if invocation_type == "DryRun":
             return Response(204, list(base_headers.items()), b"")
@@ -88,12 +89,6 @@ def _qualifier_in(function: str) -> str:
     """':alias' when the function was named as 'name:alias' or a qualified ARN."""
     tail = function.split(":function:")[-1] if function.startswith("arn:") else function
     return f":{tail.split(':', 1)[1]}" if ":" in tail else ""
-
-
-def _request_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 def _client_context(header: str | None) -> Any:
