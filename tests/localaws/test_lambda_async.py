@@ -108,7 +108,7 @@ def test_success_goes_to_the_on_success_destination(localaws_env):
 
 def test_async_invocations_run_in_parallel_in_a_bounded_pool(localaws_env):
     # Each run reports when it started and ended; overlapping runs prove parallelism, and never more than the
-    # pool's size (LOCALAWS_LAMBDA_CONCURRENCY, 4 by default) overlap.
+    # function's bound (LOCALAWS_LAMBDA_CONCURRENCY, 4 by default) overlap.
     name = create_function(
         """
         import os
