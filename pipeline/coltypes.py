@@ -13,8 +13,10 @@ Types used: string, bigint, double, boolean, decimal(38,0), array<string|bigint|
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import pyarrow as pa
@@ -81,6 +83,8 @@ def json_text(value: Any) -> str:
         return "true" if value else "false"
     if kind is int:
         return str(value)
+    if kind is float and math.isfinite(value):
+        return repr(value)  # what json.dumps writes, without its overhead
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -135,7 +139,9 @@ def to_arrow(values: Sequence[Any], hive_type: str) -> pa.Array:
     elif hive_type == DOUBLE:
         values = [None if value is None else float(value) for value in values]
     elif element == STRING:
-        values = [None if value is None else _texts(value) for value in values]
+        elements = chain.from_iterable(value for value in values if value is not None)
+        if not set(map(type, elements)) <= {str, type(None)}:
+            values = [None if value is None else _texts(value) for value in values]
     elif element == DOUBLE:
         values = [None if value is None else [None if v is None else float(v) for v in value] for value in values]
     return pa.array(values, type=arrow_type(hive_type))

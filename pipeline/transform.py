@@ -49,7 +49,9 @@ from pipeline.schema import (
 from pipeline.writer import SYSTEM_PREFIX, Spill, spill_name, write_parquet
 
 log = logging.getLogger(__name__)
-WRITE_THREADS = 2
+# Writing the parent and child datasets side by side was ~100 MB more peak RSS on 1 GB of NDJSON (388 vs 284 MB)
+# for no measurable speed-up on a loaded 2-core box: one writer keeps the 400 MB budget safe.
+WRITE_THREADS = 1
 _INPUT_SUFFIXES = re.compile(r"(\.(json|jsonl|ndjson|gz|gzip|txt))+$", re.IGNORECASE)
 
 
@@ -138,6 +140,7 @@ def transform_stream(
 ) -> TransformResult:
     """The core: streams `source`, writes Parquet files under `work_dir` at their relative keys."""
     settings = settings or config.Settings()
+    _prefer_system_allocator()
     started = time.monotonic()
     counter = _CountingReader(source)
     stream = open_input(counter)
@@ -177,12 +180,18 @@ def transform_stream(
                     bytes=size,
                 )
 
-            # Parquet encoding and compression release the GIL: write the parent and child datasets side by side
             with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
                 result.outputs.extend(pool.map(write, sorted(spills, key=len)))
     result.fast_blocks, result.exact_blocks = parser.stats.fast_blocks, parser.stats.exact_blocks
     result.ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def _prefer_system_allocator() -> None:
+    """Arrow's default mimalloc/jemalloc pools keep freed pages; the system allocator returns them, which keeps the
+    peak RSS of a long streaming run near one block's worth (measured: 290 vs 400 MB on 300 MB of NDJSON)."""
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _parse_ahead(blocks: Iterator[Block], parser: BlockParser) -> Iterator[BlockTables]:

@@ -45,7 +45,7 @@ class Spill:
 
     def tables(self):
         for path in self.files:
-            with pa.memory_map(str(path)) as source:
+            with pa.OSFile(str(path)) as source:  # not mmap: mapped pages would count as our RSS
                 yield pa.ipc.open_file(source).read_all()
             os.remove(path)
 
