@@ -284,6 +284,16 @@ def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace, 
             "",
             f"Load average (1/5/15 min) when the run ended: {' / '.join(f'{load:.2f}' for load in os.getloadavg())}"
             " (other work on the machine adds noise; compare ratios, and treat differences under ~20% as ties).",
+            *(
+                [
+                    "",
+                    f"**The load exceeded the {os.cpu_count()} cores**, so each run got a fraction of a core:",
+                    "wall-clock MB/s understates throughput, and MB/CPU-s is the comparable figure",
+                    "(it does not credit the transform's use of a second core).",
+                ]
+                if os.getloadavg()[1] > (os.cpu_count() or 1)
+                else []
+            ),
             "",
             "MB/s is input bytes over the run's wall time (median of the repeats, imports excluded); CPU time is",
             "the process's user+sys time over the same section (all threads); peak RSS is the subprocess's",
