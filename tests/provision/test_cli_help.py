@@ -1,0 +1,37 @@
+"""`--help` of both scripts explains every flag, and states the region default and the memory choice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from provision_helpers import provision, teardown
+
+from kit.stack import ROOT
+
+
+@pytest.mark.parametrize("script", [provision, teardown], ids=["provision", "teardown"])
+def test_every_flag_has_help(script, monkeypatch):
+    parsers = []
+    original = script.argparse.ArgumentParser.parse_args
+    monkeypatch.setattr(
+        script.argparse.ArgumentParser, "parse_args", lambda self, argv: parsers.append(self) or original(self, argv)
+    )
+    script.parse_args([])
+    (parser,) = parsers
+    for action in parser._actions:
+        assert action.help, action.option_strings
+
+
+def test_help_states_region_default_and_memory_reasoning():
+    text = subprocess.run(
+        [sys.executable, "provision.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    text = " ".join(text.split())  # argparse wraps lines
+    assert "us-east-1" in text and "1024 MB" in text and "256 MB / 300 s" in text
+    assert "--pandas-layer-arn" in text and "--dry-run" in text
+    teardown_text = subprocess.run(
+        [sys.executable, "teardown.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "--all" in teardown_text and "--yes" in teardown_text and "--dry-run" in teardown_text
