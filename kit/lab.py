@@ -115,11 +115,8 @@ def run_jupyter(command: list[str], env: Mapping[str, str]) -> int:
         return 0
 
 
-def _interrupt_on_sigterm() -> None:
-    def handler(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
+def _raise_keyboard_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def run_local(stack: str, port: int, open_browser: bool) -> int:
@@ -186,9 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     args = parser.parse_args(argv)
     stack_names.validate_stack_name(args.stack)
-    _interrupt_on_sigterm()
-    run = run_local if args.target == "local" else run_aws
-    return run(args.stack, args.port, open_browser=not args.no_browser)
+    # SIGTERM (e.g. from a process manager) stops everything the same way as Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        run = run_local if args.target == "local" else run_aws
+        return run(args.stack, args.port, open_browser=not args.no_browser)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -489,7 +489,7 @@ def crawler_summary(world: World) -> dict[str, Any]:
 def crawl_history(world: World) -> pd.DataFrame:
     """The crawler's runs, newest first."""
     crawls = world.client("glue").list_crawls(CrawlerName=world.outputs["crawler"]).get("Crawls", [])
-    columns = ["State", "StartTime", "EndTime", "DPUHour", "ErrorMessage"]
+    columns = ["State", "StartTime", "EndTime", "ErrorMessage"]
     frame = pd.DataFrame(crawls).reindex(columns=columns)
     return frame.sort_values("StartTime", ascending=False, ignore_index=True)
 
