@@ -4,6 +4,9 @@ pyarrow.json parses NDJSON at ~80 MB/s but refuses type drift inside a block, tu
 and big integers into doubles. So each block is first read with an explicit schema learned from earlier blocks
 (timestamps forced back to strings); if pyarrow refuses the block, or it holds a number beyond int64, the block is
 parsed again by the pure-Python path, which is exact on any JSON. Both give the same `BlockTables`.
+
+On messy input (the fast path keeps declining) the parser stops trying it on every block and retries it only now
+and then, so messy files do not pay for two parses of every block.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pipeline.formats import Block, InputFormatError, parse_ndjson_block
 log = logging.getLogger(__name__)
 SAMPLE_BYTES = 256 << 10  # the first block's prefix that teaches the explicit schema
 READ_CHUNK_BYTES = 1 << 20  # pyarrow parses a block's 1 MB chunks on all cores
+RETRY_FAST_EVERY = 8  # after two declines in a row, try the fast path again only every 8th block
 
 
 @dataclass
@@ -36,15 +40,23 @@ class BlockParser:
     def __init__(self) -> None:
         self.schema: pa.Schema | None = None
         self.stats = ParseStats()
+        self.declines_in_a_row = 0
 
     def parse(self, block: Block) -> BlockTables:
-        if block.records is None:
+        if block.records is None and self._fast_worth_trying():
             tables = self._fast(block.data)
             if tables is not None:
+                self.declines_in_a_row = 0
                 self.stats.fast_blocks += 1
                 return tables
+            self.declines_in_a_row += 1
+        elif block.records is None:
+            self.declines_in_a_row += 1
         self.stats.exact_blocks += 1
         return _exact(block)
+
+    def _fast_worth_trying(self) -> bool:
+        return self.declines_in_a_row < 2 or self.declines_in_a_row % RETRY_FAST_EVERY == 0
 
     def _fast(self, data: bytes) -> BlockTables | None:
         try:

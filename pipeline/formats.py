@@ -54,6 +54,9 @@ class InputFormatError(ValueError):
         place = f" at {', '.join(where)}" if where else ""
         super().__init__(f"{reason}{place}; expected {expected}; near: {snippet!r}")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (the exact path's workers)
+        return (_rebuild_input_format_error, (self.as_dict(),))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "reason": self.reason,
@@ -62,6 +65,10 @@ class InputFormatError(ValueError):
             "byte_offset": self.byte_offset,
             "snippet": self.snippet,
         }
+
+
+def _rebuild_input_format_error(fields: dict[str, Any]) -> InputFormatError:
+    return InputFormatError(fields.pop("reason"), **fields)
 
 
 @dataclass
