@@ -126,7 +126,8 @@ def _parquet_type_name(metadata: pq.FileMetaData, column: str, file_type: pa.Dat
     schema = metadata.schema
     for index in range(len(schema)):
         if schema.column(index).path.lower() == column:
-            return schema.column(index).physical_type
+            physical = schema.column(index).physical_type
+            return "BINARY" if physical == "BYTE_ARRAY" else physical  # parquet-mr's name, as Athena prints it
     return arrow_to_athena(file_type)
 
 

@@ -291,6 +291,7 @@ class Statements:
             partitioning=ds.partitioning(partition_schema, flavor="hive") if partitioned_by else None,
             basename_template=f"{query_id}_{{i}}.parquet",
             existing_data_behavior="overwrite_or_ignore",
+            create_dir=False,  # S3 has no directories; Athena writes no folder markers
         )
         data_fields = [f for f in result.schema if f.name not in partitioned_by]
         descriptor = {
@@ -322,7 +323,9 @@ class Statements:
                     {"Values": list(values), "StorageDescriptor": {**descriptor, "Location": f"{location}{folder}/"}}
                 )
             self.catalog.create_partitions(database, name, inputs)
-        return ResultSet.from_arrow(pa.table({"rows": pa.array([result.num_rows], pa.int64())}))
+        written_rows = ResultSet.from_arrow(pa.table({"rows": pa.array([result.num_rows], pa.int64())}))
+        written_rows.header = False  # a DDL statement's rows carry no header row
+        return written_rows
 
     # -- EXPLAIN -------------------------------------------------------------------------------------------
     def explain(self, match, context, cursor, query_id, output):

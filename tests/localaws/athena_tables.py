@@ -136,7 +136,8 @@ def make_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
                 "event_id": f"e-{index:04d}",
                 "user_id": f"u-{rng.randint(1, 25):02d}",
                 "event_type": EVENTS[rng.randint(0, 2)],
-                "url": f"https://shop.example.com/{rng.choice(['p', 'c', 'cart'])}/{rng.randint(1, 40)}?ref=ad{index % 4}",
+                "url": f"https://shop.example.com/{rng.choice(['p', 'c', 'cart'])}/{rng.randint(1, 40)}"
+                f"?ref=ad{index % 4}",
                 "event_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "duration_ms": rng.randint(10, 5000),
                 "dt": day,
