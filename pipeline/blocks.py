@@ -43,14 +43,19 @@ class BlockParser:
         self.declines_in_a_row = 0
 
     def parse(self, block: Block) -> BlockTables:
-        if block.records is None and self._fast_worth_trying():
+        if block.records is not None:
+            tables = _fast_records(block.records)
+            if tables is not None:
+                self.stats.fast_blocks += 1
+                return tables
+        elif self._fast_worth_trying():
             tables = self._fast(block.data)
             if tables is not None:
                 self.declines_in_a_row = 0
                 self.stats.fast_blocks += 1
                 return tables
             self.declines_in_a_row += 1
-        elif block.records is None:
+        else:
             self.declines_in_a_row += 1
         self.stats.exact_blocks += 1
         return _exact(block)
@@ -82,6 +87,16 @@ class BlockParser:
             read_options=pa_json.ReadOptions(block_size=READ_CHUNK_BYTES, use_threads=True),
             parse_options=pa_json.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="infer"),
         )
+
+
+def _fast_records(records: list[dict]) -> BlockTables | None:
+    """Parsed records (JSON arrays) into Arrow by pyarrow's converter; None when they drift (the exact path then)."""
+    try:
+        table = pa.Table.from_struct_array(pa.array(records))
+        return flatten_arrow(table)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, FastPathDeclined) as reason:
+        log.debug("fast path declined parsed records: %s", reason)
+        return None
 
 
 def _exact(block: Block) -> BlockTables:

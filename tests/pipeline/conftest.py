@@ -19,6 +19,7 @@ def parse_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """Runs a test with the pyarrow fast path enabled, and again with every block on the exact path."""
     if request.param == "exact":
         monkeypatch.setattr(blocks.BlockParser, "_fast", lambda self, data: None)
+        monkeypatch.setattr(blocks, "_fast_records", lambda records: None)
     return request.param
 
 

@@ -5,6 +5,7 @@ Every case runs twice: with the pyarrow fast path and with every block on the ex
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pyarrow.parquet as pq
@@ -125,9 +126,10 @@ POLICY = [
 ]
 
 
+@pytest.mark.parametrize("shape", ["ndjson", "array"])
 @pytest.mark.parametrize(("label", "records", "columns", "rows"), POLICY, ids=[case[0] for case in POLICY])
-def test_policy(parse_path, transform, label, records, columns, rows) -> None:
-    result = transform(ndjson(records))
+def test_policy(parse_path, transform, label, records, columns, rows, shape) -> None:
+    result = transform(ndjson(records) if shape == "ndjson" else json.dumps(records).encode())
     assert user_columns(result) == columns
     assert user_rows(result) == rows
 
