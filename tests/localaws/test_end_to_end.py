@@ -87,7 +87,9 @@ def test_the_transform_lambda_ran_from_its_zip_and_logged_each_object(pipeline_r
     events = logs.filter_log_events(logGroupName=group)["events"]
     messages = [event["message"] for event in events]
     assert any(message.startswith("REPORT RequestId:") for message in messages)
-    logged_keys = {json.loads(m)["key"] for m in messages if m.lstrip().startswith("{") and '"key"' in m}
+    # The Python runtime prefixes logging output with "[INFO]\t<time>\t<request id>\t" (python-logging.html).
+    payloads = [message.split("\t", 3)[-1] for message in messages]
+    logged_keys = {json.loads(p)["key"] for p in payloads if p.lstrip().startswith("{") and '"key"' in p}
     assert logged_keys >= {key for key in keys if "broken" not in key}
 
 
