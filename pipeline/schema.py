@@ -102,16 +102,23 @@ def merge_schema(
         return entry
 
     known_paths = set(by_path) | set(file_columns) | set(children) | set(child_paths)
-    plan: dict[Path, tuple[str, str]] = {}
     all_child_paths = set(children) | set(child_paths)
-    for path, column in file_columns.items():
-        if column.empty_arrays_only and path in all_child_paths:
-            continue  # `"items": []` beside arrays of item objects: the child dataset simply has no rows for it
+    kept = {
+        path: column
+        for path, column in file_columns.items()
+        if not (column.empty_arrays_only and path in all_child_paths)  # `"items": []` beside item objects: no rows
+        and not (path not in by_path and column.type == NULL and _is_prefix_of_any(path, known_paths))
+    }  # the second rule: `"customer": null` where customer is elsewhere an object adds no column
+    # new names are decided in a canonical order (not the order a parser met the keys), so colliding paths get the
+    # same names whichever path (fast or exact, pyarrow version) parsed the file
+    new_names: dict[Path, str] = {}
+    for path in sorted((p for p in kept if p not in by_path), key=lambda p: (naming.base_name(p), list(p))):
+        new_names[path] = naming.unique_name(naming.base_name(path), path, taken | set(new_names.values()))
+    plan: dict[Path, tuple[str, str]] = {}
+    for path, column in kept.items():
         entries = by_path.get(path)
         if not entries:
-            if column.type == NULL and _is_prefix_of_any(path, known_paths):
-                continue  # `"customer": null` where customer is elsewhere an object: its columns say null
-            name = naming.unique_name(naming.base_name(path), path, taken)
+            name = new_names[path]
             kind = STRING if column.type == NULL else column.type
             entries = [append({"name": name, "type": kind, "path": list(path)})]
         primary = entries[0]
@@ -124,13 +131,13 @@ def merge_schema(
         )
         if variant is None:
             wanted = f"{primary['name']}__{naming.type_slug(column.type)}"
-            name = naming.unique_name(wanted, path, taken)
+            name = naming.unique_name(wanted, path, taken | set(new_names.values()))
             variant = append({"name": name, "type": column.type, "path": list(path), "variant_of": primary["name"]})
         plan[path] = (variant["name"], variant["type"])
 
     child_names = set(children.values())
     child_datasets: dict[Path, str] = {}
-    for path in child_paths:
+    for path in sorted(child_paths, key=list):
         if path not in children:
             wanted = f"{dataset}_{naming.base_name(path)}"[: naming.MAX_NAME]
             name = naming.unique_name(wanted, path, child_names)

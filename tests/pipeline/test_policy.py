@@ -48,8 +48,8 @@ POLICY = [
     (
         "a dotted key colliding with a nested path keeps both values",
         [{"a.b": 1, "a": {"b": 2}}],
-        {"a_b": "bigint", "a_b_14683f": "bigint"},
-        [{"a_b": 1, "a_b_14683f": 2}],
+        {"a_b": "bigint", "a_b_22ffc3": "bigint"},
+        [{"a_b": 2, "a_b_22ffc3": 1}],
     ),
     (
         "leading digit and unicode keys",
