@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
+import threading
 from collections.abc import Callable
 
 from localaws.athena import dialect
@@ -41,12 +41,14 @@ class AthenaService:
     def __init__(self, app: LocalAws) -> None:
         self.app = app
         self.engines: dict[str, Engine] = {}
+        self._engines_lock = threading.Lock()
         self.executions = Executions(self._run)
 
     def engine(self, region: str) -> Engine:
-        if region not in self.engines:
-            self.engines[region] = Engine(self.app.endpoint, region)
-        return self.engines[region]
+        with self._engines_lock:
+            if region not in self.engines:
+                self.engines[region] = Engine(self.app.endpoint, region)
+            return self.engines[region]
 
     def operations(self) -> dict[str, Callable[[Request], Response]]:
         return {
@@ -306,7 +308,3 @@ def _table_metadata(raw: dict) -> dict:
     if created is not None:
         shape["CreateTime"] = created.timestamp() if hasattr(created, "timestamp") else created
     return shape
-
-
-def _now() -> float:
-    return time.time()

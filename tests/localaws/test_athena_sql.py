@@ -27,9 +27,13 @@ def shop(localaws):
     return Shop(localaws.endpoint)
 
 
-@pytest.fixture
-def cursor(shop: Shop, localaws_env: str) -> Cursor:
-    return connect(work_group=shop.work_group, schema_name=shop.database).cursor()
+@pytest.fixture(scope="module")
+def cursor(shop: Shop, localaws) -> Cursor:
+    """One connection for the suite, made with only the environment pointing at localaws."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in localaws.env().items():
+            patch.setenv(name, value)
+        return connect(work_group=shop.work_group, schema_name=shop.database).cursor()
 
 
 def _json(text: str, *path: str):
@@ -410,7 +414,7 @@ CASES = [
         "GROUP BY 1, 2, 3",
         lambda f: by(
             f[ORD].assign(
-                d=f[ORD].created_at.dt.dayofweek + 1, m=f[ORD].created_at.dt.month, y=f[ORD].created_at.dt.year
+                d=f[ORD].created_at.dt.day_of_week + 1, m=f[ORD].created_at.dt.month, y=f[ORD].created_at.dt.year
             ),
             ["d", "m", "y"],
             n=("order_id", "size"),
