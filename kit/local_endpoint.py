@@ -28,7 +28,9 @@ _READY = re.compile(r"localaws ready on (http://127\.0\.0\.1:\d+)")
 class LocalAwsProcess:
     """A running `python -m localaws`; `env` is what a client process needs to reach it."""
 
-    def __init__(self, port: int = 0, log_path: Path | None = None, quiet: bool = False) -> None:
+    def __init__(
+        self, port: int = 0, log_path: Path | None = None, quiet: bool = False, env: dict[str, str] | None = None
+    ) -> None:
         command = [sys.executable, "-m", "localaws", "--port", str(port)]
         if quiet:
             command.append("--quiet")
@@ -36,7 +38,7 @@ class LocalAwsProcess:
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env=_without_endpoint(os.environ),
+            env={**_without_endpoint(os.environ), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,

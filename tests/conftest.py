@@ -39,7 +39,8 @@ def localaws() -> Iterator[LocalAwsProcess]:
     by unique stack, bucket or function names."""
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
-    server = LocalAwsProcess(log_path=log_dir / f"localaws-{os.getpid()}.log")
+    # Proactive initialization off, so each test sees deterministic cold starts (test_lambda_prewarm covers it).
+    server = LocalAwsProcess(log_path=log_dir / f"localaws-{os.getpid()}.log", env={"LOCALAWS_LAMBDA_PREWARM": "0"})
     yield server
     server.stop()
 

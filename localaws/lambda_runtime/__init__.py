@@ -9,6 +9,8 @@ Knobs (environment variables of the localaws process):
 - LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before the 1st, 2nd retry of a failed async event (default "0.5,1")
 - LOCALAWS_LAMBDA_IDLE_SECONDS  a warm environment idle this long is shut down (default 300)
 - LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for INIT, at least the function's timeout (default 10)
+- LOCALAWS_LAMBDA_PREWARM       "0" turns off proactive initialization of one environment per function when it is
+                                created or updated (default on, as Lambda may do for on-demand functions)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from localaws.lambda_runtime.async_queue import AsyncInvoker
 from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers, replace_event_invoke_config_on_put
-from localaws.lambda_runtime.invoke import make_invoke
+from localaws.lambda_runtime.invoke import make_invoke, make_prewarm
 from localaws.server import LocalAws
 
 
@@ -34,6 +36,9 @@ def install(app: LocalAws) -> None:
     ]
     invoker = AsyncInvoker(app, executor, int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", "4")), delays)
     app.override("lambda", "Invoke", make_invoke(executor, invoker))
+    if os.environ.get("LOCALAWS_LAMBDA_PREWARM", "1") != "0":
+        for operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
+            app.after("lambda", operation, make_prewarm(executor))
 
     def shut_down() -> None:
         invoker.close()

@@ -113,6 +113,24 @@ class Executor:
         )
         return Invocation(request_id, attempt.status, body, spec.version, tail(lines))
 
+    def prewarm(self, spec: FunctionSpec, code: bytes) -> bool:
+        """Initialize one execution environment before any invocation and keep it warm; True if INIT succeeded.
+
+        Lambda may proactively initialize environments of on-demand functions, so their first invocation need not
+        be a cold start: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+        """
+        if self.pool.closed:
+            return False
+        environment = self._spawn(spec, code)
+        init = environment.wait_ready(max(self.init_timeout_s, float(spec.timeout)))
+        LogSink(self.app, spec.account, spec.region, spec.log_group, environment.log_stream).write(init.output)
+        if init.status != "ok":
+            self.pool.discard(environment)
+            return False
+        self.pool.release(environment)
+        log.info("lambda %s initialized proactively (%d ms)", spec.name, init.duration_ms)
+        return True
+
     def _attempt(
         self,
         environment: Environment,

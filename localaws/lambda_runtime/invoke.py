@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -19,7 +20,7 @@ from urllib.parse import unquote
 from localaws.lambda_runtime.async_queue import AsyncInvoker, Event
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.functions import FunctionNotFound, find_function
-from localaws.server import ACCOUNT_ID, Override, Request, Response, json_error
+from localaws.server import ACCOUNT_ID, AfterHook, Override, Request, Response, json_error
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MAX_ASYNC_PAYLOAD = 1024 * 1024
@@ -78,6 +79,29 @@ def make_invoke(executor: Executor, invoker: AsyncInvoker) -> Override:
         return Response(200, list(headers.items()), result.payload)
 
     return invoke
+
+
+def make_prewarm(executor: Executor) -> AfterHook:
+    """After CreateFunction / UpdateFunction*, initialize one environment in the background (Executor.prewarm)."""
+
+    def prewarm(request: Request, response: Response) -> None:
+        name = unquote(request.route.path_params.get("FunctionName", "")) or request.json().get("FunctionName", "")
+        region = request.route.region
+
+        def initialize() -> None:
+            try:
+                spec, code = find_function(executor.app, _account_of(name), region, name, None)
+                if spec.package_type == "Zip" and spec.runtime.startswith("python"):
+                    executor.prewarm(spec, code)
+            except FunctionNotFound:
+                pass  # deleted meanwhile: nothing to warm
+            finally:
+                executor.app.activity.end()
+
+        executor.app.activity.begin()  # /_localaws/idle waits for the environment to be ready
+        threading.Thread(target=initialize, name=f"localaws-prewarm-{name}", daemon=True).start()
+
+    return prewarm
 
 
 def _account_of(function: str) -> str:
