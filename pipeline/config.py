@@ -23,7 +23,7 @@ DEFAULT_DATASET = "default"  # the dataset of a file placed directly under raw/
 
 # Transform tuning (the core's defaults; Settings below lets a Lambda override the ones worth tuning).
 BLOCK_BYTES = 4 << 20  # NDJSON is parsed in blocks of whole lines of about this size
-ARRAY_BLOCK_RECORDS = 20_000  # records per block when streaming a JSON array
+ARRAY_BLOCK_RECORDS = 5000  # records per block when streaming a JSON array
 MAX_RECORD_BYTES = 64 << 20  # one NDJSON line or array element larger than this is rejected as bad input
 ROW_GROUP_BYTES = 32 << 20  # Arrow bytes buffered per row group (~5-10 MB of zstd Parquet); bounds memory
 ROW_GROUP_MAX_ROWS = 1_000_000
