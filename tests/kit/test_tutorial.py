@@ -18,6 +18,7 @@ from moto import mock_aws
 from kit import tutorial
 from kit.queries import QueryRun
 from kit.stack import Stack, build_outputs, save_outputs
+from kit.tutorial import waiting as tutorial_waiting
 from kit.waiting import WaitError
 from pipeline.transform import output_name
 
@@ -211,13 +212,13 @@ def test_quarantine_report_reads_the_error_file_beside_each_copy(world: tutorial
 # --- waiting ----------------------------------------------------------------------------------------------------
 def test_outputs_state_waits_until_every_upload_has_parquet_or_a_quarantine_entry(world: tutorial.World) -> None:
     uploads = ["raw/orders/orders 1.json", "raw/messy/bad.json"]
-    assert tutorial._outputs_state(world, uploads) == "waiting for 2"
+    assert tutorial_waiting._outputs_state(world, uploads) == "waiting for 2"
     name = output_name(uploads[0], datetime(2026, 1, 1, tzinfo=UTC), "etag").key("orders")
     put(world, f"processed/{name}")
-    assert tutorial._outputs_state(world, uploads) == "waiting for 1"
+    assert tutorial_waiting._outputs_state(world, uploads) == "waiting for 1"
     put(world, "quarantine/messy/bad.json.error.json")
-    assert tutorial._outputs_state(world, uploads) == "complete"
-    assert tutorial._quarantined_sources(world, uploads) == ["raw/messy/bad.json"]
+    assert tutorial_waiting._outputs_state(world, uploads) == "complete"
+    assert tutorial_waiting._quarantined_sources(world, uploads) == ["raw/messy/bad.json"]
 
 
 def test_catalog_state_waits_for_a_crawl_that_began_after_the_newest_parquet(world: tutorial.World) -> None:
@@ -228,9 +229,9 @@ def test_catalog_state_waits_for_a_crawl_that_began_after_the_newest_parquet(wor
         DatabaseName=world.database,
         Targets={"S3Targets": [{"Path": f"s3://{world.bucket}/processed/"}]},
     )
-    assert tutorial._catalog_state(world) == "caught up"  # nothing to catalogue yet
+    assert tutorial_waiting._catalog_state(world) == "caught up"  # nothing to catalogue yet
     put(world, "processed/orders/dt=1/a.parquet")
-    assert tutorial._catalog_state(world) == "waiting for a crawl of the newest files"
+    assert tutorial_waiting._catalog_state(world) == "waiting for a crawl of the newest files"
 
 
 def test_wait_for_pipeline_on_aws_fails_with_a_wait_error_when_outputs_never_come(world: tutorial.World) -> None:

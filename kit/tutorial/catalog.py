@@ -1,0 +1,89 @@
+"""The Glue crawler and Data Catalog as DataFrames, and what Athena queries cost."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from kit.queries import QueryRun
+from kit.tutorial.world import World
+
+
+def crawler_summary(world: World) -> dict[str, Any]:
+    crawler = world.client("glue").get_crawler(Name=world.outputs["crawler"])["Crawler"]
+    return {
+        "name": crawler["Name"],
+        "state": crawler["State"],
+        "targets": [target["Path"] for target in crawler["Targets"].get("S3Targets", [])],
+        "schema_change_policy": crawler.get("SchemaChangePolicy"),
+        "configuration": json.loads(crawler.get("Configuration") or "{}"),
+        "last_crawl": crawler.get("LastCrawl"),
+    }
+
+
+def crawl_history(world: World) -> pd.DataFrame:
+    """The crawler's runs, newest first."""
+    crawls = world.client("glue").list_crawls(CrawlerName=world.outputs["crawler"]).get("Crawls", [])
+    columns = ["State", "StartTime", "EndTime", "ErrorMessage"]
+    frame = pd.DataFrame(crawls).reindex(columns=columns)
+    return frame.sort_values("StartTime", ascending=False, ignore_index=True)
+
+
+def catalog_tables(world: World) -> pd.DataFrame:
+    """One row per table in the stack's Glue database."""
+    pages = world.client("glue").get_paginator("get_tables").paginate(DatabaseName=world.database)
+    rows = [
+        {
+            "table": table["Name"],
+            "columns": len(table["StorageDescriptor"]["Columns"]),
+            "partition_keys": ", ".join(key["Name"] for key in table.get("PartitionKeys", [])),
+            "classification": table.get("Parameters", {}).get("classification", ""),
+            "location": table["StorageDescriptor"]["Location"],
+        }
+        for page in pages
+        for table in page["TableList"]
+    ]
+    return pd.DataFrame(rows, columns=["table", "columns", "partition_keys", "classification", "location"])
+
+
+def table_columns(world: World, table: str) -> pd.DataFrame:
+    """A table's columns with their Hive types; partition keys last, as Athena lists them."""
+    found = world.client("glue").get_table(DatabaseName=world.database, Name=table)["Table"]
+    columns = [
+        {"column": c["Name"], "hive_type": c["Type"], "partition_key": False}
+        for c in found["StorageDescriptor"]["Columns"]
+    ]
+    keys = [
+        {"column": c["Name"], "hive_type": c["Type"], "partition_key": True} for c in found.get("PartitionKeys", [])
+    ]
+    return pd.DataFrame(columns + keys)
+
+
+def table_partitions(world: World, table: str) -> pd.DataFrame:
+    pages = world.client("glue").get_paginator("get_partitions").paginate(DatabaseName=world.database, TableName=table)
+    rows = [
+        {"values": "/".join(part["Values"]), "location": part["StorageDescriptor"]["Location"]}
+        for page in pages
+        for part in page["Partitions"]
+    ]
+    return pd.DataFrame(rows, columns=["values", "location"]).sort_values("values", ignore_index=True)
+
+
+# --- Athena -----------------------------------------------------------------------------------------------------
+def cost_table(runs: dict[str, QueryRun]) -> pd.DataFrame:
+    """Per query: rows, bytes scanned, engine time and the price on AWS ($5 per TB, 10 MB minimum)."""
+    return pd.DataFrame(
+        [
+            {
+                "query": title,
+                "rows": len(run.frame),
+                "bytes_scanned": run.data_scanned_bytes,
+                "engine_ms": run.engine_ms,
+                "total_ms": run.total_ms,
+                "usd_on_aws": run.cost_usd,
+            }
+            for title, run in runs.items()
+        ]
+    )
