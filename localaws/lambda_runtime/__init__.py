@@ -5,7 +5,8 @@ Invoke, runs the code in warm worker processes (environments.py, bootstrap.py), 
 writes CloudWatch Logs (logs.py), and delivers asynchronous events with retries and destinations (async_queue.py).
 
 Knobs (environment variables of the localaws process):
-- LOCALAWS_LAMBDA_CONCURRENCY   async invocations of one function run at once (default 4)
+- LOCALAWS_LAMBDA_CONCURRENCY   async invocations of one function run at once (default: the CPU count, at least 2;
+                                more processes than cores only add cold starts that compete for the same CPUs)
 - LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before the 1st, 2nd retry of a failed async event (default "0.5,1")
 - LOCALAWS_LAMBDA_IDLE_SECONDS  a warm environment idle this long is shut down (default 300)
 - LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for INIT, at least the function's timeout (default 10)
@@ -34,7 +35,9 @@ def install(app: LocalAws) -> None:
     delays = [
         float(part) for part in os.environ.get("LOCALAWS_LAMBDA_RETRY_DELAYS", "0.5,1").split(",") if part.strip()
     ]
-    invoker = AsyncInvoker(app, executor, int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", "4")), delays)
+    invoker = AsyncInvoker(
+        app, executor, int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", max(2, os.cpu_count() or 2))), delays
+    )
     app.override("lambda", "Invoke", make_invoke(executor, invoker))
     if os.environ.get("LOCALAWS_LAMBDA_PREWARM", "1") != "0":
         for operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
