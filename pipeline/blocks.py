@@ -21,6 +21,7 @@ import pyarrow.json as pa_json
 
 from pipeline.flatten import BlockTables, FastPathDeclined, flatten_arrow, flatten_records
 from pipeline.formats import Block, InputFormatError, parse_ndjson_block
+from pipeline.repair import Repairs, unmark
 
 log = logging.getLogger(__name__)
 SAMPLE_BYTES = 256 << 10  # the first block's prefix that teaches the explicit schema
@@ -41,24 +42,43 @@ class BlockParser:
         self.schema: pa.Schema | None = None
         self.stats = ParseStats()
         self.declines_in_a_row = 0
+        self.repairs = Repairs()
 
     def parse(self, block: Block) -> BlockTables:
-        if block.records is not None:
-            tables = _fast_records(block.records)
-            if tables is not None:
-                self.stats.fast_blocks += 1
-                return tables
-        elif self._fast_worth_trying():
+        if block.records is None and self._fast_worth_trying():
             tables = self._fast(block.data)
             if tables is not None:
                 self.declines_in_a_row = 0
                 self.stats.fast_blocks += 1
                 return tables
             self.declines_in_a_row += 1
-        else:
+        elif block.records is None:
             self.declines_in_a_row += 1
-        self.stats.exact_blocks += 1
-        return _exact(block)
+        return self._records(block)
+
+    def _records(self, block: Block) -> BlockTables:
+        """Parsed records: pyarrow's converter after drift repair, else the exact path (which teaches repairs)."""
+        # the cyclic GC has nothing to find in freshly parsed JSON, but scanning it costs 3-4x the parse
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            records = block.records if block.records is not None else parse_ndjson_block(block)
+            self.repairs.apply(records)
+            tables = _converted(records)
+            if tables is not None:
+                self.stats.fast_blocks += 1
+                return tables
+            self.stats.exact_blocks += 1
+            tables = unmark(flatten_records(records))
+            self.repairs.learn(tables)
+            return tables
+        except RecursionError as error:
+            raise InputFormatError(
+                "objects nested too deeply", expected="JSON nested less than ~900 levels", line=block.first_line
+            ) from error
+        finally:
+            if enabled:
+                gc.enable()
 
     def _fast_worth_trying(self) -> bool:
         return self.declines_in_a_row < 2 or self.declines_in_a_row % RETRY_FAST_EVERY == 0
@@ -89,30 +109,13 @@ class BlockParser:
         )
 
 
-def _fast_records(records: list[dict]) -> BlockTables | None:
-    """Parsed records (JSON arrays) into Arrow by pyarrow's converter; None when they drift (the exact path then)."""
+def _converted(records: list[dict]) -> BlockTables | None:
+    """Records into Arrow by pyarrow's C++ converter; None when they still drift (the exact path then)."""
     try:
-        table = pa.Table.from_struct_array(pa.array(records))
-        return flatten_arrow(table)
+        return unmark(flatten_arrow(pa.Table.from_struct_array(pa.array(records))))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, FastPathDeclined) as reason:
-        log.debug("fast path declined parsed records: %s", reason)
+        log.debug("converter declined parsed records: %s", reason)
         return None
-
-
-def _exact(block: Block) -> BlockTables:
-    # the cyclic GC has nothing to find in freshly parsed JSON, but scanning it costs 3-4x the parse
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        records = block.records if block.records is not None else parse_ndjson_block(block)
-        return flatten_records(records)
-    except RecursionError as error:
-        raise InputFormatError(
-            "objects nested too deeply", expected="JSON nested less than ~900 levels", line=block.first_line
-        ) from error
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _has_timestamp(schema: pa.Schema | pa.DataType) -> bool:

@@ -129,6 +129,16 @@ def infer_type(values: Sequence[Any]) -> str:
     return _scalar_kind(kinds, values)
 
 
+def is_mixed(values: Sequence[Any], hive_type: str) -> bool:
+    """Did a string or array<string> column get its type from mixing kinds (rather than from holding strings)?"""
+    if hive_type == STRING:
+        return not set(map(type, values)) <= {str, type(None)}
+    if hive_type == array_of(STRING):
+        elements = chain.from_iterable(value for value in values if type(value) is list)
+        return not set(map(type, elements)) <= {str, type(None)}
+    return False
+
+
 def to_arrow(values: Sequence[Any], hive_type: str) -> pa.Array:
     """Python values -> an Arrow array of the given policy type (JSON text where the type is string)."""
     element = element_of(hive_type)

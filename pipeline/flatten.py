@@ -35,6 +35,7 @@ class BlockTable:
     columns: dict[Path, pa.Array] = field(default_factory=dict)
     parent_index: pa.Array | None = None  # row of the parent table (within this block) each row belongs to
     position: pa.Array | None = None  # index of the element in its parent's array
+    mixed: set[Path] = field(default_factory=set)  # exact path only: columns whose values mix kinds (see repair.py)
 
 
 BlockTables = dict[TableKey, BlockTable]
@@ -76,7 +77,10 @@ def flatten_records(records: Iterable[dict[str, Any]]) -> BlockTables:
         for path, values in collector.columns.items():
             if len(values) < collector.rows:
                 values.extend([None] * (collector.rows - len(values)))
-            table.columns[path] = coltypes.to_arrow(values, coltypes.infer_type(values))
+            kind = coltypes.infer_type(values)
+            table.columns[path] = coltypes.to_arrow(values, kind)
+            if coltypes.is_mixed(values, kind):
+                table.mixed.add(path)
         if key:
             table.parent_index = pa.array(collector.parent_index, pa.int64())
             table.position = pa.array(collector.position, pa.int64())
@@ -102,7 +106,7 @@ def _flatten_object(
         if kind is dict:
             _flatten_object(value, child, row, collector, key, collectors)
             continue
-        if kind is list and value and _is_object_array(value):
+        if kind is list and value and is_object_array(value):
             child_key = (*key, child.path)
             table = collectors.get(child_key)
             if table is None:
@@ -123,7 +127,7 @@ def _flatten_object(
         column.append(value)
 
 
-def _is_object_array(values: list[Any]) -> bool:
+def is_object_array(values: list[Any]) -> bool:
     has_object = False
     for value in values:
         if type(value) is dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import EVENT_TIME
 
-from pipeline import blocks
+from pipeline import blocks, config
 from pipeline.schema import MemorySchemaStore, SchemaStore
 from pipeline.transform import TransformResult, transform_file
 
@@ -19,7 +19,7 @@ def parse_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """Runs a test with the pyarrow fast path enabled, and again with every block on the exact path."""
     if request.param == "exact":
         monkeypatch.setattr(blocks.BlockParser, "_fast", lambda self, data: None)
-        monkeypatch.setattr(blocks, "_fast_records", lambda records: None)
+        monkeypatch.setattr(blocks, "_converted", lambda records: None)
     return request.param
 
 
@@ -29,7 +29,11 @@ def transform(tmp_path: Path) -> Callable[..., TransformResult]:
     counter = iter(range(10_000))
 
     def run(
-        data: bytes, dataset: str = "orders", store: SchemaStore | None = None, key: str | None = None
+        data: bytes,
+        dataset: str = "orders",
+        store: SchemaStore | None = None,
+        key: str | None = None,
+        block_bytes: int = config.BLOCK_BYTES,
     ) -> TransformResult:
         number = next(counter)
         return transform_file(
@@ -40,6 +44,7 @@ def transform(tmp_path: Path) -> Callable[..., TransformResult]:
             schema_store=store if store is not None else MemorySchemaStore(),
             event_time=EVENT_TIME,
             identity=f"etag{number}",
+            settings=config.Settings(block_bytes=block_bytes),
         )
 
     return run
