@@ -67,6 +67,9 @@ def jupyter_command(port: int, open_browser: bool) -> list[str]:
     ]
     if not open_browser:
         command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # JupyterLab refuses root unless told; containers often run as root, and the server is loopback-only.
+        command.append("--allow-root")
     return command
 
 
@@ -183,13 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     args = parser.parse_args(argv)
     stack_names.validate_stack_name(args.stack)
-    # SIGTERM (e.g. from a process manager) stops everything the same way as Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # Ctrl-C and SIGTERM (e.g. from a process manager) stop everything the same way, even when this process was
+    # started with SIGINT ignored (as background jobs of a non-interactive shell are).
+    previous = {number: signal.signal(number, _raise_keyboard_interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         run = run_local if args.target == "local" else run_aws
         return run(args.stack, args.port, open_browser=not args.no_browser)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def test_jupyter_binds_loopback_and_opens_the_notebooks_folder() -> None:
     assert "--ServerApp.ip=127.0.0.1" in command and "--ServerApp.port=8899" in command
     assert command[command.index("--notebook-dir") + 1] == str(lab.ROOT / "notebooks")
     assert "--no-browser" in command and "--no-browser" not in lab.jupyter_command(8899, open_browser=True)
+    assert ("--allow-root" in command) == (os.geteuid() == 0)  # JupyterLab refuses root otherwise
 
 
 def test_aws_target_without_credentials_names_the_choices(monkeypatch, capsys) -> None:
