@@ -65,8 +65,9 @@ def run_baseline(source: Path, out_dir: Path) -> int:
 
 
 def run_transform(source: Path, out_dir: Path) -> int:
-    from pipeline.transform import transform_file
+    from pipeline.transform import transform_file, use_system_allocator
 
+    use_system_allocator()  # as the Lambda and the CLI entry points do
     result = transform_file(source, dataset="orders", out_dir=out_dir)
     return parquet_rows(out_dir) if result is not None else 0
 

@@ -23,9 +23,11 @@ from urllib.parse import unquote_plus
 from pipeline import config, naming
 from pipeline.formats import InputFormatError
 from pipeline.schema import SchemaConflict, record_bytes
-from pipeline.transform import error_report, output_name, transform_stream
+from pipeline.transform import error_report, output_name, transform_stream, use_system_allocator
 
 log = logging.getLogger(__name__)
+# the Lambda process is ours alone: a process-wide allocator choice is the entry point's to make (see transform.py)
+use_system_allocator()
 _clients: dict[str, Any] = {}
 
 

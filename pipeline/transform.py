@@ -142,7 +142,6 @@ def transform_stream(
 ) -> TransformResult:
     """The core: streams `source`, writes Parquet files under `work_dir` at their relative keys."""
     settings = settings or config.Settings()
-    _prefer_system_allocator()
     started = time.monotonic()
     counter = _CountingReader(source)
     stream = open_input(counter)
@@ -189,9 +188,13 @@ def transform_stream(
     return result
 
 
-def _prefer_system_allocator() -> None:
+def use_system_allocator() -> None:
     """Arrow's default mimalloc/jemalloc pools keep freed pages; the system allocator returns them, which keeps the
-    peak RSS of a long streaming run near one block's worth (measured: 290 vs 400 MB on 300 MB of NDJSON)."""
+    peak RSS of a long streaming run near one block's worth (measured: 290 vs 400 MB on 300 MB of NDJSON).
+
+    It is process-wide, so only entry points call it (the Lambda module, the CLI, the benchmark), never the library
+    functions a notebook imports.
+    """
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
 
@@ -332,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", help="dataset name (default: each input's parent folder name)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any input was quarantined")
     args = parser.parse_args(argv)
+    use_system_allocator()
     logging.basicConfig(level=os.environ.get("ETL_LOG_LEVEL", "WARNING"))
     out = FsPath(args.out)
     store = DirectorySchemaStore(out / config.SCHEMAS_PREFIX)
