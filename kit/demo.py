@@ -28,7 +28,7 @@ import pandas as pd
 
 from kit.local_endpoint import REPO_ROOT, LocalAwsProcess
 from kit.queries import QueryRun, run_query
-from kit.stack import load_outputs
+from kit.stack import load_outputs, stacks_dir
 from kit.uploads import upload_sample_data
 from pipeline.config import QUARANTINE_PREFIX
 
@@ -115,12 +115,13 @@ def quarantine_report(s3, bucket: str) -> list[dict]:
 def run_demo(stack: str) -> int:
     timings = Timings()
     print("== make demo: JSON lands in S3, SQL works in Athena — all on localaws, no AWS account ==\n")
-    (REPO_ROOT / ".stacks").mkdir(exist_ok=True)
+    log_path = stacks_dir() / "localaws-demo.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     print("Starting localaws (moto's control plane + our data plane) on a free loopback port…")
     with timings.step("start localaws"):
-        server = LocalAwsProcess(log_path=REPO_ROOT / ".stacks" / "localaws-demo.log")
+        server = LocalAwsProcess(log_path=log_path)
     try:
-        print(f"  localaws is serving {server.endpoint} (log: .stacks/localaws-demo.log)\n")
+        print(f"  localaws is serving {server.endpoint} (log: {log_path})\n")
         os.environ.update(server.env())
 
         print(f"Provisioning stack '{stack}' with the unchanged provision.py (AWS_ENDPOINT_URL={server.endpoint})…")
@@ -137,7 +138,7 @@ def run_demo(stack: str) -> int:
                 print(f"  uploaded s3://{bucket}/{key}")
             print("Waiting for the transform Lambda, the crawler-trigger Lambda and the Glue crawler to finish…")
             if not server.wait_idle(IDLE_TIMEOUT_S):
-                print(f"  still busy after {IDLE_TIMEOUT_S} s: see .stacks/localaws-demo.log for what is running")
+                print(f"  still busy after {IDLE_TIMEOUT_S} s: see {log_path} for what is running")
                 return 1
         print(f"  done: {len(uploaded)} files processed, catalog updated.")
 
