@@ -3,7 +3,8 @@
 1. `open_input` wraps a path or binary stream, undoes gzip (detected by its magic bytes) and skips a UTF-8 BOM.
 2. `detect_shape` peeks at the first non-blank byte: `[` is a JSON array, `{` is NDJSON or one (pretty-printed) object.
 3. `iter_blocks` yields `Block`s: NDJSON as raw bytes of whole lines (the fast path parses them into Arrow directly),
-   arrays and single objects as already-parsed records. Nothing reads a whole large object into memory except a single
+   arrays as their complete elements turned into NDJSON bytes (array_scan.py; unusual arrays as parsed records),
+   single objects as a parsed record. Nothing reads a whole large object into memory except a single
    pretty-printed object, which is one record by definition.
 4. `parse_ndjson_block` is the exact, pure-Python parser of an NDJSON block, used when the fast path declines a block.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from pipeline import config
+from pipeline.array_scan import scan_array
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -79,6 +81,7 @@ class Block:
     byte_offset: int  # offset of the block in the decompressed input
     data: bytes = b""
     records: list[dict[str, Any]] | None = None
+    array_source: bytes | None = None  # an array block's original bytes (`data` is them as NDJSON)
     first_index: int = 0  # index of the block's first record in the whole input (set by iter_blocks)
     record_count: int = field(default=0)
 
@@ -200,6 +203,8 @@ def _ndjson_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Bloc
 
 def parse_ndjson_block(block: Block) -> list[dict[str, Any]]:
     """Every non-blank line of an NDJSON block as a dict; the first bad line raises InputFormatError."""
+    if block.array_source is not None:
+        return _parse_array_source(block)
     data = block.data.rstrip(b"\r\n")
     try:
         # one C-level parse of the block as an array is ~2x faster than a call per line; it is only trusted when
@@ -284,16 +289,91 @@ def _decode_utf8(raw: bytes, base_offset: int) -> str:
 
 
 def _array_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]:
-    """Streams the elements of a top-level array with raw_decode over a sliding text window."""
-    decoder = json.JSONDecoder()
+    """Streams a top-level array as blocks of NDJSON bytes (array_scan.py finds the elements in bulk); from the
+    first window the scan does not recognise, the exact element-by-element parser takes over."""
     _read(stream, 1)  # the '['
+    window = b""
+    offset, line = 1, 1  # byte offset and line number of window[0]
+    first, eof = True, False
+    while True:
+        if not eof:
+            chunk = _read(stream, block_bytes)
+            eof = not chunk
+            window += chunk
+        scan = scan_array(window, first) if window else None
+        if scan is not None and scan.closed and not eof:
+            rest = _read(stream, -1)
+            eof = True
+            if rest.strip(_WHITESPACE):
+                window += rest
+                scan = None  # data after the closing ']': the exact parser reports it
+        if scan is None or (not scan.count and not scan.closed and (eof or len(window) > config.MAX_RECORD_BYTES)):
+            rest = _Prefixed(window, stream)
+            yield from _array_blocks_exact(
+                io.BufferedReader(_RawStream(rest), 1 << 20), block_bytes, first=first, offset=offset, line=line
+            )
+            return
+        if scan.count:
+            yield Block(
+                first_line=line + window.count(b"\n", 0, scan.start),
+                byte_offset=offset + scan.start,
+                data=scan.ndjson,
+                array_source=window[scan.start : scan.cut],
+                record_count=scan.count,
+            )
+        if scan.closed:
+            return
+        line += window.count(b"\n", 0, scan.cut)
+        offset += scan.cut
+        window = window[scan.cut :]
+        first = first and not scan.count
+
+
+class _Prefixed:
+    """Bytes already read, then the rest of the stream."""
+
+    def __init__(self, prefix: bytes, source: io.BufferedReader) -> None:
+        self.prefix = prefix
+        self.source = source
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.prefix:
+            return self.source.read(size)
+        if size < 0:
+            data, self.prefix = self.prefix + self.source.read(), b""
+        else:
+            data, self.prefix = self.prefix[:size], self.prefix[size:]
+        return data
+
+
+def _parse_array_source(block: Block) -> list[dict[str, Any]]:
+    """The records of an array block, parsed by `json` in one call; on any error the exact parser says where."""
+    assert block.array_source is not None
+    try:
+        records = json.loads("[" + block.array_source.decode("utf-8") + "]")
+    except (ValueError, RecursionError):
+        records = None
+    if records is not None and len(records) == block.record_count and all(type(r) is dict for r in records):
+        return records
+    source = io.BufferedReader(io.BytesIO(block.array_source + b"]"))
+    exact = _array_blocks_exact(source, len(block.array_source) + 1, offset=block.byte_offset, line=block.first_line)
+    return [record for part in exact for record in part.records or ()]
+
+
+def _array_blocks_exact(
+    stream: io.BufferedReader, block_bytes: int, *, first: bool = True, offset: int = 1, line: int = 1
+) -> Iterator[Block]:
+    """Streams the elements of a top-level array with raw_decode over a sliding text window.
+
+    `stream` starts right after the '[' (`first`) or at the ',' before the next element, at byte `offset`, `line`.
+    """
+    decoder = json.JSONDecoder()
     text = ""
     position = 0  # index into text
-    consumed_bytes = 1  # bytes of input before text[0]
-    consumed_lines = 1
+    consumed_bytes = offset  # bytes of input before text[0]
+    consumed_lines = line
     eof = False
-    expect_value = True  # right after '[' or ',' (but ']' allowed right after '[')
-    first = True
+    expect_value = first  # right after '[' or ',' (but ']' allowed right after '[')
     records: list[dict[str, Any]] = []
     block_line, block_offset = 1, 1
 

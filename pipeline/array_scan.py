@@ -1,0 +1,115 @@
+"""Finds the elements of a top-level JSON array in bulk (numpy), so an array can take the NDJSON fast path.
+
+Per-element `raw_decode` in a Python loop costs more than the decoding itself, and it builds Python objects that
+pyarrow then has to convert back. Instead, a window of the array's bytes is scanned with vectorised operations:
+quotes (minus escaped ones) give the string regions, the brackets outside strings give each byte's depth, and the
+commas at depth 1 separate the elements. The complete elements are handed on as NDJSON (top-level commas become
+newlines, newlines between tokens become spaces), which pyarrow.json parses straight into Arrow.
+
+The scan only has to be right for valid JSON: it never decides that input is valid. pyarrow (or `json` on the exact
+path) parses every element, and anything the scan does not recognise (an element that is not an object, a missing
+comma, bytes after the closing bracket...) returns None, so the caller falls back to the element-by-element parser,
+which reports the exact error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY = ord("{"), ord("}"), ord("["), ord("]")
+_COMMA, _NEWLINE, _QUOTE, _BACKSLASH = ord(","), ord("\n"), ord('"'), ord("\\")
+_WHITESPACE = b" \t\r\n"
+
+_MARKS = np.zeros(256, dtype=bool)  # the bytes whose position matters outside strings
+_MARKS[[_OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY, _COMMA, _NEWLINE]] = True
+_DEPTH_STEP = np.zeros(256, dtype=np.int32)
+_DEPTH_STEP[[_OPEN_OBJECT, _OPEN_ARRAY]] = 1
+_DEPTH_STEP[[_CLOSE_OBJECT, _CLOSE_ARRAY]] = -1
+
+
+@dataclass
+class ArrayScan:
+    """The complete elements at the start of a window of a top-level array (after '[' or before a ',')."""
+
+    count: int  # complete elements found (0: the window needs more bytes)
+    start: int  # offset in the window of the first element's '{'
+    cut: int  # offset of the ',' or ']' right after the last complete element: the next window starts there
+    closed: bool  # the ']' closing the array is at `cut`
+    ndjson: bytes  # the elements, one per line
+
+
+def scan_array(window: bytes, first: bool) -> ArrayScan | None:
+    """Scans `window`, which starts right after the array's '[' (`first`) or at the ',' before the next element.
+
+    None: something other than `{object}, {object}, ...` (possibly valid JSON, such as a scalar element, but not
+    for this scanner): the caller parses from the window's start element by element.
+    """
+    data = np.frombuffer(window, dtype=np.uint8)
+    quotes = np.flatnonzero(data == _QUOTE)
+    if window.find(b"\\") >= 0:
+        quotes = np.setdiff1d(quotes, _escaped(window, data), assume_unique=True)
+    marks = np.flatnonzero(_MARKS[data])
+    if len(quotes):
+        marks = marks[(np.searchsorted(quotes, marks) & 1) == 0]  # an odd number of quotes before: in a string
+    chars = data[marks]
+    newlines = marks[chars == _NEWLINE]
+    structural = chars != _NEWLINE
+    marks, chars = marks[structural], chars[structural]
+    step = _DEPTH_STEP[chars]
+    depth = 1 + np.cumsum(step)  # after each mark; the window starts at depth 1, inside the array
+
+    closed, end_at = False, -1
+    below = np.flatnonzero(depth < 1)
+    if len(below):
+        end = int(below[0])
+        end_at = int(marks[end])
+        if chars[end] != _CLOSE_ARRAY or window[end_at + 1 :].strip(_WHITESPACE):
+            return None
+        closed = True
+        marks, chars, depth, step = marks[:end], chars[:end], depth[:end], step[:end]
+    top = (depth - step) == 1
+    tokens, token_at = chars[top], marks[top]
+    leading, trailing = (_OPEN_OBJECT, _COMMA) if first else (_COMMA, _OPEN_OBJECT)
+    if not (np.all(tokens[0::2] == leading) and np.all(tokens[1::2] == trailing)):
+        return None  # a scalar or array element, or two elements without a comma between
+    returns = (depth == 1) & ~top
+    if np.any(chars[returns] != _CLOSE_OBJECT):
+        return None
+    opens, closes = token_at[tokens == _OPEN_OBJECT], marks[returns]
+    commas = token_at[tokens == _COMMA]
+    commas_after = commas if first else commas[1:]  # the comma after each element
+    if closed:
+        if len(closes) != len(opens) or (len(tokens) and tokens[-1] == _COMMA):
+            return None  # an unclosed element, or a trailing comma
+        count, cut = len(opens), end_at
+    else:
+        count = min(len(closes), len(commas_after))
+        if count == 0:
+            return ArrayScan(0, 0, 0, False, b"")
+        cut = int(commas_after[count - 1])
+    if count == 0:  # `[ ]`, or `, ]` after elements (caught above as a trailing comma)
+        return ArrayScan(0, 0, cut, True, b"") if not window[:cut].strip(_WHITESPACE) else None
+    starts, ends = opens[:count].tolist(), (closes[:count] + 1).tolist()
+    gaps = b"".join(window[a:b] for a, b in zip([0, *ends], [*starts, cut], strict=True))
+    separators = count - 1 if first else count
+    if gaps.translate(None, _WHITESPACE) != b"," * separators:
+        return None  # something other than whitespace between an element and its comma
+    start = starts[0]
+    lines = data[start:cut].copy()
+    lines[newlines[(newlines > start) & (newlines < cut)] - start] = ord(" ")
+    lines[commas[(commas > start) & (commas < cut)] - start] = _NEWLINE
+    return ArrayScan(count, start, cut, closed, lines.tobytes())
+
+
+def _escaped(window: bytes, data: np.ndarray) -> np.ndarray:
+    """Positions of the characters escaped by a backslash (only valid inside strings; a rare, short loop)."""
+    escaped = []
+    backslashes = np.flatnonzero(data == _BACKSLASH).tolist()
+    index = 0
+    while index < len(backslashes):
+        at = backslashes[index]
+        escaped.append(at + 1)
+        index += 2 if index + 1 < len(backslashes) and backslashes[index + 1] == at + 1 else 1
+    return np.array(escaped, dtype=np.int64)
