@@ -15,7 +15,17 @@ from urllib.parse import parse_qs
 import botocore.session
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
-_SIGNING_NAME_TO_SERVICE = {"execute-api": "apigateway"}
+# Signing names that differ from botocore's service name. Looking one up otherwise means loading every service
+# model botocore has (~15 s), so the common ones are named here; the scan stays as the fallback.
+_SIGNING_NAME_TO_SERVICE = {
+    "execute-api": "apigateway",
+    "tagging": "resourcegroupstaggingapi",
+    "monitoring": "cloudwatch",
+    "states": "stepfunctions",
+    "email": "ses",
+    "elasticmapreduce": "emr",
+    "es": "opensearch",
+}
 _HEADER_SELECTED = frozenset({"CopyObject", "UploadPartCopy"})
 
 
