@@ -12,7 +12,6 @@ Anything still refused goes to the exact path, which learns more repairs. The ou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,46 +43,54 @@ class Repairs:
 
     def apply(self, records: list[dict[str, Any]]) -> None:
         """Rewrites the records in place (values that drift become what the exact path makes of them)."""
+        # one pass per repaired path over the objects that hold its leaf, level by level: no per-value generators
+        holders = _Holders(records)
         for key, path in self.text:
-            for parent, leaf in _leaf_parents(_nodes(records, key), path):
+            leaf = path[-1]
+            for parent in holders.of(key, path[:-1]):
                 value = parent.get(leaf)
+                if value is None:
+                    continue
                 kind = type(value)
-                if value is None or kind is str or kind is dict or (kind is list and is_object_array(value)):
+                if kind is str or kind is dict or (kind is list and is_object_array(value)):
                     continue  # strings stay; objects and arrays of objects still flatten as they would
-                parent[leaf] = coltypes.json_text(value)
+                parent[leaf] = str(value) if kind is int else coltypes.json_text(value)
         for key, path in self.elements:
-            for parent, leaf in _leaf_parents(_nodes(records, key), path):
+            leaf = path[-1]
+            for parent in holders.of(key, path[:-1]):
                 value = parent.get(leaf)
                 if type(value) is list and not is_object_array(value):
                     parent[leaf] = [None if item is None else coltypes.json_text(item) for item in value]
         for key, path in self.split:
-            for parent, leaf in _leaf_parents(_nodes(records, key), path):
+            leaf = path[-1]
+            for parent in holders.of(key, path[:-1]):
                 if leaf in parent and type(parent[leaf]) is not dict:
                     parent[SCALAR_MARK + leaf] = parent.pop(leaf)
 
 
-def _nodes(records: list[dict[str, Any]], key: TableKey) -> list[dict[str, Any]]:
-    """The objects that make the rows of the table `key` (a chain of array paths from the root)."""
-    nodes = records
-    for array_path in key:
-        children: list[dict[str, Any]] = []
-        for parent, leaf in _leaf_parents(nodes, array_path):
-            value = parent.get(leaf)
-            if type(value) is list:
-                children.extend(item for item in value if type(item) is dict)
-        nodes = children
-    return nodes
+class _Holders:
+    """The objects at a path below the rows of a table `key` (a chain of array paths from the root), cached."""
 
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.cache: dict[tuple[TableKey, Path], list[dict[str, Any]]] = {((), ()): records}
 
-def _leaf_parents(nodes: Iterable[dict[str, Any]], path: Path) -> Iterable[tuple[dict[str, Any], str]]:
-    *parents, leaf = path
-    for node in nodes:
-        for step in parents:
-            node = node.get(step)
-            if type(node) is not dict:
-                break
-        else:
-            yield node, leaf
+    def of(self, key: TableKey, path: Path) -> list[dict[str, Any]]:
+        found = self.cache.get((key, path))
+        if found is None:
+            if path:
+                found = [child for node in self.of(key, path[:-1]) if type(child := node.get(path[-1])) is dict]
+            else:  # a child table's rows: the objects of its arrays of objects (a mixed array is one text value)
+                arrays = self.of(key[:-1], key[-1][:-1])
+                leaf = key[-1][-1]
+                found = [
+                    item
+                    for node in arrays
+                    if type(value := node.get(leaf)) is list and is_object_array(value)
+                    for item in value
+                    if type(item) is dict
+                ]
+            self.cache[(key, path)] = found
+        return found
 
 
 def unmark(tables: BlockTables) -> BlockTables:
