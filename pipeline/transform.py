@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from pipeline import coltypes, config, naming
 from pipeline.blocks import BlockParser
+from pipeline.early_write import EarlyWriter, Merge, merge_all
 from pipeline.flatten import BlockTables, TableKey
 from pipeline.formats import Block, InputFormatError, iter_blocks, open_input
 from pipeline.schema import (
@@ -150,28 +151,41 @@ def transform_stream(
     schemas: dict[TableKey, FileSchema] = {}
     parent_rows = 0
     with tempfile.TemporaryDirectory(prefix="transform-", dir=settings.tmp_dir or None) as spill_dir:
-        for tables in _parse_ahead(iter_blocks(stream, settings.block_bytes), parser):
-            parent_rows += _spill_block(tables, parent_rows, name.short_hash, source_key, spills, schemas, spill_dir)
-        result = TransformResult(source_key=source_key, dataset=dataset, rows=parent_rows, bytes_in=counter.count)
+        early = EarlyWriter(
+            schema_store, dataset, _merge, FsPath(spill_dir), settings.compression, settings.row_group_bytes
+        )
+        try:
+            for tables in _parse_ahead(iter_blocks(stream, settings.block_bytes), parser):
+                spilled: dict[TableKey, pa.Table] = {}
+                parent_rows += _spill_block(
+                    tables, parent_rows, name.short_hash, source_key, spills, schemas, spill_dir, spilled
+                )
+                early.offer(schemas, spilled)
+            result = TransformResult(source_key=source_key, dataset=dataset, rows=parent_rows, bytes_in=counter.count)
+            if parent_rows:
+                # the records are read, merged and written one level at a time, parents first (as merge_all reads)
+                datasets, merges = merge_all(lambda _dataset: None, dataset, schemas, _committing(schema_store))
+                early_files = early.finish((datasets, merges))
+        finally:
+            early.abort()
         if parent_rows:
-            datasets: dict[TableKey, str] = {(): dataset}
-            merges: dict[TableKey, MergeResult] = {}
-            for key in sorted(spills, key=len):  # parents first: they name their child datasets
-                merges[key] = merged = _commit(schema_store, datasets[key], key, schemas)
-                for path, child_dataset in merged.child_datasets.items():
-                    datasets[(*key, path)] = child_dataset
 
             def write(key: TableKey) -> OutputFile:
                 relative = name.key(datasets[key])
                 destination = FsPath(work_dir) / relative
-                size = write_parquet(
-                    spills[key],
-                    destination,
-                    merges[key].columns,
-                    merges[key].plan,
-                    compression=settings.compression,
-                    row_group_bytes=settings.row_group_bytes,
-                )
+                if early_files is not None:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    written, size = early_files[key]
+                    shutil.move(written, destination)
+                else:
+                    size = write_parquet(
+                        spills[key],
+                        destination,
+                        merges[key].columns,
+                        merges[key].plan,
+                        compression=settings.compression,
+                        row_group_bytes=settings.row_group_bytes,
+                    )
                 return OutputFile(
                     dataset=datasets[key],
                     key=relative,
@@ -215,13 +229,22 @@ def _parse_ahead(blocks: Iterator[Block], parser: BlockParser) -> Iterator[Block
                 future.cancel()
 
 
-def _commit(store: SchemaStore, dataset: str, key: TableKey, schemas: dict[TableKey, FileSchema]) -> MergeResult:
-    file_schema = schemas[key]
+def _merge(
+    record: dict[str, Any] | None, dataset: str, key: TableKey, schemas: dict[TableKey, FileSchema]
+) -> MergeResult:
+    """One level's merge of the file's columns into its dataset's record (pure)."""
     system = CHILD_SYSTEM_COLUMNS if key else PARENT_SYSTEM_COLUMNS
     child_paths = [other[-1] for other in schemas if len(other) == len(key) + 1 and other[:-1] == key]
-    return commit_schema(
-        store, dataset, lambda record: merge_schema(record, dataset, file_schema.columns, child_paths, system)
-    )
+    return merge_schema(record, dataset, schemas[key].columns, child_paths, system)
+
+
+def _committing(store: SchemaStore) -> Merge:
+    """`_merge` against the stored record, committed with a conditional write (re-merged on a lost race)."""
+
+    def commit(_record: dict[str, Any] | None, dataset: str, key: TableKey, schemas: dict[TableKey, FileSchema]):
+        return commit_schema(store, dataset, lambda record: _merge(record, dataset, key, schemas))
+
+    return commit
 
 
 def _spill_block(
@@ -232,8 +255,10 @@ def _spill_block(
     spills: dict[TableKey, Spill],
     schemas: dict[TableKey, FileSchema],
     spill_dir: str,
+    spilled: dict[TableKey, pa.Table],
 ) -> int:
-    """Adds lineage columns to a block's tables, records their types and spills them; returns parent rows."""
+    """Adds lineage columns to a block's tables, records their types and spills them (also into `spilled`);
+    returns parent rows."""
     record_ids: dict[TableKey, pa.Array] = {}
     for key in sorted(tables, key=len):
         table = tables[key]
@@ -261,7 +286,7 @@ def _spill_block(
                 empty_only = len(array.flatten()) == 0
             schemas[key].add(path, kind, biggest, empty_only)
             columns[spill_name(path)] = array
-        spills[key].add(columns)
+        spilled[key] = spills[key].add(columns)
     return tables[()].rows if () in tables else 0
 
 

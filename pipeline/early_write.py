@@ -1,0 +1,139 @@
+"""Early writing: the Parquet files are written while the input is still being parsed, on a guessed schema.
+
+The merged schema of a file is only known at its end, so the transform spills every block and writes the Parquet
+files afterwards: on clean input that last step is a third of the wall time, on one core. Most files never change
+their schema after the first block, though. So a writer thread casts each spilled block to the merge of the schema
+record (read once) with the file's columns seen so far, and writes it right away, overlapping the parse. At the end
+the real merge (committed as before) is compared with that guess: the same columns, types, sources and dataset
+names mean the same bytes the late write would produce, and the early files are kept. Otherwise (a late field, a
+widened type, a record changed meanwhile) the early files are dropped as soon as the guess changes, and the spill is
+written the usual way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path as FsPath
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.flatten import TableKey
+from pipeline.schema import FileSchema, MergeResult, SchemaStore
+from pipeline.writer import ParquetOutput
+
+log = logging.getLogger(__name__)
+MAX_QUEUED_BLOCKS = 2  # bounds the memory of blocks waiting for the writer thread
+
+Merge = Callable[[dict[str, Any] | None, str, TableKey, dict[TableKey, FileSchema]], MergeResult]
+
+
+def merge_all(
+    record_of: Callable[[str], dict[str, Any] | None], dataset: str, schemas: dict[TableKey, FileSchema], merge: Merge
+) -> tuple[dict[TableKey, str], dict[TableKey, MergeResult]]:
+    """Every level's merge, parents first (they name their child datasets)."""
+    datasets: dict[TableKey, str] = {(): dataset}
+    merges: dict[TableKey, MergeResult] = {}
+    for key in sorted(schemas, key=len):
+        merges[key] = merged = merge(record_of(datasets[key]), datasets[key], key, schemas)
+        for path, child_dataset in merged.child_datasets.items():
+            datasets[(*key, path)] = child_dataset
+    return datasets, merges
+
+
+def same_plan(
+    a: tuple[dict[TableKey, str], dict[TableKey, MergeResult]],
+    b: tuple[dict[TableKey, str], dict[TableKey, MergeResult]],
+) -> bool:
+    (datasets_a, merges_a), (datasets_b, merges_b) = a, b
+    return (
+        datasets_a == datasets_b
+        and merges_a.keys() == merges_b.keys()
+        and all(merges_a[k].columns == merges_b[k].columns and merges_a[k].plan == merges_b[k].plan for k in merges_a)
+    )
+
+
+class EarlyWriter:
+    """Writes spilled blocks to Parquet in a thread while the guess of the final schema holds."""
+
+    def __init__(
+        self, store: SchemaStore, dataset: str, merge: Merge, directory: FsPath, compression: str, row_group_bytes: int
+    ) -> None:
+        self.store, self.dataset, self.merge, self.directory = store, dataset, merge, directory
+        self.compression, self.row_group_bytes = compression, row_group_bytes
+        self.records: dict[str, dict[str, Any] | None] = {}
+        self.guess: tuple[dict[TableKey, str], dict[TableKey, MergeResult]] | None = None
+        self.outputs: dict[TableKey, ParquetOutput] = {}
+        self.queued: deque[Future[None]] = deque()
+        self.thread: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-write")
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None
+
+    def _record(self, dataset: str) -> dict[str, Any] | None:
+        if dataset not in self.records:
+            self.records[dataset] = self.store.load(dataset)[0]
+        return self.records[dataset]
+
+    def offer(self, schemas: dict[TableKey, FileSchema], spilled: dict[TableKey, pa.Table]) -> None:
+        """A block just spilled (its tables by level), with the file's schemas including it."""
+        if self.thread is None:
+            return
+        guess = merge_all(self._record, self.dataset, schemas, self.merge)
+        if self.guess is None:
+            self.guess = guess
+        elif not same_plan(self.guess, guess):
+            log.debug("early write dropped: the file's schema changed")
+            self.abort()
+            return
+        for key, table in spilled.items():
+            output = self.outputs.get(key)
+            if output is None:
+                merged = guess[1][key]
+                output = ParquetOutput(
+                    self.directory / f"early-{len(self.outputs):03d}.parquet",
+                    merged.columns,
+                    merged.plan,
+                    compression=self.compression,
+                    row_group_bytes=self.row_group_bytes,
+                )
+                self.outputs[key] = output
+            self.queued.append(self.thread.submit(output.add, table))
+        while len(self.queued) > MAX_QUEUED_BLOCKS:
+            self.queued.popleft().result()
+
+    def finish(
+        self, final: tuple[dict[TableKey, str], dict[TableKey, MergeResult]]
+    ) -> dict[TableKey, tuple[FsPath, int]] | None:
+        """The early files and sizes if the final plan is the guessed one; otherwise None (and they are dropped)."""
+        if self.thread is None or self.guess is None or not same_plan(self.guess, final):
+            self.abort()
+            return None
+        self._drain()
+        written = {key: (output.destination, output.close()) for key, output in self.outputs.items()}
+        self._stop()
+        return written
+
+    def abort(self) -> None:
+        if self.thread is None:
+            return
+        try:
+            self._drain()
+        finally:
+            for output in self.outputs.values():
+                output.abort()
+            self._stop()
+
+    def _drain(self) -> None:
+        while self.queued:
+            self.queued.popleft().result()
+
+    def _stop(self) -> None:
+        if self.thread is not None:
+            self.thread.shutdown(wait=True, cancel_futures=True)
+        self.thread = None
+        self.outputs = {}
