@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from pyathena import connect
+from kit.athena_client import connect
 from pyathena.pandas.cursor import PandasCursor
 
 # https://aws.amazon.com/athena/pricing/: $5 per TB scanned, rounded up to 10 MB per query.

@@ -7,11 +7,25 @@ cost (footers, HIVE_BAD_DATA, bytes scanned), results (CSV, metadata, GetQueryRe
 
 from __future__ import annotations
 
+import threading
+
+import duckdb
+
+from localaws.athena import dialect
 from localaws.athena.api import AthenaService
 from localaws.server import LocalAws
 
 
+def warm_up() -> None:
+    """Pay the engine's one-time costs (sqlglot's dialect tables, DuckDB's first connection) before the first query."""
+    connection = duckdb.connect()
+    dialect.setup(connection)
+    sql = dialect.to_duckdb(dialect.parse("SELECT date_format(from_iso8601_timestamp('2024-01-01T00:00:00Z'), '%Y')"))
+    connection.execute(sql).fetchall()
+
+
 def install(app: LocalAws) -> None:
+    threading.Thread(target=warm_up, name="localaws-athena-warm-up", daemon=True).start()
     service = AthenaService(app)
     for operation, handler in service.operations().items():
         app.override("athena", operation, handler)
