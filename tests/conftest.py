@@ -45,9 +45,14 @@ def localaws() -> Iterator[LocalAwsProcess]:
     server.stop()
 
 
+def point_clients_at(server: LocalAwsProcess, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 (and pyathena) in this test at a localaws server; returns its endpoint."""
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    return server.endpoint
+
+
 @pytest.fixture
 def localaws_env(localaws: LocalAwsProcess, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point boto3 (and pyathena) in this test at the localaws server; returns its endpoint."""
-    for name, value in localaws.env().items():
-        monkeypatch.setenv(name, value)
-    return localaws.endpoint
+    """Point boto3 (and pyathena) in this test at the session's localaws server; returns its endpoint."""
+    return point_clients_at(localaws, monkeypatch)

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from kit.local_endpoint import LocalAwsProcess
+from tests.conftest import point_clients_at
 from tests.localaws.test_lambda_runtime import create_function, invoke, log_messages
 
 pytestmark = pytest.mark.localaws
@@ -37,8 +38,7 @@ def prewarming_localaws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lo
 
 @pytest.fixture
 def prewarm_env(prewarming_localaws: LocalAwsProcess, monkeypatch: pytest.MonkeyPatch) -> LocalAwsProcess:
-    for name, value in prewarming_localaws.env().items():
-        monkeypatch.setenv(name, value)
+    point_clients_at(prewarming_localaws, monkeypatch)
     return prewarming_localaws
 
 
