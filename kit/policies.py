@@ -26,13 +26,21 @@ def _statement(sid: str, actions: list[str], resources: list[str], condition: Do
 
 
 def _list_prefix(stack: Stack, prefix: str) -> Document:
-    """ListBucket limited to one prefix: with it a missing object reads as NoSuchKey, not AccessDenied."""
+    """ListBucket limited to one prefix: what a caller that lists that prefix (the crawler) needs."""
     return _statement(
         f"List{prefix.strip('/').title()}",
         ["s3:ListBucket"],
         [stack.bucket_arn],
         {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
     )
+
+
+def _list_bucket_for_missing_keys(stack: Stack) -> Document:
+    """ListBucket on the stack's bucket, without a prefix condition, so that reading a schema record that does not
+    exist yet answers 404 NoSuchKey rather than 403 AccessDenied. S3 decides 404-or-403 by whether the caller may
+    ListBucket, and a GetObject request carries no s3:prefix key, so a prefix-conditioned grant would not count.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)"""
+    return _statement("ListForMissingSchemaRecords", ["s3:ListBucket"], [stack.bucket_arn])
 
 
 def _own_log_group(stack: Stack, function: str) -> Document:
@@ -88,7 +96,7 @@ def transform_policy(stack: Stack) -> Document:
             _statement(
                 "ReadWriteSchemaRecords", ["s3:GetObject", "s3:PutObject"], [stack.prefix_arn(config.SCHEMAS_PREFIX)]
             ),
-            _list_prefix(stack, config.SCHEMAS_PREFIX),
+            _list_bucket_for_missing_keys(stack),
             _own_log_group(stack, stack.transform_function),
             _dead_letter_queue(stack),
         ],

@@ -62,7 +62,8 @@ def test_transform_reads_raw_writes_processed_quarantine_and_schema_records():
     assert {("s3:GetObject", f"{bucket}/schemas/*"), ("s3:PutObject", f"{bucket}/schemas/*")} <= allowed
     assert ("s3:PutObject", f"{bucket}/raw/*") not in allowed  # never writes where it is triggered (P2)
     (listing,) = [s for s in _statements(DOCUMENTS["transform"]) if s["Action"] == ["s3:ListBucket"]]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["schemas/", "schemas/*"]}}
+    # No prefix condition: GetObject of a missing schema record must answer 404, and GetObject has no s3:prefix key.
+    assert listing["Resource"] == [bucket] and "Condition" not in listing
     assert ("sqs:SendMessage", STACK.dlq_arn) in allowed
     assert ("logs:PutLogEvents", f"{STACK.log_group_arn('alice-transform')}:*") in allowed
     assert not any(action.startswith("logs:CreateLogGroup") for action, _ in allowed)
