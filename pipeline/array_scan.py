@@ -46,6 +46,54 @@ def scan_array(window: bytes, first: bool) -> ArrayScan | None:
     None: something other than `{object}, {object}, ...` (possibly valid JSON, such as a scalar element, but not
     for this scanner): the caller parses from the window's start element by element.
     """
+    return _scan_one_per_line(window, first) or _scan(window, first)
+
+
+def _scan_one_per_line(window: bytes, first: bool) -> ArrayScan | None:
+    """The common layouts (compact, or one element per line) in about a third of `_scan`'s time: only braces and
+    brackets are located, and the elements are joined by newlines as they are. None: let `_scan` decide."""
+    data = np.frombuffer(window, dtype=np.uint8)
+    quotes = np.flatnonzero(data == _QUOTE)
+    if window.find(b"\\") >= 0:
+        quotes = np.setdiff1d(quotes, _escaped(window, data), assume_unique=True)
+    folded = data | 0x20  # '[' -> '{' and ']' -> '}'
+    marks = np.flatnonzero((folded == _OPEN_OBJECT) | (folded == _CLOSE_OBJECT))
+    if len(quotes):
+        marks = marks[(np.searchsorted(quotes, marks) & 1) == 0]
+    chars = data[marks]
+    step = np.where((chars | 0x20) == _OPEN_OBJECT, 1, -1)
+    depth = 1 + np.cumsum(step)
+    if len(depth) == 0 or depth.min() < 1:
+        return None  # the array's end (or no element) in this window
+    top = (depth - step) == 1
+    returns = (depth == 1) & ~top
+    if np.any(chars[top] != _OPEN_OBJECT) or np.any(chars[returns] != _CLOSE_OBJECT):
+        return None
+    starts = marks[top].tolist()
+    ends = (marks[returns] + 1).tolist()
+    complete = len(ends)
+    if complete == 0:
+        return None
+    between = b"".join(window[a:b] for a, b in zip(ends[: complete - 1], starts[1:complete], strict=True))
+    lead = window[: starts[0]].translate(None, _WHITESPACE)
+    if between.translate(None, _WHITESPACE) != b"," * (complete - 1) or lead != (b"" if first else b","):
+        return None
+    tail = window[ends[-1] : starts[complete] if complete < len(starts) else len(window)]
+    after = tail.translate(None, _WHITESPACE)
+    if after == b",":
+        count, cut = complete, ends[-1] + tail.find(b",")
+    elif after == b"" and complete > 1:
+        count = complete - 1
+        cut = window.find(b",", ends[count - 1], starts[count])
+    else:
+        return None
+    lines = b"\n".join(window[a:b] for a, b in zip(starts[:count], ends[:count], strict=True))
+    if lines.count(b"\n") != count - 1:
+        return None  # an element spans lines (pretty-printed): `_scan` turns its newlines into spaces
+    return ArrayScan(count, starts[0], cut, False, lines)
+
+
+def _scan(window: bytes, first: bool) -> ArrayScan | None:
     data = np.frombuffer(window, dtype=np.uint8)
     quotes = np.flatnonzero(data == _QUOTE)
     if window.find(b"\\") >= 0:
