@@ -382,7 +382,7 @@ CASES = [
     (
         "day_of_week",
         f"SELECT day_of_week({TS}), count(*) FROM orders GROUP BY 1",
-        lambda d, p: counts(d.orders.t.dt.dayofweek + 1),
+        lambda d, p: counts(d.orders.t.dt.day_of_week + 1),
         False,
     ),
     (
