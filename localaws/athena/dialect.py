@@ -68,6 +68,18 @@ def _joda_to_strftime(pattern: str) -> str:
 
 
 def _fix(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.DateDiff) and node.args.get("unit") is not None:
+        # Trino counts whole units elapsed (09:00:00.900 -> 09:00:01.100 is 0 seconds); DuckDB's date_diff counts
+        # boundaries crossed (1), its date_sub counts whole units. https://trino.io/docs/current/functions/datetime.html
+        unit = exp.Literal.string(node.args["unit"].name.lower())
+        return exp.Anonymous(this="date_sub", expressions=[unit, node.expression, node.this])
+    if isinstance(node, exp.RegexpExtract):
+        # Trino returns NULL when the pattern does not match; DuckDB returns ''.
+        # https://trino.io/docs/current/functions/regexp.html#regexp_extract
+        arguments = [node.this, node.expression, node.args.get("group") or exp.Literal.number(0)]
+        extract = exp.Anonymous(this="regexp_extract", expressions=[argument.copy() for argument in arguments])
+        matches = exp.Anonymous(this="regexp_matches", expressions=[node.this.copy(), node.expression.copy()])
+        return exp.Case(ifs=[exp.If(this=matches, true=extract)])
     if isinstance(node, exp.JSONExtractScalar):
         return exp.Anonymous(this="trino_json_extract_scalar", expressions=[node.this, node.expression])
     if isinstance(node, exp.ParseDatetime) and isinstance(node.args.get("format"), exp.Literal):

@@ -221,7 +221,8 @@ def by(frame: pd.DataFrame, keys, **aggregations) -> pd.DataFrame:
 
 
 def counts(values) -> list[tuple]:
-    return list(pd.Series(list(values), dtype=object).value_counts().items())
+    """(value, count) pairs as GROUP BY gives them: NULL is a group of its own."""
+    return list(pd.Series(list(values), dtype=object).value_counts(dropna=False).items())
 
 
 def order_lines(d: Samples) -> pd.DataFrame:
@@ -748,28 +749,7 @@ CASES = [
 ]
 
 
-# Queries whose answer localaws gets wrong today (Athena engine v3 = Trino semantics), kept so a fix shows up.
-_DATE_DIFF = (
-    "localaws bug: date_diff on timestamps with fractional seconds counts unit boundaries crossed (DuckDB "
-    "DATE_DIFF, which sqlglot emits) instead of whole elapsed units as Trino does: date_diff('second', "
-    "'...:00.900Z', '...:01.100Z') is 1 instead of 0"
-)
-_REGEXP_EXTRACT = (
-    "localaws bug: regexp_extract returns '' when the pattern does not match (DuckDB REGEXP_EXTRACT); "
-    "Trino returns NULL"
-)
-XFAIL = {
-    "session_duration_seconds_with_millis": _DATE_DIFF,
-    "lag_seconds_between_events": _DATE_DIFF,
-    "regexp_extract_product_from_url": _REGEXP_EXTRACT,
-    "regexp_extract_postcode_digits": _REGEXP_EXTRACT,
-}
-PARAMS = [
-    pytest.param(sql, expected, ordered, id=name, marks=[pytest.mark.xfail(strict=True, reason=XFAIL[name])])
-    if name in XFAIL
-    else pytest.param(sql, expected, ordered, id=name)
-    for name, sql, expected, ordered in CASES
-]
+PARAMS = [pytest.param(sql, expected, ordered, id=name) for name, sql, expected, ordered in CASES]
 
 
 @pytest.mark.parametrize(("sql", "expected", "ordered"), PARAMS)
