@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from kit.athena_client import connect
 from pyathena.pandas.cursor import PandasCursor
+
+from kit.athena_client import connect
 
 # https://aws.amazon.com/athena/pricing/: $5 per TB scanned, rounded up to 10 MB per query.
 PRICE_PER_TB_USD = 5.0
