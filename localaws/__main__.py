@@ -15,6 +15,18 @@ from localaws.server import DEFAULT_PORT, Server
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m localaws",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "endpoints:\n"
+            "  GET /_localaws/health             the server's health and pending work\n"
+            "  GET /_localaws/idle?timeout=30    returns once no event, invocation or crawl is pending (408 if not)\n"
+            "environment:\n"
+            "  LOCALAWS_LAMBDA_CONCURRENCY   async runs of one function at once (default: CPU count, at least 2)\n"
+            "  LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before async retries 1 and 2 (default 0.5,1; AWS: ~60,120)\n"
+            "  LOCALAWS_LAMBDA_PREWARM       0 = no proactive initialization of new functions (default 1)\n"
+            "  LOCALAWS_LAMBDA_IDLE_SECONDS  idle warm environments are stopped after this (default 300)\n"
+            "  LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for a function's INIT phase (default 10)\n"
+        ),
         description=(
             "Serve an AWS-compatible endpoint on loopback. moto holds the control plane (S3, IAM, Lambda, Logs, SQS, "
             "Glue, Athena metadata); localaws runs the data plane: S3 event notifications, Lambda code from its zip, "
