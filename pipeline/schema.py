@@ -236,8 +236,16 @@ class FileSchema:
         if old is None:
             self.columns[path] = FileColumn(hive_type, max_abs_int, empty_arrays_only)
         else:
-            self.columns[path] = FileColumn(
-                coltypes.unify(old.type, hive_type),
-                max(old.max_abs_int, max_abs_int),
-                old.empty_arrays_only and empty_arrays_only,
-            )
+            # a block of only [] or null says nothing about the element type: it must not widen another block's
+            both_arrays = coltypes.element_of(old.type) is not None and coltypes.element_of(hive_type) is not None
+            if both_arrays and old.empty_arrays_only and not empty_arrays_only:
+                kind = hive_type
+            elif both_arrays and empty_arrays_only and not old.empty_arrays_only:
+                kind = old.type
+            else:
+                kind = coltypes.unify(old.type, hive_type)
+            if hive_type == coltypes.NULL or old.type == coltypes.NULL:  # a null-only block says nothing either
+                empty_only = old.empty_arrays_only if hive_type == coltypes.NULL else empty_arrays_only
+            else:
+                empty_only = old.empty_arrays_only and empty_arrays_only
+            self.columns[path] = FileColumn(kind, max(old.max_abs_int, max_abs_int), empty_only)
