@@ -17,19 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import math
 import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import boto3
 import pandas as pd
 import pytest
 from pyathena.cursor import Cursor
+from result_rows import rows, sorted_rows
 
 from kit.athena_client import connect
 from kit.local_endpoint import wait_idle
@@ -187,34 +186,6 @@ def suite(localaws, tmp_path_factory: pytest.TempPathFactory):
 # --- comparison --------------------------------------------------------------------------------------------------
 
 
-def _normal(value):
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, Decimal):
-        return value if value == value.to_integral_value() else round(float(value), 6)
-    if hasattr(value, "item") and not isinstance(value, (list, dict, tuple)):
-        value = value.item()
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, (list, tuple)):
-        return tuple(_normal(v) for v in value)
-    return value
-
-
-def _rows(frame_or_rows) -> list[tuple]:
-    if isinstance(frame_or_rows, pd.DataFrame):
-        records = frame_or_rows.astype(object).itertuples(index=False, name=None)
-    else:
-        records = frame_or_rows
-    return [tuple(_normal(v) for v in row) for row in records]
-
-
-def _sorted(rows: list[tuple]) -> list[tuple]:
-    return sorted(rows, key=lambda row: tuple((v is None, str(type(v)), str(v)) for v in row))
-
-
 def by(frame: pd.DataFrame, keys, **aggregations) -> pd.DataFrame:
     """GROUP BY that keeps the NULL group, as SQL does."""
     return frame.groupby(keys, dropna=False).agg(**aggregations).reset_index()
@@ -229,7 +200,7 @@ def order_lines(d: Samples) -> pd.DataFrame:
     return d.orders.merge(d.items, on="order_id")
 
 
-def tag_rows(d: Samples) -> pd.DataFrame:
+def tagrows(d: Samples) -> pd.DataFrame:
     rows = [(r.order_id, r.sku, n, tag) for r in d.items.itertuples() for n, tag in enumerate(r.tags, start=1)]
     return pd.DataFrame(rows, columns=["order_id", "sku", "n", "tag"])
 
@@ -430,13 +401,13 @@ CASES = [
     (
         "unnest_tag_uses",
         "SELECT tag, count(*) FROM orders_items CROSS JOIN UNNEST(tags) AS t(tag) GROUP BY tag",
-        lambda d, p: counts(tag_rows(d).tag),
+        lambda d, p: counts(tagrows(d).tag),
         False,
     ),
     (
         "unnest_with_ordinality_first_tag",
         "SELECT sku, tag FROM orders_items CROSS JOIN UNNEST(tags) WITH ORDINALITY AS t(tag, n) WHERE n = 1",
-        lambda d, p: (lambda f: f[f.n == 1][["sku", "tag"]])(tag_rows(d)),
+        lambda d, p: (lambda f: f[f.n == 1][["sku", "tag"]])(tagrows(d)),
         False,
     ),
     (
@@ -453,7 +424,7 @@ CASES = [
         f"{ORDER_LINES_JOIN} CROSS JOIN UNNEST(i.tags) AS t(tag) GROUP BY 1, 2",
         lambda d, p: [
             (t, c, round(v, 2))
-            for (t, c), v in tag_rows(d)
+            for (t, c), v in tagrows(d)
             .merge(d.items[["order_id", "sku", "qty", "unit_price"]], on=["order_id", "sku"])
             .merge(d.orders[["order_id", "country"]], on="order_id")
             .assign(v=lambda f: f.qty * f.unit_price)
@@ -540,7 +511,7 @@ CASES = [
         "WITH tag_counts AS (SELECT tag, count(*) AS n FROM orders_items CROSS JOIN UNNEST(tags) AS t(tag) "
         "GROUP BY tag) SELECT tag, n, dense_rank() OVER (ORDER BY n DESC) FROM tag_counts",
         lambda d, p: (lambda f: f.assign(r=f.n.rank(method="dense", ascending=False).astype(int)))(
-            pd.DataFrame(counts(tag_rows(d).tag), columns=["tag", "n"])
+            pd.DataFrame(counts(tagrows(d).tag), columns=["tag", "n"])
         ),
         False,
     ),
@@ -755,10 +726,10 @@ PARAMS = [pytest.param(sql, expected, ordered, id=name) for name, sql, expected,
 @pytest.mark.parametrize(("sql", "expected", "ordered"), PARAMS)
 def test_query_matches_pandas(suite: Suite, sql: str, expected, ordered: bool) -> None:
     suite.cursor.execute(sql.replace("{dt}", suite.dt))
-    actual = _rows(suite.cursor.fetchall())
-    wanted = _rows(expected(suite.data, suite.dt))
+    actual = rows(suite.cursor.fetchall())
+    wanted = rows(expected(suite.data, suite.dt))
     if not ordered:
-        actual, wanted = _sorted(actual), _sorted(wanted)
+        actual, wanted = sorted_rows(actual), sorted_rows(wanted)
     assert actual == wanted
 
 

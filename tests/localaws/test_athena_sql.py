@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import re
 
 import pandas as pd
 import pytest
 from athena_tables import Shop
 from pyathena.cursor import Cursor
+from result_rows import rows, sorted_rows
 
 from kit.athena_client import connect
 
@@ -41,32 +41,6 @@ def _json(text: str, *path: str):
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
     return value
-
-
-def _normal(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if hasattr(value, "item") and not isinstance(value, (list, dict)):
-        value = value.item()
-    if isinstance(value, float):
-        return round(value, 6)
-    if hasattr(value, "as_integer_ratio") and not isinstance(value, int):  # Decimal
-        return round(float(value), 6)
-    return value
-
-
-def _rows(frame_or_rows) -> list[tuple]:
-    if isinstance(frame_or_rows, pd.DataFrame):
-        records = frame_or_rows.astype(object).itertuples(index=False, name=None)
-    else:
-        records = frame_or_rows
-    return [tuple(_normal(v) for v in row) for row in records]
-
-
-def _sorted(rows: list[tuple]) -> list[tuple]:
-    return sorted(rows, key=lambda row: tuple((v is None, str(type(v)), v if v is not None else 0) for v in row))
 
 
 def by(frame: pd.DataFrame, keys, **aggregations) -> pd.DataFrame:
@@ -459,10 +433,10 @@ CASES = [
 @pytest.mark.parametrize(("sql", "expected", "ordered"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_query_matches_pandas(shop: Shop, cursor: Cursor, sql: str, expected, ordered: bool) -> None:
     cursor.execute(sql)
-    actual = _rows(cursor.fetchall())
-    wanted = _rows(expected(shop.frames))
+    actual = rows(cursor.fetchall())
+    wanted = rows(expected(shop.frames))
     if not ordered:
-        actual, wanted = _sorted(actual), _sorted(wanted)
+        actual, wanted = sorted_rows(actual), sorted_rows(wanted)
     assert actual == wanted
 
 
