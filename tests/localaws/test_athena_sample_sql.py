@@ -200,7 +200,7 @@ def order_lines(d: Samples) -> pd.DataFrame:
     return d.orders.merge(d.items, on="order_id")
 
 
-def tagrows(d: Samples) -> pd.DataFrame:
+def tag_rows(d: Samples) -> pd.DataFrame:
     rows = [(r.order_id, r.sku, n, tag) for r in d.items.itertuples() for n, tag in enumerate(r.tags, start=1)]
     return pd.DataFrame(rows, columns=["order_id", "sku", "n", "tag"])
 
@@ -401,13 +401,13 @@ CASES = [
     (
         "unnest_tag_uses",
         "SELECT tag, count(*) FROM orders_items CROSS JOIN UNNEST(tags) AS t(tag) GROUP BY tag",
-        lambda d, p: counts(tagrows(d).tag),
+        lambda d, p: counts(tag_rows(d).tag),
         False,
     ),
     (
         "unnest_with_ordinality_first_tag",
         "SELECT sku, tag FROM orders_items CROSS JOIN UNNEST(tags) WITH ORDINALITY AS t(tag, n) WHERE n = 1",
-        lambda d, p: (lambda f: f[f.n == 1][["sku", "tag"]])(tagrows(d)),
+        lambda d, p: (lambda f: f[f.n == 1][["sku", "tag"]])(tag_rows(d)),
         False,
     ),
     (
@@ -424,7 +424,7 @@ CASES = [
         f"{ORDER_LINES_JOIN} CROSS JOIN UNNEST(i.tags) AS t(tag) GROUP BY 1, 2",
         lambda d, p: [
             (t, c, round(v, 2))
-            for (t, c), v in tagrows(d)
+            for (t, c), v in tag_rows(d)
             .merge(d.items[["order_id", "sku", "qty", "unit_price"]], on=["order_id", "sku"])
             .merge(d.orders[["order_id", "country"]], on="order_id")
             .assign(v=lambda f: f.qty * f.unit_price)
@@ -511,7 +511,7 @@ CASES = [
         "WITH tag_counts AS (SELECT tag, count(*) AS n FROM orders_items CROSS JOIN UNNEST(tags) AS t(tag) "
         "GROUP BY tag) SELECT tag, n, dense_rank() OVER (ORDER BY n DESC) FROM tag_counts",
         lambda d, p: (lambda f: f.assign(r=f.n.rank(method="dense", ascending=False).astype(int)))(
-            pd.DataFrame(counts(tagrows(d).tag), columns=["tag", "n"])
+            pd.DataFrame(counts(tag_rows(d).tag), columns=["tag", "n"])
         ),
         False,
     ),
