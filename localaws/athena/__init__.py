@@ -13,6 +13,7 @@ import duckdb
 
 from localaws.athena import dialect
 from localaws.athena.api import AthenaService
+from localaws.athena.workgroups import reject_missing_work_group
 from localaws.server import LocalAws
 
 
@@ -30,3 +31,4 @@ def install(app: LocalAws) -> None:
     for operation, handler in service.operations().items():
         app.override("athena", operation, handler)
     app.on_shutdown(service.executions.shutdown)
+    app.validate("athena", "GetWorkGroup", reject_missing_work_group(app))

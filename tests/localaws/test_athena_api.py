@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 from athena_tables import Shop, result_rows, run_query, wait_for_query
 from botocore.exceptions import ClientError
@@ -170,3 +171,12 @@ def test_catalog_operations_read_glue(shop: Shop) -> None:
     with pytest.raises(ClientError) as raised:
         shop.athena.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName=shop.database, TableName="nope")
     assert raised.value.response["Error"]["Code"] == "MetadataException"
+
+
+def test_get_work_group_of_a_missing_workgroup_is_an_invalid_request(localaws_env):
+    # https://docs.aws.amazon.com/athena/latest/APIReference/API_GetWorkGroup.html (moto alone answers 200 with null)
+    athena = boto3.client("athena")
+    with pytest.raises(ClientError) as missing:
+        athena.get_work_group(WorkGroup="no-such-workgroup")
+    assert missing.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert athena.get_work_group(WorkGroup="primary")["WorkGroup"]["Name"] == "primary"
