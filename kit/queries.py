@@ -5,6 +5,8 @@ The same code runs against AWS and localaws: pyathena's boto3 clients follow AWS
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -66,19 +68,30 @@ def connect_athena(outputs: dict[str, Any], **kwargs: Any):
     )
 
 
+@functools.cache
+def _pandas_connection(work_group: str, region: str, database: str, endpoint: str | None):
+    """One connection per stack and endpoint, reused across queries: building its boto3 clients is the slow part.
+    `endpoint` only keys the cache, so a process that switches AWS_ENDPOINT_URL gets a fresh connection."""
+    del endpoint
+    outputs = {"workgroup": work_group, "region": region, "glue_database": database}
+    return connect_athena(outputs, cursor_class=PandasCursor)
+
+
 def run_query(sql: str, outputs: dict[str, Any]) -> QueryRun:
     """Run one query in the stack's workgroup and return its DataFrame with its statistics."""
     started = time.perf_counter()
-    with connect_athena(outputs, cursor_class=PandasCursor) as connection:
-        cursor = connection.cursor()
-        cursor.execute(sql)
-        frame = cursor.as_pandas()
-        return QueryRun(
-            sql=sql,
-            query_id=cursor.query_id,
-            frame=frame,
-            data_scanned_bytes=cursor.data_scanned_in_bytes or 0,
-            engine_ms=cursor.engine_execution_time_in_millis or 0,
-            total_ms=cursor.total_execution_time_in_millis or 0,
-            wall_s=time.perf_counter() - started,
-        )
+    connection = _pandas_connection(
+        outputs["workgroup"], outputs["region"], outputs["glue_database"], os.environ.get("AWS_ENDPOINT_URL")
+    )
+    cursor = connection.cursor()
+    cursor.execute(sql)
+    frame = cursor.as_pandas()
+    return QueryRun(
+        sql=sql,
+        query_id=cursor.query_id,
+        frame=frame,
+        data_scanned_bytes=cursor.data_scanned_in_bytes or 0,
+        engine_ms=cursor.engine_execution_time_in_millis or 0,
+        total_ms=cursor.total_execution_time_in_millis or 0,
+        wall_s=time.perf_counter() - started,
+    )
