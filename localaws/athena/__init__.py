@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import threading
 
-import duckdb
-
 from localaws.athena import dialect
 from localaws.athena.api import AthenaService
 from localaws.athena.workgroups import reject_missing_work_group
@@ -19,8 +17,7 @@ from localaws.server import LocalAws
 
 def warm_up() -> None:
     """Pay the engine's one-time costs (sqlglot's dialect tables, DuckDB's first connection) before the first query."""
-    connection = duckdb.connect()
-    dialect.setup(connection)
+    connection = dialect.connect()
     sql = dialect.to_duckdb(dialect.parse("SELECT date_format(from_iso8601_timestamp('2024-01-01T00:00:00Z'), '%Y')"))
     connection.execute(sql).fetchall()
 

@@ -18,6 +18,7 @@ from sqlglot.dialects.hive import Hive
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.time import format_time
 
+from localaws.athena import sandbox
 from localaws.athena.errors import QueryFailed
 
 # Trino functions DuckDB lacks, as macros created once in the shared database.
@@ -31,22 +32,27 @@ MACROS = (
     "CREATE OR REPLACE MACRO to_iso8601(t) AS strftime(t, '%Y-%m-%dT%H:%M:%S.%g')",
     "CREATE OR REPLACE MACRO codepoint(s) AS unicode(s)",
 )
-SETTINGS = ("SET integer_division = true", "SET TimeZone = 'UTC'", "SET autoinstall_known_extensions = false")
+# Global, so every cursor of the database inherits them once the configuration is locked.
+SETTINGS = ("SET GLOBAL integer_division = true", "SET GLOBAL TimeZone = 'UTC'")
 
 
-def setup(connection: duckdb.DuckDBPyConnection) -> None:
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB database for Athena SQL: no file, network or extension access from SQL, macros created, settings
+    locked (see sandbox.py). Table data can reach it only as Arrow objects the engine registers on a cursor."""
+    connection = duckdb.connect(config=dict(sandbox.DUCKDB_CONFIG))
     for statement in (*SETTINGS, *MACROS):
         connection.execute(statement)
+    connection.execute("SET GLOBAL lock_configuration = true")
+    return connection
 
 
 def configure_cursor(cursor: duckdb.DuckDBPyConnection) -> None:
-    """Settings are per connection; a cursor of the shared database needs its own."""
-    for statement in SETTINGS:
-        cursor.execute(statement)
+    """A cursor inherits the database's global settings; nothing is left to set (and the configuration is locked)."""
 
 
 def parse(sql: str) -> exp.Expression:
-    """Parse Athena SQL, failing the query as Athena does on a syntax error ('line L:C: ...')."""
+    """Parse Athena SQL, failing the query as Athena does on a syntax error ('line L:C: ...') or on a function Athena
+    does not have (FUNCTION_NOT_FOUND, see sandbox.py)."""
     try:
         tree = sqlglot.parse_one(sql, read="trino")
     except ParseError as error:
@@ -60,6 +66,7 @@ def parse(sql: str) -> exp.Expression:
         raise QueryFailed(f"line 1:1: {error}", error_type=1005) from None
     if tree is None:
         raise QueryFailed("line 1:1: mismatched input '<EOF>'", error_type=1005)
+    sandbox.check(tree, sql)
     return tree
 
 

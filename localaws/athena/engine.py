@@ -68,8 +68,7 @@ class Engine:
             secret_key="test",
             region=region,
         )
-        self.database = duckdb.connect()
-        dialect.setup(self.database)
+        self.database = dialect.connect()
         self.footers = FooterCache()
         self.io = ThreadPoolExecutor(8, thread_name_prefix="athena-io")
 
