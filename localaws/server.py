@@ -83,6 +83,7 @@ def _xml_escape(text: str) -> str:
 
 
 Override = Callable[[Request], Response]
+Control = Callable[[str, dict[str, list[str]], bytes], Response]  # (method, query, body) -> response
 Validator = Callable[[Request], "Response | None"]
 AfterHook = Callable[[Request, Response], None]
 
@@ -98,6 +99,7 @@ class LocalAws:
     _validators: dict[tuple[str, str], list[Validator]] = field(default_factory=lambda: defaultdict(list))
     _after: dict[tuple[str, str], list[AfterHook]] = field(default_factory=lambda: defaultdict(list))
     _internal: dict[str, Callable[[dict[str, list[str]]], Response]] = field(default_factory=dict)
+    _controls: dict[str, Control] = field(default_factory=dict)
     _shutdown: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -118,6 +120,10 @@ class LocalAws:
     def internal(self, name: str, handler: Callable[[dict[str, list[str]]], Response]) -> None:
         """Serve GET /_localaws/<name>."""
         self._internal[name] = handler
+
+    def control(self, name: str, handler: Control) -> None:
+        """Serve /_localaws/<name> for every method: localaws's own controls, which no AWS API has (tests use them)."""
+        self._controls[name] = handler
 
     def on_shutdown(self, callback: Callable[[], None]) -> None:
         self._shutdown.append(callback)
@@ -177,10 +183,13 @@ class LocalAws:
 
     def _serve_internal(self, path: str, environ: dict[str, Any]) -> Response:
         name = path.removeprefix("/_localaws/").strip("/")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        if name in self._controls:
+            return self._controls[name](environ["REQUEST_METHOD"], query, _read_body(environ))
         handler = self._internal.get(name)
         if handler is None:
             return json_response({"error": f"no such localaws endpoint: {name}"}, 404)
-        return handler(parse_qs(environ.get("QUERY_STRING", "")))
+        return handler(query)
 
     def _health(self, _query: dict[str, list[str]]) -> Response:
         return json_response({"status": "ok", "endpoint": self.endpoint, "pending": self.activity.pending})

@@ -3,6 +3,7 @@
 moto keeps the control plane (CreateFunction, configuration, event-invoke config, permissions); this part answers
 Invoke, runs the code in warm worker processes (environments.py, bootstrap.py), enforces timeout and memory,
 writes CloudWatch Logs (logs.py), and delivers asynchronous events with retries and destinations (async_queue.py).
+/_localaws/lambda-faults arms fault injection (faults.py): a worker killed at a chosen call, as by a timeout or OOM.
 
 Knobs (environment variables of the localaws process):
 - LOCALAWS_LAMBDA_CONCURRENCY   async invocations of one function run at once (default: the CPU count, at least 2;
@@ -21,6 +22,7 @@ import os
 from localaws.lambda_runtime.async_queue import AsyncInvoker
 from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
+from localaws.lambda_runtime.faults import FaultInjector
 from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers, replace_event_invoke_config_on_put
 from localaws.lambda_runtime.invoke import make_invoke, make_prewarm
 from localaws.server import LocalAws
@@ -39,6 +41,7 @@ def install(app: LocalAws) -> None:
         app, executor, int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", max(2, os.cpu_count() or 2))), delays
     )
     app.override("lambda", "Invoke", make_invoke(executor, invoker))
+    FaultInjector(app, pool).install()
     if os.environ.get("LOCALAWS_LAMBDA_PREWARM", "1") != "0":
         for operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
             app.after("lambda", operation, make_prewarm(executor))

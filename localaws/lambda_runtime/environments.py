@@ -10,6 +10,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
   whose RSS is 115 MB. Polling can miss a spike shorter than 25 ms.)
 - An environment whose worker timed out, ran out of memory or exited is discarded; a healthy one goes back to the
   pool, and one idle for LOCALAWS_LAMBDA_IDLE_SECONDS (default 300) is shut down.
+- `crash()` ends a running invocation as a timeout or an out-of-memory kill on demand: the fault injection of
+  faults.py, so that tests choose the point where a handler dies instead of racing the clock.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class Environment:
         self.spec = spec
         self.id = uuid.uuid4().hex
         self.log_stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.session_token = env.get("AWS_SESSION_TOKEN", "")  # names this environment in the requests it signs
+        self.invocations = 0
+        self._crash: str | None = None  # "timeout" or "oom" once crash() killed the worker
         self.last_used = time.monotonic()
         self.max_memory_mb = 0
         self._log_path = log_path
@@ -98,6 +103,7 @@ class Environment:
 
     def invoke(self, request: dict[str, Any]) -> Attempt:
         self.last_used = time.monotonic()
+        self.invocations += 1
         try:
             assert self.process.stdin is not None
             self.process.stdin.write((json.dumps(request) + "\n").encode())
@@ -132,6 +138,10 @@ class Environment:
             if message.get("type") != kind:  # EOF: the worker exited without answering
                 self.process.wait()
                 output += self._read_output(final=True)
+                if self._crash == "timeout":
+                    return Attempt("timeout", limit_s * 1000, peak, output=output)
+                if self._crash == "oom":
+                    return Attempt("oom", elapsed_ms, memory_mb, exit_reason="signal: killed", output=output)
                 return Attempt(
                     "exit", elapsed_ms, peak, exit_reason=_exit_reason(self.process.returncode), output=output
                 )
@@ -180,6 +190,15 @@ class Environment:
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def crash(self, how: str) -> None:
+        """Kill the worker now and report the running invocation as `how`: "timeout" (Sandbox.Timedout, "Task timed
+        out after <Timeout> seconds") or "oom" (Runtime.ExitError, "signal: killed", Max Memory Used = MemorySize).
+        Returns once the worker is dead, so it can make no further call."""
+        if how not in ("timeout", "oom"):
+            raise ValueError(f"crash: 'timeout' or 'oom', not {how!r}")
+        self._crash = how
+        self.kill()
 
     def kill(self) -> None:
         if self.alive:
@@ -239,6 +258,15 @@ class EnvironmentPool:
         for environment in stale:
             self.discard(environment)
         return found
+
+    def running(self, session_token: str) -> Environment | None:
+        """The busy environment whose worker signs its requests with `session_token`, if any."""
+        with self._lock:
+            idle = {id(env) for environments in self._idle.values() for env in environments}
+            for environment in self._all:
+                if environment.session_token == session_token and id(environment) not in idle:
+                    return environment
+        return None
 
     def track(self, environment: Environment) -> None:
         with self._lock:

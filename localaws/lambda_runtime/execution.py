@@ -203,6 +203,9 @@ class Executor:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             **FAKE_CREDENTIALS,
+            # Each environment has its own session, as Lambda gives each its role's session: faults.py tells by the
+            # X-Amz-Security-Token header which environment made a request.
+            "AWS_SESSION_TOKEN": f"localaws-lambda-{uuid.uuid4().hex}",
         }
         return {**dict(spec.environment), **reserved}
 
