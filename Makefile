@@ -36,9 +36,10 @@ test: env $(LAYER_VENV)/.synced lint
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-layer
 
-# The transform and handler tests again, on the Lambda layer's pandas 2.x / pyarrow.
+# The transform and handler tests again, on the Lambda layer's pandas 2.x / pyarrow, with only the codecs the layer's
+# pyarrow was built with (localaws/lambda_runtime/aws_sdk_pandas_layer.json).
 test-layer: $(LAYER_VENV)/.synced
-	PYTHONPATH=. $(LAYER_VENV)/bin/python -m pytest -m layer -p no:cacheprovider -o addopts="-ra" tests/pipeline
+	LAMBDA_LAYER_PYARROW=1 PYTHONPATH=. $(LAYER_VENV)/bin/python -m pytest -m layer -p no:cacheprovider -o addopts="-ra" tests/pipeline
 
 test-fast: env
 	$(BIN)/python -m pytest -m "not slow and not localaws"

@@ -25,8 +25,13 @@ DEFAULT_DATASET = "default"  # the dataset of a file placed directly under raw/
 BLOCK_BYTES = 4 << 20  # NDJSON is parsed in blocks of whole lines of about this size
 ARRAY_BLOCK_RECORDS = 5000  # records per block when streaming a JSON array
 MAX_RECORD_BYTES = 64 << 20  # one NDJSON line or array element larger than this is rejected as bad input
-ROW_GROUP_BYTES = 32 << 20  # Arrow bytes buffered per row group (~5-10 MB of zstd Parquet); bounds memory
+ROW_GROUP_BYTES = 32 << 20  # Arrow bytes buffered per row group (~5-10 MB of snappy Parquet); bounds memory
 ROW_GROUP_MAX_ROWS = 1_000_000
+# The Lambda's pyarrow (the AWS SDK for pandas layer) is built with snappy and zlib only: ARROW_WITH_ZSTD, _LZ4,
+# _BROTLI and _BZ2 are OFF in building/lambda/build-lambda-layer.sh of aws/aws-sdk-pandas (aws/aws-sdk-pandas#2445,
+# "Support for codec 'zstd' not built"). Snappy is also Athena's default for Parquet.
+PARQUET_COMPRESSION = "snappy"
+PARQUET_CODECS = ("snappy", "gzip", "none")  # what ETL_PARQUET_COMPRESSION may name
 SCHEMA_WRITE_ATTEMPTS = 8  # conditional-write retries of a schema record before giving up (transient)
 
 
@@ -38,7 +43,7 @@ class Settings:
     glue_database: str = ""  # ETL_GLUE_DATABASE: the catalog database holding one table per dataset
     crawler_name: str = ""  # ETL_CRAWLER_NAME: the crawler the crawler-trigger Lambda starts
     default_dataset: str = DEFAULT_DATASET  # ETL_DEFAULT_DATASET
-    compression: str = "zstd"  # ETL_PARQUET_COMPRESSION: zstd or snappy
+    compression: str = PARQUET_COMPRESSION  # ETL_PARQUET_COMPRESSION: one of PARQUET_CODECS
     log_level: str = "INFO"  # ETL_LOG_LEVEL
     tmp_dir: str = ""  # ETL_TMP_DIR: where the transform spills Arrow batches (default: the system temp dir)
     block_bytes: int = BLOCK_BYTES  # ETL_BLOCK_BYTES
@@ -52,7 +57,7 @@ class Settings:
             glue_database=env.get("ETL_GLUE_DATABASE", ""),
             crawler_name=env.get("ETL_CRAWLER_NAME", ""),
             default_dataset=env.get("ETL_DEFAULT_DATASET", DEFAULT_DATASET),
-            compression=env.get("ETL_PARQUET_COMPRESSION", "zstd"),
+            compression=parquet_compression(env.get("ETL_PARQUET_COMPRESSION", PARQUET_COMPRESSION)),
             log_level=env.get("ETL_LOG_LEVEL", "INFO"),
             tmp_dir=env.get("ETL_TMP_DIR", ""),
             block_bytes=int(env.get("ETL_BLOCK_BYTES", BLOCK_BYTES)),
@@ -73,3 +78,14 @@ class Settings:
             "ETL_ROW_GROUP_BYTES": str(self.row_group_bytes) if self.row_group_bytes != ROW_GROUP_BYTES else "",
         }
         return {key: value for key, value in pairs.items() if value}
+
+
+def parquet_compression(name: str) -> str:
+    """`name` if the layer's pyarrow can write it (one of PARQUET_CODECS, any case), else ValueError."""
+    codec = name.strip().lower()
+    if codec not in PARQUET_CODECS:
+        raise ValueError(
+            f"ETL_PARQUET_COMPRESSION={name!r}: the AWS SDK for pandas layer's pyarrow supports only "
+            f"{', '.join(PARQUET_CODECS)}"
+        )
+    return codec

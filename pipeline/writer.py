@@ -19,7 +19,10 @@ from pipeline import coltypes, config
 
 Path = tuple[str, ...]
 SYSTEM_PREFIX = "\x00sys:"  # spilled system columns; JSON-encoded paths can never start with a NUL
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+# Spills stay uncompressed: Arrow IPC compresses only with lz4_frame or zstd, and the AWS SDK for pandas layer's
+# pyarrow is built without both (ARROW_WITH_LZ4=OFF, ARROW_WITH_ZSTD=OFF in building/lambda/build-lambda-layer.sh of
+# aws/aws-sdk-pandas; aws/aws-sdk-pandas#2445). /tmp is sized for it: see EPHEMERAL_STORAGE_MB in kit/provisioning.py.
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression=None)
 
 
 def spill_name(path: Path) -> str:
@@ -61,7 +64,7 @@ class ParquetOutput:
         columns: Sequence[tuple[str, str]],
         plan: dict[Path, tuple[str, str]],
         *,
-        compression: str = "zstd",
+        compression: str = config.PARQUET_COMPRESSION,
         row_group_bytes: int = config.ROW_GROUP_BYTES,
     ) -> None:
         self.destination = destination
@@ -116,7 +119,7 @@ def write_parquet(
     columns: Sequence[tuple[str, str]],
     plan: dict[Path, tuple[str, str]],
     *,
-    compression: str = "zstd",
+    compression: str = config.PARQUET_COMPRESSION,
     row_group_bytes: int = config.ROW_GROUP_BYTES,
 ) -> int:
     """Casts every spilled block to `columns` (name, hive type) and writes one Parquet file; returns its bytes."""

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kit.local_endpoint import LocalAwsProcess
+
+if os.environ.get("LAMBDA_LAYER_PYARROW") == "1":  # make test-layer: the tests run on the layer's codecs only
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import layer_pyarrow
+
+    layer_pyarrow.install()
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_CREDENTIALS = {

@@ -20,6 +20,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
@@ -144,12 +145,22 @@ def _invoke(handler, request: dict, settings: dict) -> dict:
         return {"ok": False, "error": _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")}
 
 
+def _use_pandas_layer_pyarrow(layer: dict) -> None:
+    """Gives the function the AWS SDK for pandas layer's pyarrow: codecs it was not built with are refused."""
+    spec = importlib.util.spec_from_file_location("_localaws_layer_pyarrow", layer["hook"])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.install(layer["codecs_built"])
+
+
 def main() -> None:
     control = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     settings = json.loads(sys.argv[2])
     sys.argv = [sys.argv[0]]
     sys.path[:0] = [settings["task_root"], *settings["layer_paths"]]
     sys.meta_path.append(_RuntimePackages(settings["runtime_paths"], set(settings["blocked_packages"])))
+    if settings.get("pandas_layer"):
+        _use_pandas_layer_pyarrow(settings["pandas_layer"])
     request_filter = _configure_logging()
 
     handler, init_error = _load_handler(settings["handler"])

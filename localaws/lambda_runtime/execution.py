@@ -167,6 +167,7 @@ class Executor:
             "layer_paths": layers.layer_paths(self.app, self.cache, spec),
             "runtime_paths": layers.runtime_paths(),
             "blocked_packages": layers.blocked_packages(spec),
+            "pandas_layer": layers.pandas_layer_settings(spec),
             "handler": spec.handler,
         }
         stream = new_stream_name(spec.version)

@@ -52,6 +52,17 @@ def layer_arn(version: str, python: str, arch: str, region: str) -> str | None:
     return f"arn:{partition}:lambda:{region}:{account}:layer:{name}:{number}"
 
 
+def release_of(arn: str) -> str | None:
+    """The AWS SDK for pandas release that published layer version `arn` in its region, or None if not listed."""
+    parts = arn.split(":")  # arn:<partition>:lambda:<region>:<account>:layer:<name>:<number>
+    match = re.fullmatch(r"AWSSDKPandas-Python(\d)(\d+)(-Arm64)?", parts[6]) if len(parts) == 8 else None
+    if match is None:
+        return None
+    python, arch = f"py{match[1]}.{match[2]}", "arm64" if match[3] else "x86_64"
+    # newest first: a layer version a release did not rebuild is listed again under the later releases
+    return next((v for v in reversed(list(_layers())) if layer_arn(v, python, arch, parts[3]) == arn), None)
+
+
 def parameter_names(region: str) -> list[str]:
     """Every layer-arn parameter that exists in `region`, sorted."""
     names = []

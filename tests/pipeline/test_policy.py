@@ -180,4 +180,4 @@ def test_parquet_types_are_what_glue_expects(transform) -> None:
         "n": "string",
     }
     metadata = pq.ParquetFile(result.outputs[0].path).metadata
-    assert metadata.row_group(0).column(0).compression == "ZSTD"
+    assert metadata.row_group(0).column(0).compression == "SNAPPY"  # the layer's pyarrow has no zstd
