@@ -88,13 +88,16 @@ def transform_policy(stack: Stack) -> Document:
         "Version": VERSION,
         "Statement": [
             _statement("ReadRaw", ["s3:GetObject"], [stack.prefix_arn(config.RAW_PREFIX)]),
+            # DeleteObject: a new version or a deleted raw object removes the outputs of the previous one
             _statement(
                 "WriteProcessedAndQuarantine",
-                ["s3:PutObject"],
+                ["s3:PutObject", "s3:DeleteObject"],
                 [stack.prefix_arn(config.PROCESSED_PREFIX), stack.prefix_arn(config.QUARANTINE_PREFIX)],
             ),
             _statement(
-                "ReadWriteSchemaRecords", ["s3:GetObject", "s3:PutObject"], [stack.prefix_arn(config.SCHEMAS_PREFIX)]
+                "ReadWriteSchemaRecordsAndManifests",
+                ["s3:GetObject", "s3:PutObject"],
+                [stack.prefix_arn(config.SCHEMAS_PREFIX), stack.prefix_arn(config.MANIFESTS_PREFIX)],
             ),
             _list_bucket_for_missing_keys(stack),
             _own_log_group(stack, stack.transform_function),

@@ -34,7 +34,7 @@ from pipeline import config
 
 TRANSFORM_HANDLER = "pipeline.lambda_transform.handler"
 CRAWLER_TRIGGER_HANDLER = "pipeline.lambda_crawler_trigger.handler"
-NOTIFICATION_ID_SUFFIX = "-etl-"  # rule Ids "<stack>-etl-raw.json", ...: this kit's rules, replaced as a set
+NOTIFICATION_ID_SUFFIX = "-etl-"  # rule Ids "<stack>-etl-raw", ...: this kit's rules, replaced as a set
 
 
 class LayerNotFound(RuntimeError):
@@ -64,13 +64,16 @@ def notification_rule_prefix(stack: Stack) -> str:
 
 
 def notification_rules(stack: Stack) -> list[dict]:
-    """raw/<suffix> -> transform (one rule per suffix; they don't overlap), processed/*.parquet -> crawler trigger."""
+    """Every object created or removed under raw/ -> transform (no suffix filter: the transform decides what it can
+    read and quarantines the rest); processed/*.parquet created -> crawler trigger."""
     prefix = notification_rule_prefix(stack)
     rules = [
         s3.lambda_notification(
-            f"{prefix}raw{suffix}", stack.function_arn(stack.transform_function), config.RAW_PREFIX, suffix
+            f"{prefix}raw",
+            stack.function_arn(stack.transform_function),
+            config.RAW_PREFIX,
+            events=config.RAW_EVENTS,
         )
-        for suffix in config.RAW_SUFFIXES
     ]
     rules.append(
         s3.lambda_notification(
@@ -295,7 +298,7 @@ class Provisioner:
             self.clients.s3, stack.bucket, rules, owned_prefix=notification_rule_prefix(stack)
         )
         self.narrator.result(
-            f"{len(rules) - 1} raw/ rules ({', '.join(config.RAW_SUFFIXES)}) -> {stack.transform_function}; "
+            f"raw/* (every object, on upload and on delete) -> {stack.transform_function}; "
             f"processed/*{config.PARQUET_SUFFIX} -> {stack.crawler_trigger_function}",
             outcome,
         )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import RAW_PREFIX, RAW_SUFFIXES
+from pipeline.config import RAW_PREFIX
 
 
 def sample_files(sample_dir: Path) -> list[Path]:
-    """Every uploadable file under sample_data/<dataset>/, in a stable order."""
-    return sorted(path for path in sample_dir.glob("*/*") if path.is_file() and path.name.endswith(RAW_SUFFIXES))
+    """Every file under sample_data/<dataset>/, in a stable order (hidden files left out)."""
+    return sorted(path for path in sample_dir.glob("*/*") if path.is_file() and not path.name.startswith("."))
 
 
 def raw_key(path: Path) -> str:

@@ -12,11 +12,12 @@ RAW_PREFIX = "raw/"
 PROCESSED_PREFIX = "processed/"
 QUARANTINE_PREFIX = "quarantine/"
 SCHEMAS_PREFIX = "schemas/"  # one JSON schema record per dataset: the drift design's source of truth
+MANIFESTS_PREFIX = "manifests/"  # one JSON manifest per raw key: what its latest version produced (source_objects.py)
 ATHENA_RESULTS_PREFIX = "athena-results/"
 
-# S3 notification suffixes for raw/. S3 rejects overlapping suffixes under one prefix, so ".gz" stands for
-# .json.gz, .jsonl.gz and .ndjson.gz; the transform detects gzip by its magic bytes, not by the name.
-RAW_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz")
+# The transform is notified of every object created or removed under raw/ (a prefix, no suffix filter): it decides
+# from the bytes what it can read, and quarantines the rest with a reason, so no file is ignored without a trace.
+RAW_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 PARQUET_SUFFIX = ".parquet"
 
 DEFAULT_DATASET = "default"  # the dataset of a file placed directly under raw/

@@ -1,13 +1,17 @@
-"""Transform Lambda (S3 ObjectCreated under raw/): a thin adapter that streams each object through the core.
+"""Transform Lambda (S3 ObjectCreated and ObjectRemoved under raw/): a thin adapter that streams each object through
+the core and keeps each source key's outputs in line with its latest version (pipeline/source_objects.py).
 
 For every record of the event:
 1. URL-decode the key (S3 sends `a+b.json` for "a b.json"); skip keys outside raw/ (we never write there);
 2. dataset = first folder under raw/ (a file directly under raw/ -> ETL_DEFAULT_DATASET);
-3. stream the object into transform_stream, which merges the schema records under schemas/ with conditional writes;
-4. upload each Parquet file once (written locally first, so a crash leaves no partial object) to
-   processed/<dataset>/dt=<date>/<stem>_<event time>_<hash of key+ETag+version+sequencer>.parquet: a replayed event
-   rewrites the same keys;
-5. bad input -> copy to quarantine/<dataset>/<rest of key> plus `<name>.error.json`; the record counts as handled.
+3. apply_event: an event older than the key's manifest (manifests/<key>.json) or already applied changes nothing; an
+   identical re-upload only moves the manifest's sequencer; otherwise the key's current object is read (gone -> no
+   outputs) and streamed into transform_stream, which merges the schema records under schemas/ with conditional
+   writes; each Parquet file is written locally first (a crash leaves no partial object) and goes to
+   processed/<dataset>/dt=<date>/<stem>_<event time>_<hash of key+ETag+version+sequencer>.parquet, so a replayed
+   event rewrites the same keys;
+4. bad input -> copy to quarantine/<dataset>/<rest of key> plus `<name>.error.json`; the record counts as handled;
+5. the manifest lists the new outputs; the previous version's outputs are deleted, whatever their dt partition.
 Any other error (throttling, 5xx, access) propagates so Lambda retries and the on-failure destination takes over.
 """
 
@@ -15,15 +19,26 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
 
 from pipeline import config, naming
 from pipeline.formats import InputFormatError
 from pipeline.schema import SchemaConflict, record_bytes
-from pipeline.transform import error_report, output_name, transform_stream, use_system_allocator
+from pipeline.source_objects import (
+    Manifest,
+    ManifestConflict,
+    ObjectVersion,
+    Prepared,
+    SourceEvent,
+    apply_event,
+    manifest_key,
+)
+from pipeline.transform import TransformResult, error_report, output_name, transform_stream, use_system_allocator
 
 log = logging.getLogger(__name__)
 # the Lambda process is ours alone: a process-wide allocator choice is the entry point's to make (see transform.py)
@@ -40,12 +55,17 @@ def s3_client() -> Any:
     return _clients["s3"]
 
 
-def get_object_body(client: Any, bucket: str, key: str) -> Any | None:
-    """The object's StreamingBody, or None if it no longer exists."""
+def get_object(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """The GetObject response (Body, ETag, VersionId, ...) of the key's current object, or None if it has none."""
     try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"]
+        return client.get_object(Bucket=bucket, Key=key)
     except client.exceptions.NoSuchKey:
         return None
+
+
+def delete_object(client: Any, bucket: str, key: str) -> None:
+    """Deleting a key that does not exist succeeds (204), so a repeated delete is harmless."""
+    client.delete_object(Bucket=bucket, Key=key)
 
 
 def put_object_from_file(client: Any, bucket: str, key: str, path: str, content_type: str) -> None:
@@ -53,8 +73,14 @@ def put_object_from_file(client: Any, bucket: str, key: str, path: str, content_
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
-def copy_object(client: Any, bucket: str, key: str, source_bucket: str, source_key: str) -> None:
-    client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+def copy_object(client: Any, bucket: str, key: str, source_bucket: str, source_key: str, version_id: str = "") -> None:
+    source = {"Bucket": source_bucket, "Key": source_key, **({"VersionId": version_id} if version_id else {})}
+    client.copy_object(Bucket=bucket, Key=key, CopySource=source)
+
+
+def _conflict(error: Any) -> bool:
+    """A conditional write lost: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html"""
+    return error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict")
 
 
 class S3SchemaStore:
@@ -86,10 +112,40 @@ class S3SchemaStore:
                 **condition,
             )
         except self.client.exceptions.ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+            if _conflict(error):
                 raise SchemaConflict(dataset) from error
             raise
+
+
+class S3ManifestStore:
+    """Source manifests at s3://<bucket>/manifests/<source key>.json, written only with If-Match / If-None-Match."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def load(self, source_key: str) -> tuple[Manifest | None, str | None]:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=manifest_key(source_key))
+        except self.client.exceptions.NoSuchKey:
+            return None, None
+        return Manifest.from_json(response["Body"].read()), response["ETag"]
+
+    def save(self, manifest: Manifest, token: str | None) -> str:
+        condition = {"IfMatch": token} if token else {"IfNoneMatch": "*"}
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket,
+                Key=manifest_key(manifest.source_key),
+                Body=manifest.to_json(),
+                ContentType="application/json",
+                **condition,
+            )
+        except self.client.exceptions.ClientError as error:
+            if _conflict(error):
+                raise ManifestConflict(manifest.source_key) from error
+            raise
+        return response["ETag"]
 
 
 def dataset_of(key: str, default: str) -> tuple[str, str]:
@@ -101,77 +157,141 @@ def dataset_of(key: str, default: str) -> tuple[str, str]:
     return naming.sanitize_dataset(folder), below
 
 
-def _event_time(record: dict[str, Any]) -> datetime:
-    raw = record.get("eventTime")
+def _event_time(raw: str) -> datetime:
     if not raw:
         return datetime.now(UTC)
     return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC)
 
 
+@dataclass
+class S3SourceWorker:
+    """Reads a raw key's current object from S3, builds its outputs locally, publishes and deletes outputs."""
+
+    client: Any
+    event: SourceEvent
+    dataset: str
+    rest: str  # the key below its dataset folder
+    out_bucket: str
+    settings: config.Settings
+
+    def prepare(self, event: SourceEvent, known: ObjectVersion | None) -> Prepared:
+        response = get_object(self.client, event.bucket, event.key)
+        if response is None:
+            return Prepared(source=None, status="removed")
+        source = ObjectVersion(response["ETag"].strip('"'), response.get("VersionId") or "")
+        body = response["Body"]
+        if known is not None and known.etag == source.etag:
+            body.close()
+            return Prepared(source=source, same_as_known=True)
+        event_time = _event_time(event.event_time)
+        name = output_name(event.key, event_time, source.etag, source.version_id, event.sequencer)
+        work_dir = tempfile.mkdtemp(prefix="lambda-out-", dir=self.settings.tmp_dir or None)
+        try:
+            result = transform_stream(
+                body,
+                dataset=self.dataset,
+                name=name,
+                source_key=event.key,
+                schema_store=S3SchemaStore(self.client, self.out_bucket),
+                work_dir=work_dir,
+                settings=self.settings,
+            )
+        except InputFormatError as error:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            target = f"{config.QUARANTINE_PREFIX}{self.dataset}/{self.rest}"
+            report = error_report(error, source_key=event.key, dataset=self.dataset, event_time=event_time.isoformat())
+            report["sequencer"] = event.sequencer
+            summary = {"quarantine_key": target, **error.as_dict()}
+            work = _Quarantine(target, source, report)
+            return Prepared(source, (target, f"{target}.error.json"), "quarantined", summary, work=work)
+        except BaseException:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise
+        finally:
+            body.close()
+        summary = result.summary()
+        summary["outputs"] = [config.PROCESSED_PREFIX + output for output in summary["outputs"]]
+        outputs = tuple(config.PROCESSED_PREFIX + output.key for output in result.outputs)
+        return Prepared(source, outputs, "processed", summary, work=_Built(work_dir, result))
+
+    def publish(self, prepared: Prepared) -> None:
+        if isinstance(prepared.work, _Built):
+            upload_outputs(self.client, self.out_bucket, prepared.work.result)
+        elif isinstance(prepared.work, _Quarantine):
+            quarantine = prepared.work
+            copy_object(
+                self.client,
+                self.out_bucket,
+                quarantine.target,
+                self.event.bucket,
+                self.event.key,
+                quarantine.source.version_id,
+            )
+            self.client.put_object(
+                Bucket=self.out_bucket,
+                Key=f"{quarantine.target}.error.json",
+                Body=(json.dumps(quarantine.report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+                ContentType="application/json",
+            )
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            delete_object(self.client, self.out_bucket, key)
+
+    def discard(self, prepared: Prepared) -> None:
+        if isinstance(prepared.work, _Built):
+            shutil.rmtree(prepared.work.work_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Built:
+    work_dir: str
+    result: TransformResult
+
+
+@dataclass(frozen=True)
+class _Quarantine:
+    target: str
+    source: ObjectVersion
+    report: dict[str, Any]
+
+
+def upload_outputs(client: Any, bucket: str, result: TransformResult) -> None:
+    """Uploads every Parquet file of one transformed object under processed/."""
+    for output in result.outputs:
+        put_object_from_file(
+            client, bucket, config.PROCESSED_PREFIX + output.key, output.path, "application/vnd.apache.parquet"
+        )
+
+
 def handle_record(record: dict[str, Any], settings: config.Settings, client: Any) -> dict[str, Any]:
-    bucket = record["s3"]["bucket"]["name"]
-    source = record["s3"]["object"]
-    key = unquote_plus(source["key"])
+    event = SourceEvent.from_record(record)
+    key = event.key
     if not key.startswith(config.RAW_PREFIX):
         log.info(json.dumps({"key": key, "status": "skipped", "reason": f"outside {config.RAW_PREFIX}"}))
         return {"key": key, "status": "skipped"}
     dataset, rest = dataset_of(key, settings.default_dataset)
-    out_bucket = settings.bucket or bucket
-    event_time = _event_time(record)
-    name = output_name(
-        key, event_time, source.get("eTag", ""), source.get("versionId", ""), source.get("sequencer", "")
-    )
-    body = get_object_body(client, bucket, key)
-    if body is None:
-        log.info(json.dumps({"key": key, "status": "skipped", "reason": "object no longer exists"}))
-        return {"key": key, "status": "skipped"}
-    with tempfile.TemporaryDirectory(prefix="lambda-out-", dir=settings.tmp_dir or None) as work_dir:
-        try:
-            result = transform_stream(
-                body,
-                dataset=dataset,
-                name=name,
-                source_key=key,
-                schema_store=S3SchemaStore(client, out_bucket),
-                work_dir=work_dir,
-                settings=settings,
-            )
-        except InputFormatError as error:
-            return quarantine(client, bucket, key, out_bucket, dataset, rest, error, event_time)
-        finally:
-            body.close()
-        for output in result.outputs:
-            put_object_from_file(
-                client, out_bucket, config.PROCESSED_PREFIX + output.key, output.path, "application/vnd.apache.parquet"
-            )
-    summary = {"status": "processed", **result.summary()}
-    summary["outputs"] = [config.PROCESSED_PREFIX + output for output in summary["outputs"]]
-    log.info(json.dumps(summary))
+    out_bucket = settings.bucket or event.bucket
+    worker = S3SourceWorker(client, event, dataset, rest, out_bucket, settings)
+    outcome = apply_event(event, S3ManifestStore(client, out_bucket), worker)
+    summary = {
+        "key": key,
+        "dataset": dataset,
+        **outcome.summary,
+        "status": outcome.status,
+        "event": event.event_name,
+        "sequencer": event.sequencer,
+    }
+    if outcome.deleted:
+        summary["deleted"] = list(outcome.deleted)
+    if outcome.status == "quarantined":
+        log.warning(json.dumps(summary, ensure_ascii=False))
+    else:
+        log.info(json.dumps(summary, ensure_ascii=False))
     return summary
 
 
-def quarantine(
-    client: Any,
-    bucket: str,
-    key: str,
-    out_bucket: str,
-    dataset: str,
-    rest: str,
-    error: InputFormatError,
-    event_time: datetime,
-) -> dict[str, Any]:
-    target = f"{config.QUARANTINE_PREFIX}{dataset}/{rest}"
-    copy_object(client, out_bucket, target, bucket, key)
-    report = error_report(error, source_key=key, dataset=dataset, event_time=event_time.isoformat())
-    client.put_object(
-        Bucket=out_bucket,
-        Key=f"{target}.error.json",
-        Body=(json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
-        ContentType="application/json",
-    )
-    summary = {"key": key, "status": "quarantined", "quarantine_key": target, **error.as_dict()}
-    log.warning(json.dumps(summary))
-    return summary
+STATUSES = ("processed", "quarantined", "removed", "unchanged", "stale", "duplicate", "superseded", "skipped")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -179,5 +299,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logging.getLogger().setLevel(settings.log_level)
     client = s3_client()
     results = [handle_record(record, settings, client) for record in event.get("Records", [])]
-    counts = {status: sum(r["status"] == status for r in results) for status in ("processed", "quarantined", "skipped")}
+    counts = {status: sum(r["status"] == status for r in results) for status in STATUSES}
     return {**counts, "records": results}

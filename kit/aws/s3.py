@@ -141,12 +141,16 @@ def ensure_bucket(
 
 
 # --- notifications ------------------------------------------------------------------------------------------------
-def lambda_notification(rule_id: str, function_arn: str, prefix: str, suffix: str) -> dict:
+def lambda_notification(
+    rule_id: str, function_arn: str, prefix: str, suffix: str = "", events: tuple[str, ...] = ("s3:ObjectCreated:*",)
+) -> dict:
+    """One LambdaFunctionConfiguration; an empty suffix is left out (S3 then matches the prefix alone)."""
+    rules = [{"Name": "prefix", "Value": prefix}] + ([{"Name": "suffix", "Value": suffix}] if suffix else [])
     return {
         "Id": rule_id,
         "LambdaFunctionArn": function_arn,
-        "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}, {"Name": "suffix", "Value": suffix}]}},
+        "Events": list(events),
+        "Filter": {"Key": {"FilterRules": rules}},
     }
 
 

@@ -97,14 +97,16 @@ def test_same_event_twice_gives_one_output(s3) -> None:
     assert keys(s3, "processed/") == first and len(first) == 1
 
 
-def test_two_uploads_in_the_same_second_do_not_collide(s3) -> None:
+def test_two_uploads_in_the_same_second_leave_the_later_ones_rows(s3) -> None:
     put(s3, "raw/orders/x.json", ndjson([{"id": 1}]))
     first = s3_record(s3, "raw/orders/x.json", sequencer="0A1")
     put(s3, "raw/orders/x.json", ndjson([{"id": 2}]))
     second = s3_record(s3, "raw/orders/x.json", sequencer="0A2")
-    lambda_transform.handler({"Records": [first]}, None)
-    lambda_transform.handler({"Records": [second]}, None)
-    assert len(keys(s3, "processed/")) == 2
+    lambda_transform.handler({"Records": [first]}, None)  # reads the key as it is now: the second version
+    result = lambda_transform.handler({"Records": [second]}, None)
+    assert result["unchanged"] == 1
+    (output,) = keys(s3, "processed/")
+    assert [row["id"] for row in read_parquet(s3, output)] == [2]
 
 
 def test_malformed_file_is_quarantined_while_others_are_processed(s3) -> None:

@@ -61,6 +61,14 @@ def test_transform_reads_raw_writes_processed_quarantine_and_schema_records():
     assert ("s3:PutObject", f"{bucket}/quarantine/*") in allowed
     assert {("s3:GetObject", f"{bucket}/schemas/*"), ("s3:PutObject", f"{bucket}/schemas/*")} <= allowed
     assert ("s3:PutObject", f"{bucket}/raw/*") not in allowed  # never writes where it is triggered (P2)
+    # a new version or a deleted raw object removes the previous outputs; the manifests record what each key produced
+    s3_actions = {(action, resource) for action, resource in allowed if action.startswith("s3:")}
+    assert {(a, resource) for a, resource in s3_actions if a == "s3:DeleteObject"} == {
+        ("s3:DeleteObject", f"{bucket}/processed/*"),
+        ("s3:DeleteObject", f"{bucket}/quarantine/*"),
+    }
+    assert {("s3:GetObject", f"{bucket}/manifests/*"), ("s3:PutObject", f"{bucket}/manifests/*")} <= allowed
+    assert ("s3:GetObject", f"{bucket}/processed/*") not in allowed
     (listing,) = [s for s in _statements(DOCUMENTS["transform"]) if s["Action"] == ["s3:ListBucket"]]
     # No prefix condition: GetObject of a missing schema record must answer 404, and GetObject has no s3:prefix key.
     assert listing["Resource"] == [bucket] and "Condition" not in listing

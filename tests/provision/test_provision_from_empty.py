@@ -98,20 +98,23 @@ def test_one_notification_configuration_routes_raw_and_processed(cloud, built):
     stack, _ = built
     notification = cloud.client("s3").get_bucket_notification_configuration(Bucket=stack.bucket)
     routes = {
-        tuple(sorted((item["Name"].lower(), item["Value"]) for item in rule["Filter"]["Key"]["FilterRules"])): rule[
-            "LambdaFunctionArn"
-        ]
+        (
+            tuple(sorted((item["Name"].lower(), item["Value"]) for item in rule["Filter"]["Key"]["FilterRules"])),
+            tuple(sorted(rule["Events"])),
+        ): rule["LambdaFunctionArn"]
         for rule in notification["LambdaFunctionConfigurations"]
     }
-    expected = {
-        (("prefix", config.RAW_PREFIX), ("suffix", suffix)): stack.function_arn(stack.transform_function)
-        for suffix in config.RAW_SUFFIXES
+    # Every object under raw/, whatever its suffix (DATA.JSON, .txt, .bz2), created or removed: the transform decides
+    # what it can read and quarantines the rest, and a removed object takes its rows with it.
+    assert routes == {
+        ((("prefix", config.RAW_PREFIX),), ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")): stack.function_arn(
+            stack.transform_function
+        ),
+        (
+            (("prefix", config.PROCESSED_PREFIX), ("suffix", config.PARQUET_SUFFIX)),
+            ("s3:ObjectCreated:*",),
+        ): stack.function_arn(stack.crawler_trigger_function),
     }
-    expected[(("prefix", config.PROCESSED_PREFIX), ("suffix", config.PARQUET_SUFFIX))] = stack.function_arn(
-        stack.crawler_trigger_function
-    )
-    assert routes == expected
-    assert all(rule["Events"] == ["s3:ObjectCreated:*"] for rule in notification["LambdaFunctionConfigurations"])
 
 
 def test_crawler_makes_one_table_per_dataset_folder(cloud, built):

@@ -76,4 +76,4 @@ def test_a_foreign_notification_rule_on_the_bucket_is_kept(cloud, provision_run)
         rule["Id"]
         for rule in s3.get_bucket_notification_configuration(Bucket=stack.bucket)["LambdaFunctionConfigurations"]
     }
-    assert "someone-else" in ids and len(ids) == 6
+    assert "someone-else" in ids and len(ids) == 3
