@@ -6,13 +6,20 @@ LAYER_VENV := .venv-layer
 UV_VERSION := 0.13.9
 STACK ?= etl
 TARGET ?= local
+# make lab: PORT=8890 (default: the first free port from 8888), NO_BROWSER=1, ENDPOINT=<a running localaws>,
+# YES=1 (TARGET=aws: provision a missing stack without asking).
+PORT ?=
+NO_BROWSER ?=
+ENDPOINT ?=
+YES ?=
 
 .PHONY: help env test test-fast test-layer lint format bench demo localaws lab clean
 
 help:
 	@echo "make demo      run the whole pipeline on localaws (the embedded local AWS) and query it"
 	@echo "make test      build the environment from the lock file and run every test"
-	@echo "make lab       open the notebooks in JupyterLab (TARGET=aws for your AWS account)"
+	@echo "make lab       open the notebooks in JupyterLab (TARGET=aws for your AWS account; PORT=, NO_BROWSER=1)"
+	@echo "make html      render every notebook to HTML (notebooks/html/); make screenshots photographs them"
 	@echo "make localaws  serve the local AWS endpoint on 127.0.0.1:4566"
 	@echo "make bench     measure the transform against the naive pandas baseline"
 
@@ -62,7 +69,8 @@ localaws: env
 	$(BIN)/python -m localaws
 
 lab: env
-	$(BIN)/python -m kit.lab --stack $(STACK) --target $(TARGET)
+	$(BIN)/python -m kit.lab --stack $(STACK) --target $(TARGET) $(if $(PORT),--port $(PORT)) \
+		$(if $(NO_BROWSER),--no-browser) $(if $(ENDPOINT),--endpoint $(ENDPOINT)) $(if $(YES),--yes)
 
 clean:
 	rm -rf $(VENV) $(LAYER_VENV) .stacks .pytest_cache

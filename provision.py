@@ -1,8 +1,8 @@
 """Build the serverless ETL pipeline in your AWS account (or on localaws), safe to re-run.
 
-    python provision.py                 # stack "etl" in your default region
-    python provision.py --stack alice   # one stack per student, side by side in one account
-    python provision.py --dry-run       # print the plan; change nothing
+    .venv/bin/python provision.py                 # stack "etl" in your default region
+    .venv/bin/python provision.py --stack alice   # one stack per student, side by side in one account
+    .venv/bin/python provision.py --dry-run       # print the plan; change nothing
 
 Every name comes from --stack and every resource is tagged with it. A second run changes nothing; a changed setting
 or changed pipeline/ code is updated in place. AWS_ENDPOINT_URL points it at localaws instead of AWS, unchanged.
@@ -17,7 +17,8 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from kit.aws.ssm import DEFAULT_PANDAS_LAYER_VERSION
-from kit.errors import explain
+from kit.errors import explain, script_boundary
+from kit.hints import next_steps
 from kit.narrate import CREATED, Narrator
 from kit.provisioning import LayerNotFound, Provisioner, ProvisionOptions
 from kit.session import Clients, CredentialsMissing, check_credentials, endpoint, open_session
@@ -73,6 +74,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--log-retention-days", type=int, default=7, choices=LOG_RETENTION_DAYS, help="Lambda log retention"
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and what exists; change nothing")
+    parser.add_argument(
+        "--no-next-steps",
+        action="store_true",
+        help="leave out the closing 'Next:' lines (make demo and make lab print their own)",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,12 +124,6 @@ def print_summary(outputs: dict, narrator: Narrator, out: Callable[[str], None])
     out(f"  catalog     database {outputs['glue_database']}, crawler {outputs['crawler']}")
     out(f"  athena      workgroup {outputs['workgroup']}, results {outputs['athena_results']}")
     out(f"  dead letter {outputs['dlq']['url']}")
-    stack = outputs["stack"]
-    out(
-        "Next: upload a sample, e.g. "
-        f"`aws s3 cp sample_data/<file>.json s3://{outputs['bucket']}/raw/<dataset>/`, then open the notebooks with "
-        f"`make lab TARGET=aws STACK={stack}`.\nWhen done: `python teardown.py --stack {stack}` removes everything."
-    )
 
 
 def _describe(narrator: Narrator) -> str | None:
@@ -131,7 +131,12 @@ def _describe(narrator: Narrator) -> str | None:
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    """Exit code 0 when the stack is ready, 1 when a step failed, 2 when the environment stopped it."""
     args = parse_args(argv)
+    return script_boundary(lambda: provision(args, out), script="provision.py", out=out)
+
+
+def provision(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     try:
         validate_stack_name(args.stack)
         session, region, region_source = open_session(args.profile, args.region)
@@ -159,9 +164,11 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         return 1
     except (LayerNotFound, WaitError, WaiterError) as error:
         step = _describe(narrator) or step
-        out(f"Failed at {step}: {error}\nFix the cause and re-run `python provision.py`; it resumes from there.")
+        out(f"Failed at {step}: {error}\nFix the cause and re-run `.venv/bin/python provision.py`; it resumes there.")
         return 1
     print_summary(provisioner.outputs, narrator, out)
+    if not args.no_next_steps:
+        out(next_steps(provisioner.outputs, endpoint()))
     return 0
 
 

@@ -1,13 +1,13 @@
 """Remove a stack built by provision.py, leaving nothing behind that costs money. Safe to re-run.
 
-    python teardown.py                  # stack "etl": asks you to type its name
-    python teardown.py --stack alice --yes
-    python teardown.py --all            # every stack of this kit in the account and region, found by tag
-    python teardown.py --dry-run        # list what would be deleted
+    .venv/bin/python teardown.py                  # stack "etl": asks you to type its name
+    .venv/bin/python teardown.py --stack alice --yes
+    .venv/bin/python teardown.py --all            # every stack of this kit in the account and region, found by tag
+    .venv/bin/python teardown.py --dry-run        # list what would be deleted
 
-It mirrors provision in reverse (notifications, permissions, functions, logs, queue, crawler, tables, database,
-workgroup, objects with every version, bucket, role policies, roles) and works from the stack name alone, so it
-still finds everything when the .stacks/<stack>.json outputs file is gone.
+It mirrors provision in reverse (notifications, permissions, functions, logs, queue, crawler and its log stream,
+tables, database, workgroup, objects with every version, bucket, role policies, roles) and works from the stack
+name alone, so it still finds everything when the .stacks/<stack>.json outputs file is gone.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from kit.errors import explain
+from kit.errors import explain, script_boundary
 from kit.narrate import Narrator
 from kit.session import Clients, CredentialsMissing, check_credentials, endpoint, open_session
 from kit.stack import (
@@ -100,7 +100,12 @@ def remove_stack(clients: Clients, stack: Stack, out: Callable[[str], None]) -> 
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print, ask: Callable[[str], str] = input) -> int:
+    """Exit code 0 when removed (or nothing to remove), 1 when a step failed, 2 when the environment stopped it."""
     args = parse_args(argv)
+    return script_boundary(lambda: teardown(args, out, ask), script="teardown.py", out=out)
+
+
+def teardown(args: argparse.Namespace, out: Callable[[str], None], ask: Callable[[str], str]) -> int:
     try:
         if not args.all:
             validate_stack_name(args.stack)
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print, ask:
         out(explain(error, "finding the stack", clients.call_log.last, script="teardown.py"))
         return 1
     except WaitError as error:
-        out(f"{error}; re-run `python teardown.py` to continue.")
+        out(f"{error}; re-run `.venv/bin/python teardown.py` to continue.")
         return 1
     return 0
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import boto3
 import pandas as pd
 
+from kit.errors import script_boundary
 from kit.local_endpoint import REPO_ROOT, LocalAwsProcess
 from kit.queries import QueryRun, run_query
 from kit.stack import load_outputs, stacks_dir
@@ -53,17 +54,22 @@ class Timings:
 
 
 def demo_queries(database: str, today: str) -> list[tuple[str, str]]:
-    """The three questions the demo asks: an aggregate, a parent-child join, and a partition filter."""
+    """The three questions the demo asks: an aggregate, a parent-child join, and a partition filter.
+
+    Amounts are in the order's own currency (EUR, USD, GBP), so revenue is summed per currency, never across them.
+    """
     return [
         (
-            "Revenue by country (an aggregate over the orders table)",
+            "Revenue by currency and country, cancelled orders left out (each sum stays in its own currency)",
             f"""
-            SELECT customer_address_country AS country,
+            SELECT payment_currency AS currency,
+                   customer_address_country AS country,
                    count(*) AS orders,
                    round(sum(payment_amount), 2) AS revenue
             FROM {database}.orders
-            GROUP BY customer_address_country
-            ORDER BY revenue DESC
+            WHERE status <> 'cancelled'
+            GROUP BY payment_currency, customer_address_country
+            ORDER BY currency, revenue DESC
             """,
         ),
         (
@@ -71,11 +77,12 @@ def demo_queries(database: str, today: str) -> list[tuple[str, str]]:
             f"""
             SELECT o.order_id,
                    o.customer_name,
+                   o.payment_currency AS currency,
                    count(*) AS lines,
                    round(sum(i.qty * i.unit_price), 2) AS items_total
             FROM {database}.orders o
             JOIN {database}.orders_items i ON i._parent_record_id = o._record_id
-            GROUP BY o.order_id, o.customer_name
+            GROUP BY o.order_id, o.customer_name, o.payment_currency
             ORDER BY items_total DESC
             LIMIT 5
             """,
@@ -126,7 +133,10 @@ def run_demo(stack: str) -> int:
 
         print(f"Provisioning stack '{stack}' with the unchanged provision.py (AWS_ENDPOINT_URL={server.endpoint})…")
         with timings.step("provision.py"):
-            subprocess.run([sys.executable, "provision.py", "--stack", stack], cwd=REPO_ROOT, check=True)
+            command = [sys.executable, "provision.py", "--stack", stack, "--no-next-steps"]
+            if subprocess.run(command, cwd=REPO_ROOT, check=False).returncode != 0:
+                print("provision.py failed (see above).")
+                return 1
         outputs = load_outputs(stack)
         bucket, database = outputs["bucket"], outputs["glue_database"]
         s3 = boto3.client("s3")
@@ -156,7 +166,10 @@ def run_demo(stack: str) -> int:
         server.stop()
     print("\nTiming summary:")
     print(timings.report())
-    print("\nNext: `make lab` opens the notebooks that walk through each step; `make test` runs every test.")
+    print(
+        "\nNext: `make lab` opens the notebooks that walk through each step, on a fresh localaws of its own "
+        "(nothing is billed); `make test` runs every test."
+    )
     return 0
 
 
@@ -164,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kit.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="etl", help="stack name to provision on localaws (default: etl)")
     args = parser.parse_args(argv)
-    return run_demo(args.stack)
+    return script_boundary(lambda: run_demo(args.stack), script="make demo")
 
 
 if __name__ == "__main__":

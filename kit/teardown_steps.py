@@ -6,7 +6,7 @@ Steps, in order:
   3. the functions and their asynchronous invocation configs
   4. their log groups
   5. the dead-letter queue
-  6. the crawler (stopped first if running)
+  6. the crawler (stopped first if running) and its log stream in /aws-glue/crawlers
   7. the Glue tables and partitions the crawler made
   8. the Glue database
   9. the Athena workgroup, recursively (its saved queries and history)
@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from kit.aws import athena, glue, has_code, iam, lambda_, logs, s3, sqs
 from kit.narrate import DELETED, MISSING, Narrator
+from kit.policies import GLUE_CRAWLER_LOG_GROUP
 from kit.provisioning import notification_rule_prefix, permission_statement_id
 from kit.session import Clients
 from kit.stack import KIT_TAG, PROJECT_TAG_KEY, STACK_TAG_KEY, Stack, stacks_dir
@@ -48,7 +49,7 @@ class Teardown:
             ("Deleting the functions and their async invocation configs", self.delete_functions),
             ("Deleting the log groups", self.delete_log_groups),
             (f"Deleting the dead-letter queue {stack.dlq}", self.delete_dlq),
-            (f"Deleting the crawler {stack.crawler}", self.delete_crawler),
+            (f"Deleting the crawler {stack.crawler} and its log stream", self.delete_crawler),
             (f"Deleting the tables and partitions of {stack.glue_database}", self.delete_tables),
             (f"Deleting the Glue database {stack.glue_database}", self.delete_database),
             (f"Deleting the Athena workgroup {stack.workgroup} (recursive)", self.delete_workgroup),
@@ -93,6 +94,10 @@ class Teardown:
     def delete_crawler(self) -> None:
         deleted = glue.delete_crawler_if_exists(self.clients.glue, self.stack.crawler, arn=self.stack.crawler_arn)
         self.narrator.result(self.stack.crawler, _outcome(deleted))
+        # A crawl writes its log to a stream named after the crawler in the account's shared group: that stream is
+        # the stack's, the group is not (https://docs.aws.amazon.com/glue/latest/dg/console-crawlers.html).
+        stream = logs.delete_log_stream_if_exists(self.clients.logs, GLUE_CRAWLER_LOG_GROUP, self.stack.crawler)
+        self.narrator.result(f"log stream {GLUE_CRAWLER_LOG_GROUP}/{self.stack.crawler}", _outcome(stream))
 
     def delete_tables(self) -> None:
         tables, partitions = glue.delete_tables_and_partitions(self.clients.glue, self.stack.glue_database)
@@ -144,6 +149,8 @@ class Teardown:
             found.append(f"queue {stack.dlq}")
         if glue.get_crawler(c.glue, stack.crawler) is not None:
             found.append(f"crawler {stack.crawler}")
+        if logs.get_log_stream(c.logs, GLUE_CRAWLER_LOG_GROUP, stack.crawler) is not None:
+            found.append(f"log stream {GLUE_CRAWLER_LOG_GROUP}/{stack.crawler}")
         if glue.get_database(c.glue, stack.glue_database) is not None:
             found.append(f"Glue database {stack.glue_database}")
         if athena.get_work_group(c.athena, stack.workgroup) is not None:

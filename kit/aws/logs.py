@@ -49,3 +49,31 @@ def delete_log_group_if_exists(logs, name: str) -> bool:
             return False
         raise
     return True
+
+
+def get_log_stream(logs, group: str, stream: str) -> dict | None:
+    """The log stream named `stream` in `group`, or None when either is missing (DescribeLogStreams)."""
+    try:
+        pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group, logStreamNamePrefix=stream)
+        for page in pages:
+            for item in page["logStreams"]:
+                if item["logStreamName"] == stream:
+                    return item
+    except ClientError as error:
+        if has_code(error, "ResourceNotFoundException"):
+            return None
+        raise
+    return None
+
+
+def delete_log_stream_if_exists(logs, group: str, stream: str) -> bool:
+    """Delete one stream of a shared log group (such as the crawler's in /aws-glue/crawlers), leaving the group."""
+    if get_log_stream(logs, group, stream) is None:
+        return False
+    try:
+        logs.delete_log_stream(logGroupName=group, logStreamName=stream)
+    except ClientError as error:
+        if has_code(error, "ResourceNotFoundException"):
+            return False
+        raise
+    return True

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -44,6 +46,59 @@ def test_jupyter_binds_loopback_and_opens_the_notebooks_folder() -> None:
     assert command[command.index("--notebook-dir") + 1] == str(lab.ROOT / "notebooks")
     assert "--no-browser" in command and "--no-browser" not in lab.jupyter_command(8899, open_browser=True)
     assert ("--allow-root" in command) == (os.geteuid() == 0)  # JupyterLab refuses root otherwise
+
+
+def test_jupyter_never_moves_to_another_port_than_the_one_printed() -> None:
+    assert "--ServerApp.port_retries=0" in lab.jupyter_command(8899, open_browser=False)
+
+
+def test_a_taken_port_asked_for_is_refused_with_a_free_one_named() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(lab.PortTaken, match=rf"Port {port} is taken .*make lab PORT=\d+"):
+            lab.free_port(port)
+
+
+def test_a_taken_default_port_moves_to_the_next_free_one(monkeypatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(lab, "DEFAULT_JUPYTER_PORT", port)
+        chosen = lab.free_port(None)
+        assert chosen != port and lab.port_is_free(chosen)
+
+
+@pytest.mark.parametrize(("answer", "provisioned"), [("", False), ("no", False), ("yes", True)])
+def test_aws_target_asks_before_creating_billable_resources(monkeypatch, capsys, answer, provisioned) -> None:
+    created: list[str] = []
+    prompts: list[str] = []
+    monkeypatch.setattr(lab, "aws_account", lambda env: "123456789012")
+    monkeypatch.setattr(lab, "stack_exists", lambda stack: False)
+    monkeypatch.setattr(lab, "provision", lambda stack, env: created.append(stack) or 0)
+    monkeypatch.setattr(lab, "run_jupyter", lambda command, env: 0)
+    code = lab.run_aws("etl", 8888, False, ask=lambda prompt: prompts.append(prompt) or answer)
+    assert created == (["etl"] if provisioned else [])
+    assert code == (0 if provisioned else 1)
+    assert "billable" in prompts[0] and "123456789012" in prompts[0]
+    if not provisioned:
+        assert "nothing was created" in capsys.readouterr().out
+
+
+def test_aws_target_with_yes_does_not_ask(monkeypatch) -> None:
+    created: list[str] = []
+    monkeypatch.setattr(lab, "aws_account", lambda env: "123456789012")
+    monkeypatch.setattr(lab, "stack_exists", lambda stack: False)
+    monkeypatch.setattr(lab, "provision", lambda stack, env: created.append(stack) or 0)
+    monkeypatch.setattr(lab, "run_jupyter", lambda command, env: 0)
+
+    def ask(prompt: str) -> str:
+        raise AssertionError(f"asked although --yes: {prompt}")
+
+    assert lab.run_aws("etl", 8888, False, assume_yes=True, ask=ask) == 0
+    assert created == ["etl"]
 
 
 def test_aws_target_without_credentials_names_the_choices(monkeypatch, capsys) -> None:
@@ -94,3 +149,12 @@ def test_local_lab_provisions_hands_its_environment_to_jupyter_and_stops_localaw
     kernel_env = json.loads(seen.read_text())
     assert kernel_env["ETL_STACK"] == "labtest" and kernel_env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert not is_localaws(kernel_env["AWS_ENDPOINT_URL"]), "localaws is still running after the lab ended"
+
+
+def test_make_lab_passes_port_no_browser_endpoint_and_yes() -> None:
+    variables = ["PORT=8890", "NO_BROWSER=1", "ENDPOINT=http://127.0.0.1:4566", "YES=1", "TARGET=aws", "STACK=bob"]
+    dry = subprocess.run(["make", "-n", "lab", *variables], cwd=lab.ROOT, capture_output=True, text=True, check=True)
+    command = " ".join(dry.stdout.replace("\\\n", " ").split())
+    assert "-m kit.lab --stack bob --target aws --port 8890 --no-browser --endpoint http://127.0.0.1:4566 --yes" in (
+        command
+    )

@@ -155,6 +155,13 @@ def test_concurrent_uploads_are_each_processed_exactly_once(pipeline_run, locala
 
 def test_teardown_leaves_nothing_behind(pipeline_run, localaws_env, stacks_dir: Path):
     outputs, _ = pipeline_run
+    logs = boto3.client("logs")
+
+    def crawler_streams() -> list[dict]:
+        group = "/aws-glue/crawlers"  # a crawl logs to a stream named after the crawler in this shared group
+        return logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=outputs["crawler"])["logStreams"]
+
+    assert [stream["logStreamName"] for stream in crawler_streams()] == [outputs["crawler"]]
     teardown = run_script("teardown.py", "--stack", "e2e", "--yes", stacks_dir=stacks_dir)
     assert teardown.returncode == 0, teardown.stdout + teardown.stderr
     s3 = boto3.client("s3")
@@ -164,8 +171,9 @@ def test_teardown_leaves_nothing_behind(pipeline_run, localaws_env, stacks_dir: 
     assert outputs["crawler"] not in glue.list_crawlers()["CrawlerNames"]
     functions = {f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]}
     assert not functions & {outputs["functions"]["transform"]["name"], outputs["functions"]["crawler_trigger"]["name"]}
-    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/e2e-")["logGroups"]
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/e2e-")["logGroups"]
     assert groups == []
+    assert crawler_streams() == []
     roles = {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]}
     assert not [role for role in roles if role.startswith("e2e-")]
     workgroups = {w["Name"] for w in boto3.client("athena").list_work_groups()["WorkGroups"]}

@@ -99,7 +99,7 @@ def test_a_failure_at_each_step_is_named_and_a_rerun_completes(cloud, calls, pro
     assert failed.code == 1
     assert f"Failed at step {step}" in failed.text
     assert f"{operation} returned InternalFailure: injected failure" in failed.text
-    assert "re-run `python provision.py`; it resumes from this step" in failed.text
+    assert "re-run `.venv/bin/python provision.py`; it resumes from this step" in failed.text
     rerun = provision_run()
     assert rerun.code == 0, rerun.text
     assert "Stack etl ready" in rerun.text

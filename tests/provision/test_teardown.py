@@ -44,6 +44,18 @@ RESOURCE_GONE = {
     "roles": lambda c, s: all(
         _gone(lambda p=p: c("iam").get_role(RoleName=s.role_name(p)), "NoSuchEntity") for p in s.role_purposes
     ),
+    "crawler log stream": lambda c, s: (
+        c("logs").describe_log_streams(logGroupName="/aws-glue/crawlers", logStreamNamePrefix=s.crawler)["logStreams"]
+        == []
+    ),
+    "another stack's crawler log stream (kept)": lambda c, s: (
+        len(
+            c("logs").describe_log_streams(logGroupName="/aws-glue/crawlers", logStreamNamePrefix="other-")[
+                "logStreams"
+            ]
+        )
+        == 1
+    ),
     "outputs file": lambda c, s: not outputs_path("etl").exists(),
 }
 
@@ -74,6 +86,13 @@ def _add_data(cloud) -> None:
         TableName="orders",
         PartitionInputList=[{"Values": ["2024-06-01"], "StorageDescriptor": columns}],
     )
+    # A crawl logs to a stream named after its crawler in the account's shared /aws-glue/crawlers group.
+    logs = cloud.client("logs")
+    if not logs.describe_log_groups(logGroupNamePrefix="/aws-glue/crawlers")["logGroups"]:
+        logs.create_log_group(logGroupName="/aws-glue/crawlers")
+    for crawler in (stack.crawler, "other-processed-crawler"):
+        if not logs.describe_log_streams(logGroupName="/aws-glue/crawlers", logStreamNamePrefix=crawler)["logStreams"]:
+            logs.create_log_stream(logGroupName="/aws-glue/crawlers", logStreamName=crawler)
 
 
 @pytest.fixture
