@@ -1,4 +1,4 @@
-"""S3 event notifications, as S3 sends them: one event per object creation, to every matching destination.
+"""S3 event notifications, as S3 sends them: one event per object created or removed, to every matching destination.
 
 How it fits moto:
 1. moto stores the objects and the notification configuration. Its own notification sender invokes Lambda inside the
@@ -10,6 +10,15 @@ How it fits moto:
    queues exactly one event (ObjectCreated:Put / :Copy / :CompleteMultipartUpload) per matching rule.
 3. Delivery (delivery.py) is asynchronous and goes through the destination's public API.
 4. PutBucketNotificationConfiguration is validated first, as S3 does (validation.py).
+5. Removals: moto notes only some deletes (not delete markers), so `S3Backend.delete_object`, which DeleteObject and
+   each key of DeleteObjects go through, is wrapped: under moto's lock it notes what the delete did, with a sequencer
+   from the same counter as the writes, so a PUT and a DELETE of one key order correctly. After DeleteObject or
+   DeleteObjects answered 200, one event per removed key and matching rule is queued:
+   - unversioned bucket: ObjectRemoved:Delete, also for a key that did not exist (S3 does not look first; MinIO
+     matched this in minio/minio#19037);
+   - versioned bucket, no version given: ObjectRemoved:DeleteMarkerCreated, with the delete marker's version id;
+   - a version id given: ObjectRemoved:Delete with that version id.
+   https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html
 """
 
 from __future__ import annotations
@@ -24,7 +33,14 @@ from dataclasses import dataclass
 import moto.s3.notifications
 
 from localaws.s3_events.delivery import Deliverer
-from localaws.s3_events.records import CreatedObject, RequestFacts, Sequencer, build_event, new_request_ids
+from localaws.s3_events.records import (
+    CreatedObject,
+    RemovedObject,
+    RequestFacts,
+    Sequencer,
+    build_event,
+    new_request_ids,
+)
 from localaws.s3_events.rules import LAMBDA, QUEUE, NotificationRule, parse_notification_xml, rules_from_moto
 from localaws.s3_events.validation import UNABLE_TO_VALIDATE, ambiguity, destination_problems, invalid_argument
 from localaws.server import LocalAws, Request, Response
@@ -32,19 +48,21 @@ from localaws.server import LocalAws, Request, Response
 log = logging.getLogger("localaws.s3")
 
 OBJECT_CREATING_OPERATIONS = ("PutObject", "CopyObject", "CompleteMultipartUpload")
+OBJECT_REMOVING_OPERATIONS = ("DeleteObject", "DeleteObjects")
 
 
 @dataclass(frozen=True)
 class _Written:
     event_name: str  # moto's, e.g. "s3:ObjectCreated:Put"
-    obj: CreatedObject
+    obj: CreatedObject | RemovedObject
     region: str
     account_id: str
     rules: tuple[NotificationRule, ...]
 
 
 class _WriteRecorder:
-    """Stands in for moto's send_event: remembers, per thread, the last object a moto S3 call created."""
+    """Stands in for moto's send_event: remembers, per thread, the last object a moto S3 call created, and every
+    key its deletes removed."""
 
     def __init__(self, sequencer: Sequencer) -> None:
         self._sequencer = sequencer
@@ -60,13 +78,33 @@ class _WriteRecorder:
         # A multipart completion records ObjectCreated:Put, then ObjectCreated:CompleteMultipartUpload: the last wins.
         self._local.written = _Written(event_name, obj, bucket.region_name, account_id, rules)
 
+    def removed(self, account_id: str, bucket, key_name: str, version_id: str | None, meta: dict) -> None:
+        """Called under moto's lock after its delete_object; `meta` holds the response headers it sets."""
+        if not bucket.is_versioned:
+            event_name, version = "s3:ObjectRemoved:Delete", None
+        elif version_id is None:
+            event_name, version = "s3:ObjectRemoved:DeleteMarkerCreated", meta.get("version-id")
+        else:
+            event_name, version = "s3:ObjectRemoved:Delete", version_id
+        obj = RemovedObject(bucket.name, key_name, version, self._sequencer.next())
+        rules = tuple(rules_from_moto(bucket.notification_configuration))
+        self._removals().append(_Written(event_name, obj, bucket.region_name, account_id, rules))
+
+    def _removals(self) -> list[_Written]:
+        if getattr(self._local, "removals", None) is None:
+            self._local.removals = []
+        return self._local.removals
+
     def forget(self) -> None:
         self._local.written = None
+        self._local.removals = None
 
-    def take(self) -> _Written | None:
+    def take(self) -> list[_Written]:
+        """Every event the current request caused, in the order it caused them."""
         written = getattr(self._local, "written", None)
-        self._local.written = None
-        return written
+        taken = ([written] if written else []) + self._removals()
+        self.forget()
+        return taken
 
 
 def owner_principal_id(account_id: str) -> str:
@@ -78,9 +116,29 @@ def _header(response: Response, name: str) -> str | None:
     return next((value for key, value in response.headers if key.lower() == name), None)
 
 
+def _note_deletes(recorder: _WriteRecorder) -> None:
+    """Wraps moto's S3Backend.delete_object so that every delete it performs is noted (see the module docstring)."""
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.delete_object
+    if getattr(original, "_localaws_noting", False):
+        return
+
+    def delete_object(self, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False):
+        success, meta = original(self, bucket_name, key_name, version_id=version_id, bypass=bypass)
+        bucket = self.get_bucket(bucket_name)
+        if success or not bucket.is_versioned:  # moto reports a missing unversioned key as a failure; S3 does not
+            recorder.removed(self.account_id, bucket, key_name, version_id, meta)
+        return success, meta
+
+    delete_object._localaws_noting = True  # type: ignore[attr-defined]
+    S3Backend.delete_object = delete_object  # type: ignore[method-assign]
+
+
 def install(app: LocalAws) -> None:
     recorder = _WriteRecorder(Sequencer())
     moto.s3.notifications.send_event = recorder
+    _note_deletes(recorder)
     deliverer = Deliverer(app)
     app.on_shutdown(deliverer.shutdown)
 
@@ -88,29 +146,30 @@ def install(app: LocalAws) -> None:
         recorder.forget()  # a keep-alive connection reuses its thread: never carry a note into the next request
 
     def emit_events(request: Request, response: Response) -> None:
-        written = recorder.take()
-        if written is None:
+        taken = recorder.take()
+        if not taken:
             return
         request_id, host_id = _header(response, "x-amz-request-id"), _header(response, "x-amz-id-2")
         if not request_id or not host_id:
             request_id, host_id = new_request_ids()
             response.headers += [("x-amz-request-id", request_id), ("x-amz-id-2", host_id)]
         access_key = _access_key(request)
-        facts = RequestFacts(
-            region=written.region,
-            principal_id=f"AWS:{access_key}" if access_key else "Anonymous",
-            source_ip="127.0.0.1",  # localaws binds to loopback only: every client is local
-            request_id=request_id,
-            host_id=host_id,
-            owner_id=owner_principal_id(written.account_id),
-        )
-        event_name = written.event_name.removeprefix("s3:")
-        summary = f"{event_name} s3://{written.obj.bucket}/{written.obj.key}"
-        for rule in written.rules:
-            if rule.matches(written.event_name, written.obj.key):
-                deliverer.deliver(rule, build_event(event_name, written.obj, facts, rule.id or ""), summary)
+        for written in taken:
+            facts = RequestFacts(
+                region=written.region,
+                principal_id=f"AWS:{access_key}" if access_key else "Anonymous",
+                source_ip="127.0.0.1",  # localaws binds to loopback only: every client is local
+                request_id=request_id,
+                host_id=host_id,
+                owner_id=owner_principal_id(written.account_id),
+            )
+            event_name = written.event_name.removeprefix("s3:")
+            summary = f"{event_name} s3://{written.obj.bucket}/{written.obj.key}"
+            for rule in written.rules:
+                if rule.matches(written.event_name, written.obj.key):
+                    deliverer.deliver(rule, build_event(event_name, written.obj, facts, rule.id or ""), summary)
 
-    for operation in OBJECT_CREATING_OPERATIONS:
+    for operation in OBJECT_CREATING_OPERATIONS + OBJECT_REMOVING_OPERATIONS:
         app.validate("s3", operation, forget_earlier_write)
         app.after("s3", operation, emit_events)
     app.validate("s3", "PutBucketNotificationConfiguration", lambda request: _validate_configuration(app, request))

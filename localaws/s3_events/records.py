@@ -43,6 +43,17 @@ class CreatedObject:
 
 
 @dataclass(frozen=True)
+class RemovedObject:
+    """What S3 says about an object (or a version of it) a delete removed. Its events carry no eTag and no size
+    (seen on AWS: aws-powertools/powertools-lambda-python#4156)."""
+
+    bucket: str
+    key: str
+    version_id: str | None  # the deleted version, or the new delete marker's; None when the bucket is not versioned
+    sequencer: str
+
+
+@dataclass(frozen=True)
 class RequestFacts:
     """Who wrote the object, from where, and the ids S3 answered with."""
 
@@ -84,10 +95,16 @@ def new_request_ids() -> tuple[str, str]:
 
 
 def build_record(
-    event_name: str, obj: CreatedObject, request: RequestFacts, configuration_id: str, when: datetime | None = None
+    event_name: str,
+    obj: CreatedObject | RemovedObject,
+    request: RequestFacts,
+    configuration_id: str,
+    when: datetime | None = None,
 ) -> dict:
     """One element of Records[]. `event_name` is without the "s3:" prefix, e.g. "ObjectCreated:Put"."""
-    s3_object: dict[str, object] = {"key": encode_key(obj.key), "size": obj.size, "eTag": obj.etag}
+    s3_object: dict[str, object] = {"key": encode_key(obj.key)}
+    if isinstance(obj, CreatedObject):
+        s3_object.update(size=obj.size, eTag=obj.etag)
     if obj.version_id is not None:
         s3_object["versionId"] = obj.version_id
     s3_object["sequencer"] = obj.sequencer
@@ -114,7 +131,11 @@ def build_record(
 
 
 def build_event(
-    event_name: str, obj: CreatedObject, request: RequestFacts, configuration_id: str, when: datetime | None = None
+    event_name: str,
+    obj: CreatedObject | RemovedObject,
+    request: RequestFacts,
+    configuration_id: str,
+    when: datetime | None = None,
 ) -> dict:
     """The message S3 delivers: one record per event."""
     return {"Records": [build_record(event_name, obj, request, configuration_id, when)]}

@@ -26,6 +26,9 @@ from localaws.s3_events.validation import AMBIGUOUS, SHARED_EVENT_TYPE, UNABLE_T
 CONTENT_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html"
 FILTER_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html"
 PUT_CONFIG_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketNotificationConfiguration.html"
+EVENT_TYPES_DOC = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html"
+)
 
 
 # -- key encoding (CONTENT_DOC: "red flower.jpg" becomes "red+flower.jpg") ----------------------------------------
@@ -370,6 +373,77 @@ def test_sequencer_orders_writes_to_one_key(clients) -> None:
 
     by_sequencer = sorted(records, key=lambda r: r["s3"]["object"]["sequencer"])
     assert [r["s3"]["object"]["size"] for r in by_sequencer] == [1, 2, 3]
+
+
+REMOVED = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+
+
+@pytest.mark.localaws
+def test_delete_object_sends_object_removed_delete_without_etag_or_size(clients) -> None:
+    # EVENT_TYPES_DOC: s3:ObjectRemoved:Delete for an unversioned object; delete events carry no eTag and no size
+    # (aws-powertools/powertools-lambda-python#4156).
+    bucket, url = _bucket_with_queue(clients, events=REMOVED, prefix="raw/", rule_id="raw-all")
+    clients["s3"].put_object(Bucket=bucket, Key="raw/a b.json", Body=b"{}")
+    clients["s3"].delete_object(Bucket=bucket, Key="raw/a b.json")
+
+    created, removed = sorted(_records(clients, url), key=lambda r: r["s3"]["object"]["sequencer"])
+    assert created["eventName"] == "ObjectCreated:Put"
+    assert removed["eventName"] == "ObjectRemoved:Delete"
+    assert removed["s3"]["configurationId"] == "raw-all"
+    assert set(removed["s3"]["object"]) == {"key", "sequencer"}
+    assert removed["s3"]["object"]["key"] == "raw/a+b.json"
+    assert removed["userIdentity"] == {"principalId": "AWS:test"}
+
+
+@pytest.mark.localaws
+def test_delete_objects_sends_one_event_per_key(clients) -> None:
+    bucket, url = _bucket_with_queue(clients, events=("s3:ObjectRemoved:*",))
+    for key in ("x.json", "y.json"):
+        clients["s3"].put_object(Bucket=bucket, Key=key, Body=b"{}")
+
+    clients["s3"].delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "x.json"}, {"Key": "y.json"}]})
+
+    records = _records(clients, url)
+    assert sorted((r["eventName"], r["s3"]["object"]["key"]) for r in records) == [
+        ("ObjectRemoved:Delete", "x.json"),
+        ("ObjectRemoved:Delete", "y.json"),
+    ]
+    assert len({r["s3"]["object"]["sequencer"] for r in records}) == 2
+
+
+@pytest.mark.localaws
+def test_versioned_delete_creates_a_delete_marker_event_and_a_version_delete_event(clients) -> None:
+    # EVENT_TYPES_DOC: DeleteMarkerCreated when a delete marker is created for a versioned object; Delete when a
+    # version is permanently deleted.
+    bucket, url = _bucket_with_queue(clients, events=("s3:ObjectRemoved:*",))
+    s3 = clients["s3"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="v.json", Body=b"1")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="v.json", Body=b"2")
+
+    marker = s3.delete_object(Bucket=bucket, Key="v.json")
+    s3.delete_object(Bucket=bucket, Key="v.json", VersionId=first)
+
+    records = sorted(_records(clients, url), key=lambda r: r["s3"]["object"]["sequencer"])
+    assert [(r["eventName"], r["s3"]["object"]["versionId"]) for r in records] == [
+        ("ObjectRemoved:DeleteMarkerCreated", marker["VersionId"]),
+        ("ObjectRemoved:Delete", first),
+    ]
+
+
+@pytest.mark.localaws
+def test_sequencer_orders_puts_and_deletes_of_one_key(clients) -> None:
+    # CONTENT_DOC: the sequencer orders PUTs and DELETEs of one key
+    bucket, url = _bucket_with_queue(clients, events=REMOVED)
+    s3 = clients["s3"]
+    s3.put_object(Bucket=bucket, Key="k.json", Body=b"1")
+    s3.delete_object(Bucket=bucket, Key="k.json")
+    s3.put_object(Bucket=bucket, Key="k.json", Body=b"22")
+    s3.delete_object(Bucket=bucket, Key="k.json")
+
+    records = sorted(_records(clients, url), key=lambda r: r["s3"]["object"]["sequencer"].rjust(32, "0"))
+    assert [r["eventName"].split(":")[0] for r in records] == ["ObjectCreated", "ObjectRemoved"] * 2
+    assert [r["s3"]["object"].get("size") for r in records] == [1, None, 2, None]
 
 
 @pytest.mark.localaws
