@@ -14,10 +14,16 @@ written only with S3 conditional writes (If-Match / If-None-Match), like the sch
    locally (nothing visible yet);
 3. commit the manifest in state "writing": the new outputs, and the outputs of earlier versions as `obsolete`;
    a lost race re-runs from 1, where the newer manifest now makes this event stale;
-4. publish the new outputs, delete the obsolete ones, and commit the manifest as "complete";
-   if a newer event took the manifest over meanwhile, delete what this attempt wrote that the newer one does not list.
+4. publish the new outputs, delete the obsolete ones, and commit the manifest as "complete"; before publishing and
+   before deleting, check the manifest is still ours. If a newer event took it over, stop, and delete what this
+   attempt wrote that the newer one does not list.
 A crash anywhere leaves a manifest that the retry of the same event (same sequencer, "writing") or any newer event
 completes: earlier outputs are listed until they are deleted, so none is ever left behind for good.
+
+Processed outputs are named per version (a hash of the key, ETag, version id and sequencer), so versions never share
+one. The quarantine copy and its report keep the key's one path, `quarantine/<dataset>/<rest>`: for those, two
+versions handled at the same moment could still cross within the time of one GET between the ownership check and the
+write (S3 has no conditional CopyObject destination to close it).
 
 Sequencers are compared as S3 documents: "If you compare the sequencer strings from two event notifications on the
 same object key, the event notification with the greater sequencer hexadecimal value is the event that occurred
@@ -266,23 +272,38 @@ def apply_event(event: SourceEvent, store: ManifestStore, worker: SourceWorker) 
             worker.discard(prepared)
             continue
         try:
+            # each step that writes or deletes first checks the manifest is still ours: a newer event that took the
+            # key over owns the outputs from then on (this narrows the race to one GET's time; see the docstring)
+            newer = _newer_owner(store, event.key, writing_token)
+            if newer is not None:
+                return Outcome("superseded", newer[0], prepared.summary)
             worker.publish(prepared)
         finally:
             worker.discard(prepared)
-        worker.delete(writing.obsolete)
-        complete = replace(writing, state=COMPLETE, obsolete=())
-        try:
-            store.save(complete, writing_token)
-        except ManifestConflict:
-            # A newer event took the key over while we published; it deletes what our manifest listed, but may have
-            # done so before our uploads landed: remove what we wrote that the newer version does not own.
-            newer, _ = store.load(event.key)
-            owned = set(newer.outputs) if newer else set()
-            mine = tuple(key for key in prepared.outputs if key not in owned)
-            worker.delete(mine)
-            return Outcome("superseded", newer, prepared.summary, deleted=writing.obsolete + mine)
-        return Outcome(prepared.status, complete, prepared.summary, deleted=writing.obsolete)
+        newer = _newer_owner(store, event.key, writing_token)
+        if newer is None:
+            worker.delete(writing.obsolete)
+            complete = replace(writing, state=COMPLETE, obsolete=())
+            try:
+                store.save(complete, writing_token)
+            except ManifestConflict:
+                newer = store.load(event.key)
+            else:
+                return Outcome(prepared.status, complete, prepared.summary, deleted=writing.obsolete)
+        # A newer event took the key over while we published; it deletes what our manifest listed, but may have done
+        # so before our uploads landed: remove what we wrote that the newer version does not own.
+        owner = newer[0]
+        owned = set(owner.outputs) if owner else set()
+        mine = tuple(key for key in prepared.outputs if key not in owned)
+        worker.delete(mine)
+        return Outcome("superseded", owner, prepared.summary, deleted=mine)
     raise ManifestConflict(f"manifest of {event.key!r} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
+
+
+def _newer_owner(store: ManifestStore, source_key: str, token: str) -> tuple[Manifest | None, str | None] | None:
+    """None while the stored manifest is still the one we wrote (`token`), else what is stored now."""
+    current = store.load(source_key)
+    return None if current[1] == token else current
 
 
 def _both_absent(manifest: Manifest, prepared: Prepared) -> bool:

@@ -86,7 +86,17 @@ def s3_events(world: World) -> pd.DataFrame:
     frame = records[records["key"].notna()].reset_index(drop=True)
     frame["event_time"] = [_event_time_of(outputs) for outputs in frame.get("outputs", [None] * len(frame))]
     event_columns = [column for column in frame if column.startswith("event.")]
-    wanted = ["key", *event_columns, "status", "dataset", "event_time", "outputs", "quarantine_key"]
+    wanted = [
+        "key",
+        *event_columns,
+        "event",
+        "sequencer",
+        "status",
+        "dataset",
+        "event_time",
+        "outputs",
+        "quarantine_key",
+    ]
     return frame[[column for column in dict.fromkeys(wanted) if column in frame]]
 
 

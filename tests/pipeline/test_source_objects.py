@@ -103,6 +103,7 @@ class MemoryManifests:
     def __init__(self) -> None:
         self.stored: dict[str, bytes] = {}
         self.before_save = None
+        self.after_save = None
 
     def load(self, source_key: str):
         raw = self.stored.get(source_key)
@@ -116,14 +117,19 @@ class MemoryManifests:
         if (hashlib.md5(current).hexdigest() if current else None) != token:
             raise ManifestConflict(manifest.source_key)
         self.stored[manifest.source_key] = manifest.to_json()
-        return hashlib.md5(self.stored[manifest.source_key]).hexdigest()
+        token = hashlib.md5(self.stored[manifest.source_key]).hexdigest()
+        if self.after_save is not None:
+            hook, self.after_save = self.after_save, None
+            hook()
+        return token
 
 
 class MemoryWorker:
     """The raw key's current object (`raw`: bytes or None) and the output bucket (`bucket`: key -> bytes).
 
     A version's outputs: one parent file in the partition of its event day and one child file, named by its ETag and
-    the event's sequencer as the Lambda names them."""
+    the event's sequencer as the Lambda names them; a body starting with b"bad" is quarantined instead, at the one
+    quarantine path the key has whatever its version."""
 
     def __init__(self) -> None:
         self.raw: bytes | None = None
@@ -139,6 +145,9 @@ class MemoryWorker:
         if known is not None and known.etag == etag:
             return Prepared(ObjectVersion(etag), same_as_known=True)
         self.built += 1
+        if self.raw.startswith(b"bad"):
+            files = {"quarantine/t/k.json": self.raw}
+            return Prepared(ObjectVersion(etag), tuple(files), "quarantined", work=files)
         day, name = event.event_time[:10], f"{etag[:8]}_{event.sequencer}"
         files = {f"processed/t/dt={day}/{name}.parquet": self.raw, f"processed/t_items/dt={day}/{name}.parquet": b""}
         return Prepared(ObjectVersion(etag), tuple(files), work=files)
@@ -281,3 +290,14 @@ def test_lost_manifest_race_is_re_decided(world) -> None:
     worker.raw = b"v1"  # what the slow invocation read
     assert apply_event(old, store, worker).status == "stale"
     assert sorted(outputs(world).values()) == [b"", b"v2"]
+
+
+def test_an_attempt_overtaken_before_it_publishes_writes_and_deletes_nothing(world) -> None:
+    store, worker = world
+    run(world, upload(world, b"bad v1", "01"))
+    slow = upload(world, b"v2", "02")
+    # v2's attempt has committed its manifest when v3 (bad again) is handled completely
+    store.after_save = lambda: run(world, upload(world, b"bad v3", "03"))
+    assert apply_event(slow, store, worker).status == "superseded"
+    assert outputs(world) == {"quarantine/t/k.json": b"bad v3"}  # v3's record, not deleted as v1's leftover
+    assert store.load("raw/k.json")[0].sequencer == "03"
