@@ -73,9 +73,10 @@ def put_object_from_file(client: Any, bucket: str, key: str, path: str, content_
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
-def copy_object(client: Any, bucket: str, key: str, source_bucket: str, source_key: str, version_id: str = "") -> None:
-    source = {"Bucket": source_bucket, "Key": source_key, **({"VersionId": version_id} if version_id else {})}
-    client.copy_object(Bucket=bucket, Key=key, CopySource=source)
+def copy_object(client: Any, bucket: str, key: str, source_bucket: str, source_key: str) -> None:
+    # No VersionId in CopySource: that would need s3:GetObjectVersion; a newer version copied here by a race is
+    # replaced when that version's own event is handled.
+    client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
 
 
 def _conflict(error: Any) -> bool:
@@ -202,7 +203,7 @@ class S3SourceWorker:
             report = error_report(error, source_key=event.key, dataset=self.dataset, event_time=event_time.isoformat())
             report["sequencer"] = event.sequencer
             summary = {"quarantine_key": target, **error.as_dict()}
-            work = _Quarantine(target, source, report)
+            work = _Quarantine(target, report)
             return Prepared(source, (target, f"{target}.error.json"), "quarantined", summary, work=work)
         except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -219,14 +220,7 @@ class S3SourceWorker:
             upload_outputs(self.client, self.out_bucket, prepared.work.result)
         elif isinstance(prepared.work, _Quarantine):
             quarantine = prepared.work
-            copy_object(
-                self.client,
-                self.out_bucket,
-                quarantine.target,
-                self.event.bucket,
-                self.event.key,
-                quarantine.source.version_id,
-            )
+            copy_object(self.client, self.out_bucket, quarantine.target, self.event.bucket, self.event.key)
             self.client.put_object(
                 Bucket=self.out_bucket,
                 Key=f"{quarantine.target}.error.json",
@@ -252,7 +246,6 @@ class _Built:
 @dataclass(frozen=True)
 class _Quarantine:
     target: str
-    source: ObjectVersion
     report: dict[str, Any]
 
 
