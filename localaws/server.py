@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -23,6 +24,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localaws.activity import Activity
+from localaws.browser_guard import BrowserGuard
 from localaws.routing import Route, identify
 
 log = logging.getLogger("localaws")
@@ -94,6 +96,7 @@ class LocalAws:
 
     endpoint: str = ""
     activity: Activity = field(default_factory=Activity)
+    guard: BrowserGuard = field(default_factory=BrowserGuard.from_settings)
     moto_lock: threading.RLock = field(default_factory=threading.RLock)
     _overrides: dict[tuple[str, str], Override] = field(default_factory=dict)
     _validators: dict[tuple[str, str], list[Validator]] = field(default_factory=lambda: defaultdict(list))
@@ -101,6 +104,7 @@ class LocalAws:
     _internal: dict[str, Callable[[dict[str, list[str]]], Response]] = field(default_factory=dict)
     _controls: dict[str, Control] = field(default_factory=dict)
     _shutdown: list[Callable[[], None]] = field(default_factory=list)
+    _kill: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._moto = DomainDispatcherApplication(create_backend_app)
@@ -128,9 +132,21 @@ class LocalAws:
     def on_shutdown(self, callback: Callable[[], None]) -> None:
         self._shutdown.append(callback)
 
+    def on_kill(self, callback: Callable[[], None]) -> None:
+        """`callback` must stop worker processes and remove temp folders even if a shutdown callback is stuck."""
+        self._kill.append(callback)
+
     def shutdown(self) -> None:
         for callback in reversed(self._shutdown):
             callback()
+
+    def kill(self) -> None:
+        """The last resort of a stop that did not finish in time: run each kill callback, whatever the others do."""
+        for callback in reversed(self._kill):
+            try:
+                callback()
+            except (OSError, RuntimeError):  # stopping by force: every callback gets its turn
+                log.exception("kill callback failed")
 
     # -- calling moto in-process ------------------------------------------------------------------------------
     def call_moto(self, environ: dict[str, Any]) -> Response:
@@ -151,6 +167,22 @@ class LocalAws:
 
     # -- WSGI ----------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        refusal = self.guard.refusal(environ)
+        if refusal is not None:
+            log.warning("refused %s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), refusal[1])
+            return self._send(Response(refusal[0], [("Content-Type", "application/json")], refusal[1]), start_response)
+        preflight = self.guard.preflight(environ)
+        if preflight is not None:
+            return self._send(Response(200, preflight, b""), start_response)
+        cors = self.guard.cors_headers(environ)
+
+        def send_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            # moto's global CORS answers every Origin; only the guard's headers, for an allowed origin, go out.
+            return start_response(status, BrowserGuard.strip_cors(headers) + cors, exc_info)
+
+        return self._serve(environ, send_headers)
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable) -> Any:
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         if path.startswith("/_localaws/"):
             return self._send(self._serve_internal(path, environ), start_response)
@@ -247,7 +279,15 @@ class Server:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"localaws binds to loopback only, not {host!r}")
         self.app = app
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        # Bound here, so a port in use is an OSError to report (werkzeug would print and sys.exit(1) itself).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family)
+        try:
+            self._server: BaseWSGIServer = make_server(
+                host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
+            )
+        finally:
+            listener.close()  # werkzeug serves a duplicate of the descriptor
         self.port = self._server.server_address[1]
         self.endpoint = f"http://{host}:{self.port}"
         app.endpoint = self.endpoint

@@ -29,3 +29,4 @@ def install(app: LocalAws) -> None:
         app.override("athena", operation, handler)
     app.on_shutdown(service.executions.shutdown)
     app.validate("athena", "GetWorkGroup", reject_missing_work_group(app))
+    app.after("athena", "DeleteWorkGroup", service.forget_deleted_work_group)

@@ -170,6 +170,9 @@ class AthenaService:
     def list_query_executions(self, request: Request) -> Response:
         body = request.json()
         group = body.get("WorkGroup") or "primary"
+        if self.engine(request.route.region).catalog.get_work_group(group) is None:
+            # https://docs.aws.amazon.com/athena/latest/APIReference/API_ListQueryExecutions.html
+            return invalid(f"WorkGroup {group} is not found.")
         ids = [e.id for e in self.executions.all() if e.work_group == group and e.region == request.route.region]
         size = int(body.get("MaxResults", 50))
         token = body.get("NextToken")
@@ -178,6 +181,14 @@ class AthenaService:
         if start + size < len(ids):
             page["NextToken"] = str(start + size)
         return json_response(page)
+
+    def forget_deleted_work_group(self, request: Request, response: Response) -> None:
+        """After DeleteWorkGroup: the workgroup's query executions go with it, as in Athena, where a deleted
+        workgroup's history cannot be listed or read. https://docs.aws.amazon.com/athena/latest/APIReference/API_DeleteWorkGroup.html"""
+        name = request.json().get("WorkGroup", "")
+        forgotten = self.executions.forget_work_group(name, request.route.region)
+        if forgotten:
+            log.info("athena workgroup %s deleted with %d query execution(s)", name, forgotten)
 
     # -- the worker ------------------------------------------------------------------------------------------
     def _run(self, execution: Execution) -> None:

@@ -129,6 +129,17 @@ class Executions:
         with self._lock:
             return sorted(self._items.values(), key=lambda e: e.submitted, reverse=True)
 
+    def forget_work_group(self, work_group: str, region: str) -> int:
+        """Drop a deleted workgroup's query history (its running queries are stopped first); returns how many."""
+        with self._lock:
+            gone = [e for e in self._items.values() if e.work_group == work_group and e.region == region]
+        for execution in gone:
+            self.stop(execution)
+        with self._lock:
+            for execution in gone:
+                self._items.pop(execution.id, None)
+        return len(gone)
+
     def stop(self, execution: Execution) -> None:
         with self._lock:
             if execution.state in ("SUCCEEDED", "FAILED", "CANCELLED"):

@@ -17,15 +17,19 @@ Knobs (environment variables of the localaws process):
 
 from __future__ import annotations
 
+import logging
 import os
+from urllib.parse import unquote
 
 from localaws.lambda_runtime.async_queue import AsyncInvoker
 from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.faults import FaultInjector
 from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers, replace_event_invoke_config_on_put
-from localaws.lambda_runtime.invoke import make_invoke, make_prewarm
-from localaws.server import LocalAws
+from localaws.lambda_runtime.invoke import _account_of, make_invoke, make_prewarm
+from localaws.server import LocalAws, Request, Response
+
+log = logging.getLogger("localaws.lambda")
 
 
 def install(app: LocalAws) -> None:
@@ -46,9 +50,24 @@ def install(app: LocalAws) -> None:
         for operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
             app.after("lambda", operation, make_prewarm(executor))
 
+    def retire_deleted(request: Request, response: Response) -> None:
+        # DeleteFunction stops the function's execution environments, as Lambda does; with a Qualifier only that
+        # version's. https://docs.aws.amazon.com/lambda/latest/api/API_DeleteFunction.html
+        name = unquote(request.route.path_params.get("FunctionName", ""))
+        tail = name.split(":function:")[-1]
+        function, _, qualifier = tail.partition(":")
+        arn = f"arn:aws:lambda:{request.route.region}:{_account_of(name)}:function:{function}"
+        version = qualifier or (request.query.get("Qualifier") or [None])[0]
+        stopped = pool.retire(arn, version)
+        if stopped:
+            log.info("lambda %s deleted: stopped %d warm environment(s)", function, stopped)
+
+    app.after("lambda", "DeleteFunction", retire_deleted)
+
     def shut_down() -> None:
         invoker.close()
         pool.close()
         cache.remove()
 
     app.on_shutdown(shut_down)
+    app.on_kill(shut_down)

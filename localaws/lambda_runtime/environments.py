@@ -239,6 +239,7 @@ class EnvironmentPool:
         self._all: set[Environment] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._retired: set[str] = set()  # busy environments of deleted functions, discarded when released
         self._reaper = threading.Thread(target=self._reap_forever, name="localaws-lambda-reaper", daemon=True)
         self._reaper.start()
 
@@ -270,7 +271,26 @@ class EnvironmentPool:
 
     def track(self, environment: Environment) -> None:
         with self._lock:
-            self._all.add(environment)
+            if not self._closed.is_set():
+                self._all.add(environment)
+                return
+        environment.kill()  # spawned while localaws was stopping: never leave it running
+
+    def retire(self, arn: str, version: str | None = None) -> int:
+        """Stop the environments of a deleted function (`arn` unqualified; `version` only that one): idle ones now,
+        busy ones when their invocation ends. Returns how many were stopped now."""
+
+        def matches(environment: Environment) -> bool:
+            return environment.spec.arn == arn and version in (None, environment.spec.version)
+
+        with self._lock:
+            idle = [env for environments in self._idle.values() for env in environments if matches(env)]
+            for environments in self._idle.values():
+                environments[:] = [env for env in environments if not matches(env)]
+            self._retired |= {env.id for env in self._all if matches(env) and env not in idle}
+        for environment in idle:
+            self.discard(environment)
+        return len(idle)
 
     def discard(self, environment: Environment) -> None:
         with self._lock:
@@ -283,7 +303,9 @@ class EnvironmentPool:
 
     def release(self, environment: Environment) -> None:
         with self._lock:
-            if not self._closed.is_set() and environment.alive:
+            retired = environment.id in self._retired
+            self._retired.discard(environment.id)
+            if not self._closed.is_set() and environment.alive and not retired:
                 self._idle.setdefault(environment.spec.environment_key, []).append(environment)
                 return
         self.discard(environment)
