@@ -10,6 +10,8 @@ import hashlib
 from collections.abc import Iterable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.source_objects import (
     COMPLETE,
@@ -301,3 +303,42 @@ def test_an_attempt_overtaken_before_it_publishes_writes_and_deletes_nothing(wor
     assert apply_event(slow, store, worker).status == "superseded"
     assert outputs(world) == {"quarantine/t/k.json": b"bad v3"}  # v3's record, not deleted as v1's leftover
     assert store.load("raw/k.json")[0].sequencer == "03"
+
+
+# -- any order of delivery --------------------------------------------------------------------------------------------
+BODIES = (b"v1", b"v2", b"bad v3", None)  # None: the raw object is deleted
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_after_every_event_is_delivered_in_any_order_and_any_number_of_times_the_outputs_are_the_latest_version(
+    data,
+) -> None:
+    """S3 delivers each event at least once, in no guaranteed order, at any time after its write (CONTENT_DOC)."""
+    world = (MemoryManifests(), MemoryWorker())
+    writes = data.draw(st.lists(st.sampled_from(BODIES), min_size=1, max_size=6), label="writes")
+    pending: list[SourceEvent] = []
+    delivered: list[SourceEvent] = []
+    written = 0
+    while written < len(writes) or pending:
+        deliver = pending and (written == len(writes) or data.draw(st.booleans(), label="deliver now"))
+        if not deliver:
+            day = f"2026-11-{10 + written:02d}"
+            pending.append(upload(world, writes[written], f"{written + 1:02X}", day=day))
+            written += 1
+            continue
+        event = pending[data.draw(st.integers(0, len(pending) - 1), label="which event")]
+        if delivered.count(event) >= 2 or not data.draw(st.booleans(), label="delivered again later"):
+            pending.remove(event)
+        run(world, event)
+        delivered.append(event)
+
+    final = writes[-1]
+    if final is None:
+        assert outputs(world) == {}
+    elif final.startswith(b"bad"):
+        assert outputs(world) == {"quarantine/t/k.json": final}
+    else:
+        assert sorted(outputs(world).values()) == [b"", final]
+    manifest, _ = world[0].load("raw/k.json")
+    assert manifest.state == COMPLETE and manifest.sequencer == f"{len(writes):02X}"
