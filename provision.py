@@ -20,7 +20,7 @@ from kit.aws.ssm import DEFAULT_PANDAS_LAYER_VERSION
 from kit.errors import explain, script_boundary
 from kit.hints import next_steps
 from kit.narrate import CREATED, Narrator
-from kit.provisioning import LayerNotFound, Provisioner, ProvisionOptions
+from kit.provisioning import TRANSFORM_EPHEMERAL_STORAGE_MB, LayerNotFound, Provisioner, ProvisionOptions
 from kit.session import Clients, CredentialsMissing, check_credentials, endpoint, open_session
 from kit.stack import DEFAULT_REGION, DEFAULT_STACK, Stack, StackNameError, validate_stack_name
 from kit.waiting import WaitError
@@ -73,6 +73,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--log-retention-days", type=int, default=7, choices=LOG_RETENTION_DAYS, help="Lambda log retention"
     )
+    parser.add_argument(
+        "--transform-tmp",
+        type=int,
+        default=TRANSFORM_EPHEMERAL_STORAGE_MB,
+        metavar="MB",
+        help="the transform's /tmp (EphemeralStorage, 512-10240 MB): spills and Parquet output of one file",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and what exists; change nothing")
     parser.add_argument(
         "--no-next-steps",
@@ -89,6 +96,7 @@ def options_from(args: argparse.Namespace) -> ProvisionOptions:
         architecture=args.architecture,
         transform_memory_mb=args.transform_memory,
         transform_timeout_s=args.transform_timeout,
+        transform_ephemeral_storage_mb=args.transform_tmp,
         trigger_memory_mb=args.trigger_memory,
         trigger_timeout_s=args.trigger_timeout,
         pandas_layer_arn=args.pandas_layer_arn,
@@ -105,7 +113,8 @@ def print_plan(provisioner: Provisioner, out: Callable[[str], None]) -> None:
         out(f"  {number:2}. {title}")
     out(
         f"Settings: {options.runtime} {options.architecture}; transform {options.transform_memory_mb} MB / "
-        f"{options.transform_timeout_s} s; crawler trigger {options.trigger_memory_mb} MB / "
+        f"{options.transform_timeout_s} s / /tmp {options.transform_ephemeral_storage_mb} MB; "
+        f"crawler trigger {options.trigger_memory_mb} MB / "
         f"{options.trigger_timeout_s} s; logs kept {options.log_retention_days} days; "
         f"Athena cutoff {options.athena_cutoff_mb} MB per query."
     )

@@ -55,32 +55,31 @@ def _dead_letter_queue(stack: Stack) -> Document:
     return _statement("SendToDeadLetterQueue", ["sqs:SendMessage"], [stack.dlq_arn])
 
 
-def lambda_trust_policy(stack: Stack) -> Document:
+def _service_trust_policy(service: str) -> Document:
+    """Only `service` may assume the role, with no condition.
+
+    No aws:SourceAccount (or aws:SourceArn) condition: IAM puts that key in the request context only when a service
+    says so ("the aws:SourceAccount condition key is only available when the call to your resource is made directly
+    by an AWS service principal", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html),
+    and a condition on a missing key denies. Neither Lambda's execution-role documentation
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html: the trust policy names the Lambda
+    service principal) nor Glue's service-role documentation
+    (https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html) says that the service sets it when it
+    assumes the role, so a condition could only break role assumption. The confused-deputy guard that is documented
+    for this kit's flows stays: S3's permission to invoke each function is limited by SourceArn and SourceAccount.
+    """
     return {
         "Version": VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": stack.account}},
-            }
-        ],
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     }
+
+
+def lambda_trust_policy(stack: Stack) -> Document:
+    return _service_trust_policy("lambda.amazonaws.com")
 
 
 def glue_trust_policy(stack: Stack) -> Document:
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "glue.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": stack.account}},
-            }
-        ],
-    }
+    return _service_trust_policy("glue.amazonaws.com")
 
 
 def transform_policy(stack: Stack) -> Document:

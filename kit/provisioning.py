@@ -37,6 +37,15 @@ CRAWLER_TRIGGER_HANDLER = "pipeline.lambda_crawler_trigger.handler"
 NOTIFICATION_ID_SUFFIX = "-etl-"  # rule Ids "<stack>-etl-raw", ...: this kit's rules, replaced as a set
 
 
+# The transform's /tmp (Lambda's EphemeralStorage, 512-10240 MB; default 512). Blocks spill to uncompressed Arrow IPC
+# (the layer's pyarrow has no IPC codec) and the Parquet output is written there before upload: about 0.9x the input
+# of spills plus the output, so the README's 1 GB NDJSON file needs over 1 GB. 2 GB leaves headroom; storage above
+# 512 MB is billed per GB-second, a fraction of the memory price:
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html, https://aws.amazon.com/lambda/pricing/
+TRANSFORM_EPHEMERAL_STORAGE_MB = 2048
+LAMBDA_DEFAULT_EPHEMERAL_STORAGE_MB = 512
+
+
 class LayerNotFound(RuntimeError):
     """No AWS SDK for pandas layer is published for this region, runtime and architecture."""
 
@@ -48,6 +57,7 @@ class ProvisionOptions:
     architecture: str = "x86_64"
     transform_memory_mb: int = 1024
     transform_timeout_s: int = 300
+    transform_ephemeral_storage_mb: int = TRANSFORM_EPHEMERAL_STORAGE_MB
     trigger_memory_mb: int = 256
     trigger_timeout_s: int = 300
     pandas_layer_arn: str | None = None
@@ -228,7 +238,14 @@ class Provisioner:
             )
 
     def _create_function(
-        self, name: str, handler: str, purpose: str, memory: int, timeout: int, layers: tuple[str, ...]
+        self,
+        name: str,
+        handler: str,
+        purpose: str,
+        memory: int,
+        timeout: int,
+        layers: tuple[str, ...],
+        ephemeral_storage_mb: int = LAMBDA_DEFAULT_EPHEMERAL_STORAGE_MB,
     ) -> None:
         stack = self.stack
         spec = lambda_.FunctionSpec(
@@ -243,11 +260,12 @@ class Provisioner:
             layers=layers,
             description=f"serverless-etl-kit stack {stack.name}: {purpose}",
             tags=stack.tags,
+            ephemeral_storage_mb=ephemeral_storage_mb,
         )
         _, outcome = lambda_.ensure_function(
             self.clients.lambda_, spec, self.package.zip_bytes, self.package.code_sha256
         )
-        self.narrator.result(f"{name} ({memory} MB, {timeout} s)", outcome)
+        self.narrator.result(f"{name} ({memory} MB, {timeout} s, /tmp {ephemeral_storage_mb} MB)", outcome)
         _, outcome = lambda_.ensure_function_event_invoke_config(
             self.clients.lambda_,
             name,
@@ -266,6 +284,7 @@ class Provisioner:
             options.transform_memory_mb,
             options.transform_timeout_s,
             layers=(self.layer_arn,),
+            ephemeral_storage_mb=options.transform_ephemeral_storage_mb,
         )
 
     def create_crawler_trigger(self) -> None:

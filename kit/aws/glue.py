@@ -16,8 +16,14 @@ ROLE_NOT_READY = "unable to assume provided role"  # InvalidInputException while
 # One table per dataset folder with dt= partitions (P8). Glue counts table levels from the bucket
 # (https://docs.aws.amazon.com/glue/latest/dg/crawler-table-level.html): bucket = 1, processed/ = 2, dataset = 3.
 TABLE_LEVEL = 3
+# CreatePartitionIndex off: crawlers create partition indexes by default, which needs glue:CreatePartitionIndex
+# (https://docs.aws.amazon.com/glue/latest/dg/crawler-configure-partition-indexes.html). Athena uses an index only on
+# tables with partition_filtering.enabled, which crawler-made tables lack ("Tables created by the crawler do not have
+# the variable partition_filtering.enabled by default", same page), and a table has one dt partition a day, so the
+# kit switches it off rather than grant the action.
 CRAWLER_CONFIGURATION = {
     "Version": 1.0,
+    "CreatePartitionIndex": False,
     "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas", "TableLevelConfiguration": TABLE_LEVEL},
     "CrawlerOutput": {
         "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},  # partitions keep the table's schema (P9)

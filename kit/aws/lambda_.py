@@ -35,6 +35,7 @@ class FunctionSpec:
     layers: tuple[str, ...]
     description: str
     tags: dict[str, str] = field(default_factory=dict)
+    ephemeral_storage_mb: int = 512  # /tmp: 512 (Lambda's default) to 10240 MB
 
     def configuration(self) -> dict:
         """The settings update_function_configuration takes (architecture goes with the code)."""
@@ -47,6 +48,7 @@ class FunctionSpec:
             "Environment": {"Variables": dict(self.environment)},
             "Layers": list(self.layers),
             "Description": self.description,
+            "EphemeralStorage": {"Size": self.ephemeral_storage_mb},
         }
 
 
@@ -78,6 +80,7 @@ def _config_differences(spec: FunctionSpec, current: dict) -> list[str]:
         "Environment": {"Variables": current.get("Environment", {}).get("Variables", {})},
         "Layers": [layer["Arn"] for layer in current.get("Layers", [])],
         "Description": current.get("Description", ""),
+        "EphemeralStorage": {"Size": current.get("EphemeralStorage", {}).get("Size", 512)},
     }
     return [key for key in wanted if wanted[key] != actual[key]]
 
@@ -101,6 +104,7 @@ def ensure_function(lam, spec: FunctionSpec, zip_bytes: bytes, code_sha256: str)
         lam.get_waiter("function_active_v2").wait(FunctionName=spec.name)
         return created, CREATED
     config = current["Configuration"]
+    wait_until_updatable(lam, spec.name, config)
     changes = []
     if config.get("CodeSha256") != code_sha256 or config.get("Architectures", ["x86_64"]) != [spec.architecture]:
         lam.update_function_code(FunctionName=spec.name, ZipFile=zip_bytes, Architectures=[spec.architecture])
@@ -122,6 +126,17 @@ def ensure_function(lam, spec: FunctionSpec, zip_bytes: bytes, code_sha256: str)
         lam.tag_resource(Resource=config["FunctionArn"], Tags=spec.tags)
         changes.append("tags")
     return config, updated(*changes) if changes else UNCHANGED
+
+
+def wait_until_updatable(lam, name: str, config: dict) -> None:
+    """Waits out a creation or an update still in progress (an earlier, interrupted run may have left one), since
+    Lambda rejects UpdateFunctionCode/UpdateFunctionConfiguration meanwhile with ResourceConflictException:
+    https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html (State Pending, LastUpdateStatus InProgress).
+    A function whose last update Failed may be updated again, so that state is not waited on."""
+    if config.get("State") == "Pending":
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    if config.get("LastUpdateStatus") == "InProgress":
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
 
 def get_function_event_invoke_config(lam, name: str) -> dict | None:

@@ -6,6 +6,13 @@ from botocore.exceptions import ClientError
 
 from kit.aws import has_code, is_subset
 from kit.narrate import CREATED, UNCHANGED, updated
+from kit.waiting import retry_while
+
+# "You must wait 60 seconds after deleting a queue before you can create another queue with the same name."
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html (QueueDeletedRecently);
+# botocore spells the code either way, depending on the protocol (query or JSON with awsQueryCompatible).
+QUEUE_DELETED_RECENTLY = ("AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently")
+DELETED_RECENTLY_RETRY = {"attempts": 8, "first_delay": 5.0, "max_delay": 20.0}  # up to ~115 s: more than 60 s
 
 DLQ_ATTRIBUTES = {
     "MessageRetentionPeriod": str(14 * 24 * 3600),  # the maximum: two weeks to look at failures
@@ -22,11 +29,21 @@ def get_queue_url(sqs, name: str) -> str | None:
         raise
 
 
+def create_queue(sqs, name: str, *, attributes: dict[str, str], tags: dict[str, str]) -> str:
+    """The new queue's URL; waits out the 60 s during which SQS refuses a name deleted recently (a teardown)."""
+    return retry_while(
+        lambda: sqs.create_queue(QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"],
+        is_transient=lambda error: has_code(error, *QUEUE_DELETED_RECENTLY),
+        what=f"create queue {name} (deleted less than 60 s ago)",
+        **DELETED_RECENTLY_RETRY,
+    )
+
+
 def ensure_queue(sqs, name: str, *, tags: dict[str, str], attributes: dict[str, str] = DLQ_ATTRIBUTES):
     """-> ((url, arn), outcome)."""
     url = get_queue_url(sqs, name)
     if url is None:
-        url = sqs.create_queue(QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"]
+        url = create_queue(sqs, name, attributes=attributes, tags=tags)
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return (url, arn), CREATED
     current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

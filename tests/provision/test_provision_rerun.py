@@ -25,7 +25,7 @@ def test_changed_memory_updates_only_that_function_setting(cloud, calls, provisi
     result = provision_run("--transform-memory", "2048")
     assert result.code == 0, result.text
     assert calls.mutating() == ["UpdateFunctionConfiguration"]
-    assert "etl-transform (2048 MB, 300 s): updated in place (MemorySize)" in result.text
+    assert "etl-transform (2048 MB, 300 s, /tmp 2048 MB): updated in place (MemorySize)" in result.text
     configuration = cloud.client("lambda").get_function_configuration(FunctionName="etl-transform")
     assert configuration["MemorySize"] == 2048
 
