@@ -2,7 +2,8 @@
 the core and keeps each source key's outputs in line with its latest version (pipeline/source_objects.py).
 
 For every record of the event:
-1. URL-decode the key (S3 sends `a+b.json` for "a b.json"); skip keys outside raw/ (we never write there);
+1. URL-decode the key (S3 sends `a+b.json` for "a b.json"); skip keys outside raw/ (we never write there) and folder
+   placeholders (keys ending with "/", which the S3 console's "Create folder" writes);
 2. dataset = first folder under raw/ (a file directly under raw/ -> ETL_DEFAULT_DATASET);
 3. apply_event: an event older than the key's manifest (manifests/<key>.json) or already applied changes nothing; an
    identical re-upload only moves the manifest's sequencer; otherwise the key's current object is read (gone -> no
@@ -262,6 +263,10 @@ def handle_record(record: dict[str, Any], settings: config.Settings, client: Any
     key = event.key
     if not key.startswith(config.RAW_PREFIX):
         log.info(json.dumps({"key": key, "status": "skipped", "reason": f"outside {config.RAW_PREFIX}"}))
+        return {"key": key, "status": "skipped"}
+    if key.endswith("/"):
+        # "Create folder" in the S3 console writes an empty object named like this: a folder, not a file to read
+        log.info(json.dumps({"key": key, "status": "skipped", "reason": "a folder placeholder (key ends with /)"}))
         return {"key": key, "status": "skipped"}
     dataset, rest = dataset_of(key, settings.default_dataset)
     out_bucket = settings.bucket or event.bucket

@@ -171,3 +171,12 @@ def test_a_file_the_transform_cannot_read_is_quarantined_with_a_reason(s3) -> No
     report = json.loads(s3.get_object(Bucket=BUCKET, Key="quarantine/orders/export.csv.error.json")["Body"].read())
     assert report["source_key"] == key and report["reason"]
     assert keys(s3, "processed/") == []
+
+
+def test_a_folder_placeholder_is_skipped_with_a_log_line(s3, caplog: pytest.LogCaptureFixture) -> None:
+    # The S3 console's "Create folder" writes an empty object "raw/orders/"; it is no file to read or quarantine.
+    put(s3, b"", "raw/orders/")
+    with caplog.at_level("INFO", logger="pipeline.lambda_transform"):
+        assert handle(created(s3, "raw/orders/", "01"))["skipped"] == 1
+    assert "folder placeholder" in caplog.text
+    assert keys(s3, "quarantine/") == [] and keys(s3, "manifests/") == []
