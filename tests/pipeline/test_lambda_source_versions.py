@@ -180,3 +180,34 @@ def test_a_folder_placeholder_is_skipped_with_a_log_line(s3, caplog: pytest.LogC
         assert handle(created(s3, "raw/orders/", "01"))["skipped"] == 1
     assert "folder placeholder" in caplog.text
     assert keys(s3, "quarantine/") == [] and keys(s3, "manifests/") == []
+
+
+def removed_version(key: str, sequencer: str, version_id: str, marker: bool = False) -> dict:
+    name = "ObjectRemoved:DeleteMarkerCreated" if marker else "ObjectRemoved:Delete"
+    obj = {"key": quote_plus(key), "versionId": version_id, "sequencer": sequencer}
+    return _record(name, obj, "2024-05-02T08:00:00.000Z")
+
+
+def test_in_a_versioned_bucket_the_rows_follow_whichever_version_is_current(s3) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=BUCKET, Key=KEY, Body=ndjson(ORDERS[:1]))["VersionId"]
+    handle(created(s3, KEY, "01"))
+    second = s3.put_object(Bucket=BUCKET, Key=KEY, Body=ndjson(ORDERS[1:]))["VersionId"]
+    handle(created(s3, KEY, "02"))
+    assert sorted(row["id"] for row in rows(s3, "orders")) == [2, 3]
+
+    s3.delete_object(Bucket=BUCKET, Key=KEY, VersionId=second)  # the first version is current again
+    handle(removed_version(KEY, "03", second))
+    assert [row["id"] for row in rows(s3, "orders")] == [1]
+
+    marker = s3.delete_object(Bucket=BUCKET, Key=KEY)["VersionId"]  # a delete marker hides the key
+    assert handle(removed_version(KEY, "04", marker, marker=True))["removed"] == 1
+    assert rows(s3, "orders") == []
+
+    s3.delete_object(Bucket=BUCKET, Key=KEY, VersionId=marker)  # removing the marker brings the first version back
+    handle(removed_version(KEY, "05", marker))
+    assert [row["id"] for row in rows(s3, "orders")] == [1]
+
+    s3.delete_object(Bucket=BUCKET, Key=KEY, VersionId=first)  # the last version is gone for good
+    handle(removed_version(KEY, "06", first))
+    assert rows(s3, "orders") == []
