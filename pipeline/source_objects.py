@@ -14,16 +14,17 @@ written only with S3 conditional writes (If-Match / If-None-Match), like the sch
    locally (nothing visible yet);
 3. commit the manifest in state "writing": the new outputs, and the outputs of earlier versions as `obsolete`;
    a lost race re-runs from 1, where the newer manifest now makes this event stale;
-4. publish the new outputs, delete the obsolete ones, and commit the manifest as "complete"; before publishing and
-   before deleting, check the manifest is still ours. If a newer event took it over, stop, and delete what this
-   attempt wrote that the newer one does not list.
+4. publish the new outputs, check the manifest is still ours, delete the obsolete ones, and commit the manifest as
+   "complete". If a newer event took it over, stop, and delete what this attempt wrote that the newer one does not
+   list.
 A crash anywhere leaves a manifest that the retry of the same event (same sequencer, "writing") or any newer event
 completes: earlier outputs are listed until they are deleted, so none is ever left behind for good.
 
 Processed outputs are named per version (a hash of the key, ETag, version id and sequencer), so versions never share
 one. The quarantine copy and its report keep the key's one path, `quarantine/<dataset>/<rest>`: for those, two
-versions handled at the same moment could still cross within the time of one GET between the ownership check and the
-write (S3 has no conditional CopyObject destination to close it).
+versions handled at the same moment can cross: the older one's late upload may overwrite the newer one's record
+(S3 has no conditional CopyObject destination to rule it out), and a delete may follow the ownership check by the
+time of one request.
 
 Sequencers are compared as S3 documents: "If you compare the sequencer strings from two event notifications on the
 same object key, the event notification with the greater sequencer hexadecimal value is the event that occurred
@@ -272,14 +273,11 @@ def apply_event(event: SourceEvent, store: ManifestStore, worker: SourceWorker) 
             worker.discard(prepared)
             continue
         try:
-            # each step that writes or deletes first checks the manifest is still ours: a newer event that took the
-            # key over owns the outputs from then on (this narrows the race to one GET's time; see the docstring)
-            newer = _newer_owner(store, event.key, writing_token)
-            if newer is not None:
-                return Outcome("superseded", newer[0], prepared.summary)
             worker.publish(prepared)
         finally:
             worker.discard(prepared)
+        # Deleting comes only after checking the manifest is still ours: a newer event that took the key over owns
+        # the outputs from then on, some of which (a quarantine path) may be keys our manifest calls obsolete.
         newer = _newer_owner(store, event.key, writing_token)
         if newer is None:
             worker.delete(writing.obsolete)
