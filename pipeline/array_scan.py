@@ -38,6 +38,7 @@ class ArrayScan:
     cut: int  # offset of the ',' or ']' right after the last complete element: the next window starts there
     closed: bool  # the ']' closing the array is at `cut`
     ndjson: bytes  # the elements, one per line
+    depth: int = 0  # the deepest nesting in the window's elements (pipeline/depth.py counts the same way)
 
 
 def scan_array(window: bytes, first: bool) -> ArrayScan | None:
@@ -90,7 +91,7 @@ def _scan_one_per_line(window: bytes, first: bool) -> ArrayScan | None:
     lines = b"\n".join(window[a:b] for a, b in zip(starts[:count], ends[:count], strict=True))
     if lines.count(b"\n") != count - 1:
         return None  # an element spans lines (pretty-printed): `_scan` turns its newlines into spaces
-    return ArrayScan(count, starts[0], cut, False, lines)
+    return ArrayScan(count, starts[0], cut, False, lines, int(depth.max()) - 1)
 
 
 def _scan(window: bytes, first: bool) -> ArrayScan | None:
@@ -117,6 +118,7 @@ def _scan(window: bytes, first: bool) -> ArrayScan | None:
             return None
         closed = True
         marks, chars, depth, step = marks[:end], chars[:end], depth[:end], step[:end]
+    deepest = int(depth.max()) - 1 if len(depth) else 0
     top = (depth - step) == 1
     tokens, token_at = chars[top], marks[top]
     leading, trailing = (_OPEN_OBJECT, _COMMA) if first else (_COMMA, _OPEN_OBJECT)
@@ -135,7 +137,7 @@ def _scan(window: bytes, first: bool) -> ArrayScan | None:
     else:
         count = min(len(closes), len(commas_after))
         if count == 0:
-            return ArrayScan(0, 0, 0, False, b"")
+            return ArrayScan(0, 0, 0, False, b"", deepest)
         cut = int(commas_after[count - 1])
     if count == 0:  # `[ ]`, or `, ]` after elements (caught above as a trailing comma)
         return ArrayScan(0, 0, cut, True, b"") if not window[:cut].strip(_WHITESPACE) else None
@@ -148,7 +150,7 @@ def _scan(window: bytes, first: bool) -> ArrayScan | None:
     lines = data[start:cut].copy()
     lines[newlines[(newlines > start) & (newlines < cut)] - start] = ord(" ")
     lines[commas[(commas > start) & (commas < cut)] - start] = _NEWLINE
-    return ArrayScan(count, start, cut, closed, lines.tobytes())
+    return ArrayScan(count, start, cut, closed, lines.tobytes(), deepest)
 
 
 def _escaped(window: bytes, data: np.ndarray) -> np.ndarray:

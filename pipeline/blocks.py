@@ -14,11 +14,14 @@ from __future__ import annotations
 import gc
 import io
 import logging
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from pipeline import config
 from pipeline.flatten import BlockTables, FastPathDeclined, flatten_arrow, flatten_records
 from pipeline.formats import Block, InputFormatError, parse_ndjson_block
 from pipeline.repair import Repairs, unmark
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 SAMPLE_BYTES = 256 << 10  # the first block's prefix that teaches the explicit schema
 READ_CHUNK_BYTES = 1 << 20  # pyarrow parses a block's 1 MB chunks on all cores
 RETRY_FAST_EVERY = 8  # after two declines in a row, try the fast path again only every 8th block
+_SURROGATE = re.compile("[\ud800-\udfff]")  # after json.loads, only lone ones are left: pairs became one character
 
 
 @dataclass
@@ -45,6 +49,30 @@ class BlockParser:
         self.repairs = Repairs()
 
     def parse(self, block: Block) -> BlockTables:
+        """The block's tables. Any failure the block's bytes cause is InputFormatError (bad input, quarantined);
+        the parsers touch no network or disk, so only running out of memory is left to propagate."""
+        try:
+            return self._parse(block)
+        except InputFormatError:
+            raise
+        except MemoryError:
+            raise
+        except RecursionError as error:
+            raise InputFormatError(
+                "a record is nested too deeply for the parser",
+                expected=f"JSON records nested at most {config.MAX_NESTING_DEPTH} levels (objects and arrays)",
+                line=block.first_line,
+                byte_offset=block.byte_offset,
+            ) from error
+        except (ValueError, OverflowError, pa.ArrowException) as error:
+            raise InputFormatError(
+                f"the parser failed on this input ({type(error).__name__}: {error})",
+                expected="JSON records the parser can read",
+                line=block.first_line,
+                byte_offset=block.byte_offset,
+            ) from error
+
+    def _parse(self, block: Block) -> BlockTables:
         if block.records is None and self._fast_worth_trying():
             tables = self._fast(block.data)
             if tables is not None:
@@ -63,6 +91,8 @@ class BlockParser:
         gc.disable()
         try:
             records = block.records if block.records is not None else parse_ndjson_block(block)
+            if block.records is not None or block.data.find(b"\\ud") >= 0 or block.data.find(b"\\uD") >= 0:
+                _replace_lone_surrogates(records)
             self.repairs.apply(records)
             tables = _converted(records)
             if tables is not None:
@@ -72,10 +102,6 @@ class BlockParser:
             tables = unmark(flatten_records(records))
             self.repairs.learn(tables)
             return tables
-        except RecursionError as error:
-            raise InputFormatError(
-                "objects nested too deeply", expected="JSON nested less than ~900 levels", line=block.first_line
-            ) from error
         finally:
             if enabled:
                 gc.enable()
@@ -130,6 +156,40 @@ def _has_timestamp(schema: pa.Schema | pa.DataType) -> bool:
     return False
 
 
+def _replace_lone_surrogates(records: list[dict[str, Any]]) -> int:
+    """Replaces each lone surrogate (`"\\ud83d"`: valid JSON, RFC 8259 §8.2, but not Unicode text, so no valid UTF-8
+    for Parquet) in keys and strings by U+FFFD, in place; returns how many strings changed. Iterative: records
+    may be nested up to config.MAX_NESTING_DEPTH levels."""
+    changed = 0
+    stack: list[Any] = [records]
+    while stack:
+        container = stack.pop()
+        if type(container) is list:
+            for index, value in enumerate(container):
+                if type(value) is str:
+                    if _SURROGATE.search(value):
+                        container[index] = _SURROGATE.sub("\ufffd", value)
+                        changed += 1
+                elif type(value) is dict or type(value) is list:
+                    stack.append(value)
+            continue
+        for key, value in list(container.items()):
+            if _SURROGATE.search(key):
+                del container[key]
+                key = _SURROGATE.sub("\ufffd", key)
+                container[key] = value
+                changed += 1
+            if type(value) is str:
+                if _SURROGATE.search(value):
+                    container[key] = _SURROGATE.sub("\ufffd", value)
+                    changed += 1
+            elif type(value) is dict or type(value) is list:
+                stack.append(value)
+    if changed:
+        log.warning("replaced lone surrogates by U+FFFD in %d strings", changed)
+    return changed
+
+
 def _learn_type(arrow: pa.DataType) -> pa.DataType | None:
     """The explicit type to ask for next time; None leaves the field to inference (null-only so far)."""
     if pa.types.is_timestamp(arrow) or pa.types.is_date(arrow):
@@ -137,7 +197,11 @@ def _learn_type(arrow: pa.DataType) -> pa.DataType | None:
     if pa.types.is_null(arrow):
         return None
     if pa.types.is_struct(arrow):
-        fields = [pa.field(f.name, t) for f in arrow if (t := _learn_type(f.type)) is not None]
+        fields = []
+        for child in arrow:  # a loop, not a comprehension: one frame per level of nesting (Python 3.11)
+            learned = _learn_type(child.type)
+            if learned is not None:
+                fields.append(pa.field(child.name, learned))
         return pa.struct(fields) if fields else None
     if pa.types.is_list(arrow):
         element = _learn_type(arrow.value_type)

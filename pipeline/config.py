@@ -26,6 +26,9 @@ DEFAULT_DATASET = "default"  # the dataset of a file placed directly under raw/
 BLOCK_BYTES = 4 << 20  # NDJSON is parsed in blocks of whole lines of about this size
 ARRAY_BLOCK_RECORDS = 5000  # records per block when streaming a JSON array
 MAX_RECORD_BYTES = 64 << 20  # one NDJSON line or array element larger than this is rejected as bad input
+# Deeper records are bad input, checked on the bytes before any parser runs (pipeline/depth.py): pyarrow's reader
+# segfaults near 10,000 levels and Python's parsers and flatteners recurse (RecursionError near 1,000 frames).
+MAX_NESTING_DEPTH = 500
 ROW_GROUP_BYTES = 32 << 20  # Arrow bytes buffered per row group (~5-10 MB of snappy Parquet); bounds memory
 ROW_GROUP_MAX_ROWS = 1_000_000
 # The Lambda's pyarrow (the AWS SDK for pandas layer) is built with snappy and zlib only: ARROW_WITH_ZSTD, _LZ4,

@@ -1,55 +1,42 @@
 """Input decoding: one uploaded object's bytes -> blocks of JSON records, streamed.
 
-1. `open_input` wraps a path or binary stream, undoes gzip (detected by its magic bytes) and skips a UTF-8 BOM.
-2. `detect_shape` peeks at the first non-blank byte: `[` is a JSON array, `{` is NDJSON or one (pretty-printed) object.
+1. `open_input` (decoding.py) wraps a path or binary stream, undoes gzip, bzip2, xz or zstd (detected by magic
+   bytes) and turns UTF-16/32 into UTF-8 (skipping any BOM).
+2. `detect_shape` peeks at the first non-blank byte: `[` is a JSON array; `{` is NDJSON when the first line is one
+   whole object, else objects back to back (one pretty-printed object, or Firehose's `{...}{...}`).
 3. `iter_blocks` yields `Block`s: NDJSON as raw bytes of whole lines (the fast path parses them into Arrow directly),
    arrays as their complete elements turned into NDJSON bytes (array_scan.py; unusual arrays as parsed records),
-   single objects as a parsed record. Nothing reads a whole large object into memory except a single
-   pretty-printed object, which is one record by definition.
-4. `parse_ndjson_block` is the exact, pure-Python parser of an NDJSON block, used when the fast path declines a block.
+   back-to-back objects as NDJSON bytes too (json_objects.py). Every record's nesting depth is checked on the bytes
+   before a parser sees it (depth.py).
+4. `parse_ndjson_block` is the exact, pure-Python parser of a block, used when the fast path declines a block.
 
 Every malformed input raises `InputFormatError` with the reason, line, byte offset, a snippet and what was expected.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any
 
 from pipeline import config
+from pipeline.decoding import open_input, supported
+from pipeline.depth import DepthScanner, check_lines
 from pipeline.input_base import (
     SNIPPET_CHARS,
     Block,
     InputFormatError,
-    RawStream,
-    decode_error,
-    decode_utf8,
     peek_input,
     read_input,
     snippet_of,
 )
 from pipeline.input_base import WHITESPACE as _WHITESPACE
 from pipeline.json_arrays import array_blocks, parse_array_source
+from pipeline.json_objects import object_blocks, parse_object_source
+from pipeline.tolerant import loads_tolerant
 
 __all__ = ["Block", "InputFormatError", "detect_shape", "iter_blocks", "open_input", "parse_ndjson_block", "snippet_of"]
-
-GZIP_MAGIC = b"\x1f\x8b"
-UTF8_BOM = b"\xef\xbb\xbf"
-
-
-def open_input(source: str | Path | BinaryIO | IO[bytes]) -> io.BufferedReader:
-    """A buffered binary stream of the decompressed, BOM-less input."""
-    raw = open(source, "rb") if isinstance(source, str | Path) else source  # noqa: SIM115 - caller closes
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(RawStream(raw), 1 << 20)
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), 1 << 20)  # type: ignore[arg-type]
-    if peek_input(buffered, 3)[:3] == UTF8_BOM:
-        buffered.read(3)
-    return buffered
 
 
 def detect_shape(stream: io.BufferedReader) -> str:
@@ -67,28 +54,49 @@ def detect_shape(stream: io.BufferedReader) -> str:
     if first == b"[":
         return "array"
     if first == b"{":
-        first_line = stream.peek(1 << 16).split(b"\n", 1)[0]
-        try:
-            return "ndjson" if isinstance(json.loads(first_line), dict) else "object"
-        except (ValueError, UnicodeDecodeError):
-            return "object"  # the first line is not a whole object: a pretty-printed document (or malformed)
+        return "ndjson" if _one_object_per_line(stream.peek(1 << 16)) else "object"
+    head = stream.peek(SNIPPET_CHARS)
     raise InputFormatError(
-        "input does not start with '[' or '{'",
-        expected="a JSON array of objects, a JSON object or NDJSON (one object per line)",
+        f"{_looks_like(head)}, which does not start with '[' or '{{'",
+        expected=supported(),
         line=1,
-        snippet=snippet_of(stream.peek(SNIPPET_CHARS)),
+        snippet=snippet_of(head),
     )
+
+
+def _one_object_per_line(head: bytes) -> bool:
+    """Whether the first line holds exactly one object (NDJSON), judged by the depth scan, not by a parse: a
+    literal like `-NaN` or a deep record must not send NDJSON down the back-to-back objects reader."""
+    newline = head.find(b"\n")
+    if newline < 0:
+        return False  # a first line over 64 KB: the objects reader takes any layout, NDJSON included
+    line = head[:newline].rstrip(_WHITESPACE)
+    scanner = DepthScanner(limit=1 << 30, track_ends=True)
+    scanner.feed(line)
+    return scanner.ends == [len(line)]
+
+
+def _looks_like(head: bytes) -> str:
+    text = head.decode("utf-8", errors="replace")
+    first_line = text.split("\n", 1)[0]
+    if first_line.count(",") or first_line.count(";") or first_line.count("\t"):
+        return "the input looks like CSV or other delimited text"
+    if text.lstrip().startswith("<"):
+        return "the input looks like XML or HTML"
+    return "the input is not JSON"
 
 
 def iter_blocks(stream: io.BufferedReader, block_bytes: int = config.BLOCK_BYTES) -> Iterator[Block]:
     """The input's records, block by block; see the module docstring."""
     shape = detect_shape(stream)
     if shape == "ndjson":
-        yield from _ndjson_blocks(stream, block_bytes)
+        for block in _ndjson_blocks(stream, block_bytes):
+            check_lines(block.data, block.first_line, block.byte_offset)
+            yield block
     elif shape == "array":
         yield from array_blocks(stream, block_bytes)
     else:
-        yield _single_object(stream)
+        yield from object_blocks(stream, block_bytes)
 
 
 def _ndjson_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]:
@@ -129,22 +137,24 @@ def parse_ndjson_block(block: Block) -> list[dict[str, Any]]:
         # one C-level parse of the block as an array is ~2x faster than a call per line; it is only trusted when
         # it yields exactly one object per line (no blank lines, no `{..},{..}` on one line)
         records = json.loads(b"[" + data.replace(b"\n", b",") + b"]")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return _parse_lines(block)
-    if len(records) == data.count(b"\n") + 1 and all(type(record) is dict for record in records):
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
+        records = None
+    if records is not None and len(records) == data.count(b"\n") + 1 and all(type(r) is dict for r in records):
         return records
+    if block.object_source is not None:
+        return parse_object_source(block)
     return _parse_lines(block)
 
 
 def _parse_lines(block: Block) -> list[dict[str, Any]]:
     records = []
     append = records.append
-    loads = json.loads
+    loads = loads_tolerant
     offset = block.byte_offset
     for number, raw_line in enumerate(block.data.split(b"\n"), start=block.first_line):
         if raw_line.strip():
             try:
-                value = loads(raw_line.decode("utf-8"))
+                value = loads(raw_line.decode("utf-8"))  # NaN and infinities as on the fast path (tolerant.py)
             except UnicodeDecodeError as error:
                 raise InputFormatError(
                     f"invalid UTF-8 ({error.reason})",
@@ -172,13 +182,3 @@ def _parse_lines(block: Block) -> list[dict[str, Any]]:
             append(value)
         offset += len(raw_line) + 1
     return records
-
-
-def _single_object(stream: io.BufferedReader) -> Block:
-    raw = read_input(stream, -1)
-    text = decode_utf8(raw, 0)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise decode_error(error, 1, 0, "a single JSON object, or NDJSON with one object per line") from error
-    return Block(first_line=1, byte_offset=0, records=[value])

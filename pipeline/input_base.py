@@ -66,6 +66,7 @@ class Block:
     data: bytes = b""
     records: list[dict[str, Any]] | None = None
     array_source: bytes | None = None  # an array block's original bytes (`data` is them as NDJSON)
+    object_source: bytes | None = None  # a block of back-to-back objects' original bytes (ditto)
     first_index: int = 0  # index of the block's first record in the whole input (set by iter_blocks)
     record_count: int = field(default=0)
 

@@ -14,8 +14,10 @@ from typing import Any
 
 from pipeline import config
 from pipeline.array_scan import scan_array
+from pipeline.depth import DepthScanner, too_deep
 from pipeline.input_base import WHITESPACE as _WHITESPACE
 from pipeline.input_base import Block, InputFormatError, RawStream, decode_error, decode_utf8, read_input, snippet_of
+from pipeline.tolerant import raw_decode_tolerant
 
 
 def array_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]:
@@ -43,6 +45,8 @@ def array_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]
                 io.BufferedReader(RawStream(rest), 1 << 20), block_bytes, first=first, offset=offset, line=line
             )
             return
+        if scan.depth > config.MAX_NESTING_DEPTH:
+            _raise_too_deep(window, offset, line)
         if scan.count:
             yield Block(
                 first_line=line + window.count(b"\n", 0, scan.start),
@@ -57,6 +61,13 @@ def array_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]
         offset += scan.cut
         window = window[scan.cut :]
         first = first and not scan.count
+
+
+def _raise_too_deep(window: bytes, offset: int, line: int) -> None:
+    """Says where the window (inside the array: depth 1) first gets too deep."""
+    at = DepthScanner(config.MAX_NESTING_DEPTH + 1, depth=1).feed(window)
+    at = max(at, 0)
+    raise too_deep(line + window.count(b"\n", 0, at), offset + at, window[at : at + 80])
 
 
 class _Prefixed:
@@ -81,7 +92,7 @@ def parse_array_source(block: Block) -> list[dict[str, Any]]:
     assert block.array_source is not None
     try:
         records = json.loads("[" + block.array_source.decode("utf-8") + "]")
-    except (ValueError, RecursionError):
+    except ValueError:
         records = None
     if records is not None and len(records) == block.record_count and all(type(r) is dict for r in records):
         return records
@@ -97,7 +108,6 @@ def _array_blocks_exact(
 
     `stream` starts right after the '[' (`first`) or at the ',' before the next element, at byte `offset`, `line`.
     """
-    decoder = json.JSONDecoder()
     text = ""
     position = 0  # index into text
     consumed_bytes = offset  # bytes of input before text[0]
@@ -106,9 +116,11 @@ def _array_blocks_exact(
     expect_value = first  # right after '[' or ',' (but ']' allowed right after '[')
     records: list[dict[str, Any]] = []
     block_line, block_offset = 1, 1
+    depth = DepthScanner(config.MAX_NESTING_DEPTH + 1, depth=1)  # inside the array
+    read_lines = line
 
     def more() -> bool:
-        nonlocal text, position, consumed_bytes, consumed_lines, eof
+        nonlocal text, position, consumed_bytes, consumed_lines, eof, read_lines
         chunk = read_input(stream, block_bytes)
         if not chunk:
             eof = True
@@ -117,6 +129,10 @@ def _array_blocks_exact(
         tail = _incomplete_utf8_tail(chunk)
         if tail:
             chunk += read_input(stream, tail)
+        at = depth.feed(chunk)
+        if at >= 0:
+            raise too_deep(read_lines + chunk.count(b"\n", 0, at), offset + depth.offset - len(chunk) + at, chunk[at:])
+        read_lines += chunk.count(b"\n")
         done = text[:position]
         consumed_bytes += len(done.encode("utf-8"))
         consumed_lines += done.count("\n")
@@ -157,7 +173,7 @@ def _array_blocks_exact(
             continue
         while True:
             try:
-                value, end = decoder.raw_decode(text, position)
+                value, end, text = raw_decode_tolerant(text, position)
                 # a number or literal cut at the window's end would parse short: make sure something follows
                 if end == len(text) and not eof and more():
                     continue
