@@ -26,6 +26,16 @@ _BUFFER = 1 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
 # (magic, codec): what the standard library decompresses
 _STDLIB_CODECS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def _decompressed(source: io.BufferedReader, codec: str) -> IO[bytes]:
+    if codec == "gzip":
+        return gzip.GzipFile(fileobj=source, mode="rb")
+    if codec == "bzip2":
+        return bz2.BZ2File(source, mode="rb")
+    return lzma.LZMAFile(source, mode="rb")
+
+
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # (magic, what it is): recognised so the quarantine reason can name it
 _UNSUPPORTED = (
@@ -144,12 +154,7 @@ def open_input(source: str | Path | BinaryIO | IO[bytes]) -> io.BufferedReader:
     head = peek_input(buffered, 16)[:16]
     for magic, codec in _STDLIB_CODECS:
         if head.startswith(magic):
-            opened = {
-                "gzip": lambda: gzip.GzipFile(fileobj=buffered, mode="rb"),
-                "bzip2": lambda: bz2.BZ2File(buffered, mode="rb"),
-                "xz": lambda: lzma.LZMAFile(buffered, mode="rb"),
-            }[codec]()
-            buffered = io.BufferedReader(_Checked(opened, codec), _BUFFER)
+            buffered = io.BufferedReader(_Checked(_decompressed(buffered, codec), codec), _BUFFER)
             break
     else:
         if head.startswith(ZSTD_MAGIC):

@@ -197,9 +197,7 @@ def test_invalid_utf16_names_the_encoding(transform) -> None:
 NDJSON = b'{"id": 1}\n{"id": 2}\n'
 
 
-@pytest.mark.parametrize(
-    "compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gzip", "bzip2", "xz"]
-)
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gzip", "bzip2", "xz"])
 def test_standard_library_compressions_land(transform, compress) -> None:
     assert rows(transform(compress(NDJSON))) == [{"id": 1}, {"id": 2}]
 
