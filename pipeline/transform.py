@@ -351,9 +351,15 @@ def _cli_inputs(inputs: list[str]) -> Iterator[FsPath]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Transforms every input, whatever happens to the others; one line per input that was quarantined or failed.
+
+    Exit status: 0 when every input was transformed or quarantined; 1 when any input failed (the transform could
+    not run on it: unreadable, disk full, an unexpected error), or, with --strict, was quarantined.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.transform",
-        description="Transform JSON/NDJSON (optionally gzip) files into the Parquet files the Lambda would write.",
+        description="Transform JSON files (arrays, NDJSON, concatenated objects; gzip, bzip2, xz; UTF-8/16/32) into "
+        "the Parquet files the Lambda would write. Every input is processed; each failure is one line.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files (or folders of files) to transform")
     parser.add_argument("--out", required=True, help="output folder: <dataset>/dt=.../*.parquet, quarantine/, schemas/")
@@ -364,26 +370,39 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("ETL_LOG_LEVEL", "WARNING"))
     out = FsPath(args.out)
     store = DirectorySchemaStore(out / config.SCHEMAS_PREFIX)
-    quarantined = 0
+    counts = {"transformed": 0, "quarantined": 0, "failed": 0}
     for path in _cli_inputs(args.inputs):
-        dataset = naming.sanitize_dataset(args.dataset or path.resolve().parent.name or config.DEFAULT_DATASET)
         try:
-            result = transform_file(path, dataset=dataset, out_dir=out, source_key=path.name, schema_store=store)
-        except InputFormatError as error:
-            quarantined += 1
-            target = out / config.QUARANTINE_PREFIX / dataset / path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            report = error_report(error, source_key=str(path), dataset=dataset)
-            FsPath(f"{target}.error.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-            print(f"{path}: QUARANTINED -> {target} ({error})")
+            dataset = naming.sanitize_dataset(args.dataset or path.resolve().parent.name or config.DEFAULT_DATASET)
+            try:
+                result = transform_file(path, dataset=dataset, out_dir=out, source_key=path.name, schema_store=store)
+            except InputFormatError as error:
+                target = _cli_quarantine(path, out, dataset, error)
+                counts["quarantined"] += 1
+                print(f"{path}: QUARANTINED -> {target} ({error})", flush=True)
+                continue
+        except Exception as error:  # the CLI's per-input boundary: report it, go on to the next input
+            counts["failed"] += 1
+            message = " ".join(str(error).split())
+            print(f"{path}: FAILED ({type(error).__name__}: {message})", file=sys.stderr, flush=True)
             continue
+        counts["transformed"] += 1
         print(f"{path}: {result.rows} records, {result.bytes_in} bytes in, {result.ms} ms")
         for output in result.outputs:
             print(f"  {output.key}: {output.rows} rows, {output.bytes} bytes")
             for column, kind in output.columns.items():
                 print(f"    {column}: {kind}")
-    return 1 if quarantined and args.strict else 0
+    print(", ".join(f"{count} {status}" for status, count in counts.items()), flush=True)
+    return 1 if counts["failed"] or (counts["quarantined"] and args.strict) else 0
+
+
+def _cli_quarantine(path: FsPath, out: FsPath, dataset: str, error: InputFormatError) -> FsPath:
+    target = out / config.QUARANTINE_PREFIX / dataset / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    report = error_report(error, source_key=str(path), dataset=dataset)
+    FsPath(f"{target}.error.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return target
 
 
 if __name__ == "__main__":
