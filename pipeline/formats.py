@@ -57,7 +57,7 @@ def detect_shape(stream: io.BufferedReader) -> str:
         return "ndjson" if _one_object_per_line(stream.peek(1 << 16)) else "object"
     head = stream.peek(SNIPPET_CHARS)
     raise InputFormatError(
-        f"{_looks_like(head)}, which does not start with '[' or '{{'",
+        f"{_looks_like(head)}, not JSON (it does not start with '[' or '{{')",
         expected=supported(),
         line=1,
         snippet=snippet_of(head),

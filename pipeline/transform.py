@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 # for no measurable speed-up on a loaded 2-core box: one writer keeps the 400 MB budget safe.
 WRITE_THREADS = 1
 PARSE_AHEAD = 1  # blocks parsed ahead of the one being spilled
-_INPUT_SUFFIXES = re.compile(r"(\.(json|jsonl|ndjson|gz|gzip|txt))+$", re.IGNORECASE)
+_INPUT_SUFFIXES = re.compile(r"(\.(json|jsonl|ndjson|gz|gzip|bz2|xz|zst|txt))+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -253,3 +253,12 @@ def test_corrupt_compressed_data_names_the_codec(transform, codec) -> None:
     with pytest.raises(InputFormatError) as caught:
         transform(data[: len(data) // 2] + b"\x00" * 64 + data[len(data) // 2 :])
     assert f"corrupt {codec}" in caught.value.reason
+
+
+@pytest.mark.parametrize("key", ["raw/orders/Data.JSON.BZ2", "raw/orders/Data.ndjson.zst", "raw/orders/Data.Json.XZ"])
+def test_compression_suffixes_in_any_case_leave_the_output_stem(key) -> None:
+    from datetime import UTC, datetime
+
+    from pipeline.transform import output_name
+
+    assert output_name(key, datetime(2024, 5, 1, tzinfo=UTC), "etag").stem == "Data"
