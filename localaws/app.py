@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from localaws import athena, glue_crawler, lambda_runtime, s3_bucket_policy, s3_events, ssm_parameters
+from localaws import (
+    athena,
+    glue_crawler,
+    lambda_runtime,
+    s3_bucket_policy,
+    s3_conditional_copy,
+    s3_events,
+    ssm_parameters,
+)
 from localaws.browser_guard import BrowserGuard
 from localaws.server import LocalAws
 
-PARTS = (s3_bucket_policy, s3_events, ssm_parameters, lambda_runtime, glue_crawler, athena)
+PARTS = (s3_bucket_policy, s3_conditional_copy, s3_events, ssm_parameters, lambda_runtime, glue_crawler, athena)
 
 
 def build_app(guard: BrowserGuard | None = None) -> LocalAws:
