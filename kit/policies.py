@@ -93,6 +93,12 @@ def transform_policy(stack: Stack) -> Document:
                 ["s3:PutObject", "s3:DeleteObject"],
                 [stack.prefix_arn(config.PROCESSED_PREFIX), stack.prefix_arn(config.QUARANTINE_PREFIX)],
             ),
+            # a stale event must not overwrite a newer version's quarantine report: it reads the stored one first
+            _statement(
+                "ReadQuarantineReports",
+                ["s3:GetObject"],
+                [stack.prefix_arn(config.QUARANTINE_PREFIX).removesuffix("*") + "*.error.json"],
+            ),
             _statement(
                 "ReadWriteSchemaRecordsAndManifests",
                 ["s3:GetObject", "s3:PutObject"],

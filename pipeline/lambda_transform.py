@@ -31,12 +31,14 @@ from pipeline import config, naming
 from pipeline.formats import InputFormatError
 from pipeline.schema import SchemaConflict, record_bytes
 from pipeline.source_objects import (
+    WRITE_ATTEMPTS,
     Manifest,
     ManifestConflict,
     ObjectVersion,
     Prepared,
     SourceEvent,
     apply_event,
+    compare_sequencers,
     manifest_key,
 )
 from pipeline.transform import TransformResult, error_report, output_name, transform_stream, use_system_allocator
@@ -74,10 +76,49 @@ def put_object_from_file(client: Any, bucket: str, key: str, path: str, content_
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
-def copy_object(client: Any, bucket: str, key: str, source_bucket: str, source_key: str) -> None:
-    # No VersionId in CopySource: that would need s3:GetObjectVersion; a newer version copied here by a race is
-    # replaced when that version's own event is handled.
-    client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+def copy_object(client: Any, bucket: str, key: str, source_bucket: str, source_key: str, if_match: str) -> bool:
+    """Copies the source only while it still has ETag `if_match`; False (nothing copied) when it changed or is gone.
+
+    CopySourceIfMatch: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html. No VersionId in
+    CopySource: that would need s3:GetObjectVersion."""
+    try:
+        client.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": source_bucket, "Key": source_key},
+            CopySourceIfMatch=f'"{if_match}"',
+        )
+    except client.exceptions.NoSuchKey:
+        return False
+    except client.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            return False
+        raise
+    return True
+
+
+def put_report_unless_newer(client: Any, bucket: str, key: str, report: dict[str, Any]) -> bool:
+    """Writes a quarantine report unless the one stored there has a newer `sequencer`; compare-and-swap with
+    If-Match / If-None-Match, so a stale event never overwrites a newer version's report. False: a newer one stays."""
+    body = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    for _attempt in range(WRITE_ATTEMPTS):
+        try:
+            current = client.get_object(Bucket=bucket, Key=key)
+        except client.exceptions.NoSuchKey:
+            condition = {"IfNoneMatch": "*"}
+        else:
+            stored = json.loads(current["Body"].read()).get("sequencer") or ""
+            if stored and report["sequencer"] and compare_sequencers(stored, report["sequencer"]) > 0:
+                return False
+            condition = {"IfMatch": current["ETag"]}
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", **condition)
+        except client.exceptions.ClientError as error:
+            if _conflict(error):
+                continue
+            raise
+        return True
+    raise ManifestConflict(f"quarantine report {key!r} kept changing; gave up after {WRITE_ATTEMPTS} attempts")
 
 
 def _conflict(error: Any) -> bool:
@@ -216,18 +257,19 @@ class S3SourceWorker:
         outputs = tuple(config.PROCESSED_PREFIX + output.key for output in result.outputs)
         return Prepared(source, outputs, "processed", summary, work=_Built(work_dir, result))
 
-    def publish(self, prepared: Prepared) -> None:
+    def publish(self, prepared: Prepared) -> bool:
         if isinstance(prepared.work, _Built):
             upload_outputs(self.client, self.out_bucket, prepared.work.result)
-        elif isinstance(prepared.work, _Quarantine):
+        elif isinstance(prepared.work, _Quarantine) and prepared.source is not None:
+            # The quarantine path is shared by every version of the key: the copy happens only while the raw key
+            # still holds the version we read, and the report only if no newer version's report is there.
             quarantine = prepared.work
-            copy_object(self.client, self.out_bucket, quarantine.target, self.event.bucket, self.event.key)
-            self.client.put_object(
-                Bucket=self.out_bucket,
-                Key=f"{quarantine.target}.error.json",
-                Body=(json.dumps(quarantine.report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
-                ContentType="application/json",
-            )
+            source = (self.event.bucket, self.event.key, prepared.source.etag)
+            if not copy_object(self.client, self.out_bucket, quarantine.target, *source):
+                return False
+            report_key = f"{quarantine.target}.error.json"
+            return put_report_unless_newer(self.client, self.out_bucket, report_key, quarantine.report)
+        return True
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:

@@ -21,10 +21,10 @@ A crash anywhere leaves a manifest that the retry of the same event (same sequen
 completes: earlier outputs are listed until they are deleted, so none is ever left behind for good.
 
 Processed outputs are named per version (a hash of the key, ETag, version id and sequencer), so versions never share
-one. The quarantine copy and its report keep the key's one path, `quarantine/<dataset>/<rest>`: for those, two
-versions handled at the same moment can cross: the older one's late upload may overwrite the newer one's record
-(S3 has no conditional CopyObject destination to rule it out), and a delete may follow the ownership check by the
-time of one request.
+one. The quarantine copy and its report keep the key's one path, `quarantine/<dataset>/<rest>`: the copy is made
+only while the raw key still holds the version read (CopySourceIfMatch), and the report is written only if the one
+there has no newer sequencer (If-Match / If-None-Match), so a stale event never overwrites a newer record. What is
+left: a delete may follow the ownership check by the time of one request.
 
 Sequencers are compared as S3 documents: "If you compare the sequencer strings from two event notifications on the
 same object key, the event notification with the greater sequencer hexadecimal value is the event that occurred
@@ -212,8 +212,9 @@ class SourceWorker(Protocol):
         (then it returns `Prepared(source, same_as_known=True)` without reading the body)."""
         ...
 
-    def publish(self, prepared: Prepared) -> None:
-        """Makes the prepared outputs visible (uploads them)."""
+    def publish(self, prepared: Prepared) -> bool:
+        """Makes the prepared outputs visible (uploads them). False: the source object or a shared output already
+        belongs to a newer version, so this attempt stops (a newer event is sure to follow)."""
         ...
 
     def delete(self, keys: Iterable[str]) -> None:
@@ -273,12 +274,15 @@ def apply_event(event: SourceEvent, store: ManifestStore, worker: SourceWorker) 
             worker.discard(prepared)
             continue
         try:
-            worker.publish(prepared)
+            published = worker.publish(prepared)
         finally:
             worker.discard(prepared)
         # Deleting comes only after checking the manifest is still ours: a newer event that took the key over owns
         # the outputs from then on, some of which (a quarantine path) may be keys our manifest calls obsolete.
         newer = _newer_owner(store, event.key, writing_token)
+        if newer is None and not published:
+            # A newer version is already in S3 and its event will take the manifest over (it lists ours as obsolete)
+            return Outcome("superseded", writing, prepared.summary)
         if newer is None:
             worker.delete(writing.obsolete)
             complete = replace(writing, state=COMPLETE, obsolete=())

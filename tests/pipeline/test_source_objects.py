@@ -161,6 +161,7 @@ class MemoryWorker:
             hook, self.on_publish = self.on_publish, None
             hook()
         self.bucket.update(prepared.work or {})
+        return True
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -342,3 +343,16 @@ def test_after_every_event_is_delivered_in_any_order_and_any_number_of_times_the
         assert sorted(outputs(world).values()) == [b"", final]
     manifest, _ = world[0].load("raw/k.json")
     assert manifest.state == COMPLETE and manifest.sequencer == f"{len(writes):02X}"
+
+
+def test_an_attempt_whose_source_changed_before_it_published_leaves_the_key_to_the_newer_event(world) -> None:
+    store, worker = world
+    run(world, upload(world, b"v1", "01"))
+    slow = upload(world, b"bad v2", "02")
+    worker.publish = lambda prepared: False  # the raw key already holds a newer version: the copy was refused
+    assert apply_event(slow, store, worker).status == "superseded"
+    manifest = store.load("raw/k.json")[0]
+    assert (manifest.state, manifest.sequencer) == (WRITING, "02")  # v1's outputs are still listed as obsolete
+    del worker.publish
+    assert run(world, upload(world, b"v3", "03")) == "processed"
+    assert sorted(outputs(world).values()) == [b"", b"v3"]

@@ -69,6 +69,13 @@ def test_transform_reads_raw_writes_processed_quarantine_and_schema_records():
     }
     assert {("s3:GetObject", f"{bucket}/manifests/*"), ("s3:PutObject", f"{bucket}/manifests/*")} <= allowed
     assert ("s3:GetObject", f"{bucket}/processed/*") not in allowed
+    # the stored quarantine report is read before it is replaced (a stale event must not overwrite a newer one)
+    assert {resource for action, resource in allowed if action == "s3:GetObject"} == {
+        f"{bucket}/raw/*",
+        f"{bucket}/quarantine/*.error.json",
+        f"{bucket}/schemas/*",
+        f"{bucket}/manifests/*",
+    }
     (listing,) = [s for s in _statements(DOCUMENTS["transform"]) if s["Action"] == ["s3:ListBucket"]]
     # No prefix condition: GetObject of a missing schema record must answer 404, and GetObject has no s3:prefix key.
     assert listing["Resource"] == [bucket] and "Condition" not in listing
