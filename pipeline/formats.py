@@ -33,7 +33,7 @@ from pipeline.input_base import (
 )
 from pipeline.input_base import WHITESPACE as _WHITESPACE
 from pipeline.json_arrays import array_blocks, parse_array_source
-from pipeline.json_objects import object_blocks, parse_object_source
+from pipeline.json_objects import object_blocks, objects_in, parse_object_source
 from pipeline.tolerant import loads_tolerant
 
 __all__ = ["Block", "InputFormatError", "detect_shape", "iter_blocks", "open_input", "parse_ndjson_block", "snippet_of"]
@@ -164,6 +164,10 @@ def _parse_lines(block: Block) -> list[dict[str, Any]]:
                     snippet=snippet_of(raw_line, error.start),
                 ) from error
             except json.JSONDecodeError as error:
+                if error.msg == "Extra data":  # objects back to back on one line, which pyarrow (the fast path) reads
+                    records.extend(objects_in(raw_line, number, offset))
+                    offset += len(raw_line) + 1
+                    continue
                 raise InputFormatError(
                     f"invalid JSON: {error.msg}",
                     expected="one JSON object per line",

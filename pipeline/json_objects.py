@@ -37,19 +37,22 @@ EXPECTED = "JSON objects, one after another (NDJSON, concatenated or pretty-prin
 def object_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]:
     """The objects of `stream` (positioned at its first `{`), as blocks of NDJSON bytes."""
     scanner = DepthScanner(track_ends=True)
-    window = b""
-    window_offset, line = 0, 1  # stream offset and line number of window[0]
+    parts: list[bytes] = []  # the bytes after the last complete object, joined only once another one ends
+    size = 0
+    window_offset, line = 0, 1  # stream offset and line number of the first byte in `parts`
     while True:
         chunk = read_input(stream, block_bytes)
         if chunk:
             at = scanner.feed(chunk)
             if at >= 0:
-                before = window + chunk[:at]
+                before = b"".join(parts) + chunk[:at]
                 raise too_deep(line + before.count(b"\n"), window_offset + len(before), chunk[at : at + 80])
-            window += chunk
-        ends = [end - window_offset for end in scanner.ends]
-        scanner.ends.clear()
-        if ends:
+            parts.append(chunk)
+            size += len(chunk)
+        if scanner.ends:
+            window = b"".join(parts)
+            ends = [end - window_offset for end in scanner.ends]
+            scanner.ends.clear()
             cut = ends[-1]
             region = window[:cut]
             ndjson = np.insert(
@@ -58,36 +61,40 @@ def object_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block
             yield Block(first_line=line, byte_offset=window_offset, data=ndjson, object_source=region)
             line += region.count(b"\n")
             window_offset += cut
-            window = window[cut:]
+            parts = [window[cut:]]
+            size = len(parts[0])
         if not chunk:
-            if window.strip(WHITESPACE):
-                _raise_exact(window, line, window_offset)
+            rest = b"".join(parts)
+            if rest.strip(WHITESPACE):
+                _raise_exact(rest, line, window_offset)
             return
-        if len(window) > config.MAX_RECORD_BYTES:
+        if size > config.MAX_RECORD_BYTES:
             raise InputFormatError(
                 "object longer than the record limit",
                 expected=f"objects under {config.MAX_RECORD_BYTES} bytes",
                 line=line,
                 byte_offset=window_offset,
-                snippet=snippet_of(window[:200]),
+                snippet=snippet_of(parts[0][:200]),
             )
 
 
 def parse_object_source(block: Block) -> list[dict[str, Any]]:
     """The records of an object block, exactly; the first bad one raises InputFormatError saying where."""
     assert block.object_source is not None
-    return list(_exact_objects(block.object_source, block.first_line, block.byte_offset))
+    return list(objects_in(block.object_source, block.first_line, block.byte_offset))
 
 
 def _raise_exact(data: bytes, line: int, offset: int) -> None:
-    for _record in _exact_objects(data, line, offset):
+    for _record in objects_in(data, line, offset):
         pass
     raise InputFormatError(  # the exact parser accepted what the scan could not end: an unfinished object
         "unexpected end of input inside an object", expected=EXPECTED, line=line, byte_offset=offset
     )
 
 
-def _exact_objects(data: bytes, line: int, offset: int) -> Iterator[dict[str, Any]]:
+def objects_in(data: bytes, line: int, offset: int) -> Iterator[dict[str, Any]]:
+    """The objects in `data` (at `line`, `offset` of the input), parsed exactly; the first bad one raises
+    InputFormatError saying where."""
     text = decode_utf8(data, offset)
     position = 0
     while True:

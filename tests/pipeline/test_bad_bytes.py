@@ -262,3 +262,15 @@ def test_compression_suffixes_in_any_case_leave_the_output_stem(key) -> None:
     from pipeline.transform import output_name
 
     assert output_name(key, datetime(2024, 5, 1, tzinfo=UTC), "etag").stem == "Data"
+
+
+def test_objects_back_to_back_on_an_ndjson_line_land_on_both_paths(parse_path, transform) -> None:
+    # pyarrow (the fast path) reads `{...}{...}` on one line as two records; the exact path must agree
+    result = transform(b'{"id": 1}\n{"id": 2}{"id": 3} {"id": 4}\n{"id": 5}\n')
+    assert rows(result) == [{"id": n} for n in range(1, 6)]
+
+
+def test_an_object_over_the_record_limit_is_bad_input(monkeypatch, transform) -> None:
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1_000)
+    with pytest.raises(InputFormatError, match="longer than the record limit"):
+        transform(b'{"a": 1}{"b": "' + b"x" * 5_000 + b'"}', block_bytes=100)
