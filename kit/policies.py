@@ -87,7 +87,8 @@ def transform_policy(stack: Stack) -> Document:
         "Version": VERSION,
         "Statement": [
             _statement("ReadRaw", ["s3:GetObject"], [stack.prefix_arn(config.RAW_PREFIX)]),
-            # DeleteObject: a new version or a deleted raw object removes the outputs of the previous one
+            # DeleteObject: a new version or a deleted raw object removes the outputs of the previous one, and a
+            # failed attempt removes the outputs it already uploaded (lambda_transform.upload_outputs)
             _statement(
                 "WriteProcessedAndQuarantine",
                 ["s3:PutObject", "s3:DeleteObject"],

@@ -10,26 +10,29 @@ For every record of the event:
    outputs) and streamed into transform_stream, which merges the schema records under schemas/ with conditional
    writes; each Parquet file is written locally first (a crash leaves no partial object) and goes to
    processed/<dataset>/dt=<date>/<stem>_<event time>_<hash of key+ETag+version+sequencer>.parquet, so a replayed
-   event rewrites the same keys;
-4. bad input -> copy to quarantine/<dataset>/<rest of key> plus `<name>.error.json`; the record counts as handled;
+   event rewrites the same keys. Child datasets are uploaded first and the top-level dataset last, so a reader never
+   sees a source object's parent rows without their child rows; a failed upload deletes what this attempt uploaded
+   (`upload_outputs`; docs/transform.md, "All or nothing per source object");
+4. bad input -> copy to quarantine/<dataset>/<rest of key> plus `<name>.error.json`, written last; the record counts
+   as handled;
 5. the manifest lists the new outputs; the previous version's outputs are deleted, whatever their dt partition.
 Any other error (throttling, 5xx, access) propagates so Lambda retries and the on-failure destination takes over.
+Scratch folders are removed on every exit path, and those of killed attempts at the next invocation (scratch.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import config, naming
 from pipeline.formats import InputFormatError
 from pipeline.schema import SchemaConflict, record_bytes
+from pipeline.scratch import ScratchDir, remove_stale_scratch_dirs
 from pipeline.source_objects import (
     WRITE_ATTEMPTS,
     Manifest,
@@ -216,6 +219,7 @@ class S3SourceWorker:
     rest: str  # the key below its dataset folder
     out_bucket: str
     settings: config.Settings
+    scratch: list[ScratchDir] = field(default_factory=list)  # closed by handle_record on every exit path
 
     def prepare(self, event: SourceEvent, known: ObjectVersion | None) -> Prepared:
         response = get_object(self.client, event.bucket, event.key)
@@ -228,7 +232,9 @@ class S3SourceWorker:
             return Prepared(source=source, same_as_known=True)
         event_time = _event_time(event.event_time)
         name = output_name(event.key, event_time, source.etag, source.version_id, event.sequencer)
-        work_dir = tempfile.mkdtemp(prefix="lambda-out-", dir=self.settings.tmp_dir or None)
+        scratch = ScratchDir(self.settings.tmp_dir or None, "out-")
+        self.scratch.append(scratch)
+        work_dir = scratch.path
         try:
             result = transform_stream(
                 body,
@@ -240,7 +246,7 @@ class S3SourceWorker:
                 settings=self.settings,
             )
         except InputFormatError as error:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            scratch.close()
             target = f"{config.QUARANTINE_PREFIX}{self.dataset}/{self.rest}"
             report = error_report(error, source_key=event.key, dataset=self.dataset, event_time=event_time.isoformat())
             report["sequencer"] = event.sequencer
@@ -248,21 +254,23 @@ class S3SourceWorker:
             work = _Quarantine(target, report)
             return Prepared(source, (target, f"{target}.error.json"), "quarantined", summary, work=work)
         except BaseException:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            scratch.close()
             raise
         finally:
             body.close()
         summary = result.summary()
         summary["outputs"] = [config.PROCESSED_PREFIX + output for output in summary["outputs"]]
         outputs = tuple(config.PROCESSED_PREFIX + output.key for output in result.outputs)
-        return Prepared(source, outputs, "processed", summary, work=_Built(work_dir, result))
+        return Prepared(source, outputs, "processed", summary, work=_Built(scratch, result))
 
     def publish(self, prepared: Prepared) -> bool:
         if isinstance(prepared.work, _Built):
             upload_outputs(self.client, self.out_bucket, prepared.work.result)
         elif isinstance(prepared.work, _Quarantine) and prepared.source is not None:
             # The quarantine path is shared by every version of the key: the copy happens only while the raw key
-            # still holds the version we read, and the report only if no newer version's report is there.
+            # still holds the version we read, and the report only if no newer version's report is there. The
+            # report is written last: a file is quarantined once its .error.json exists (what `make demo` lists).
+            # A copy whose report failed stays (its key is shared with the key's other versions); the retry ends it.
             quarantine = prepared.work
             source = (self.event.bucket, self.event.key, prepared.source.etag)
             if not copy_object(self.client, self.out_bucket, quarantine.target, *source):
@@ -277,12 +285,12 @@ class S3SourceWorker:
 
     def discard(self, prepared: Prepared) -> None:
         if isinstance(prepared.work, _Built):
-            shutil.rmtree(prepared.work.work_dir, ignore_errors=True)
+            prepared.work.scratch.close()
 
 
 @dataclass(frozen=True)
 class _Built:
-    work_dir: str
+    scratch: ScratchDir
     result: TransformResult
 
 
@@ -293,11 +301,37 @@ class _Quarantine:
 
 
 def upload_outputs(client: Any, bucket: str, result: TransformResult) -> None:
-    """Uploads every Parquet file of one transformed object under processed/."""
-    for output in result.outputs:
-        put_object_from_file(
-            client, bucket, config.PROCESSED_PREFIX + output.key, output.path, "application/vnd.apache.parquet"
-        )
+    """Uploads every Parquet file of one transformed object under processed/.
+
+    All or nothing for a reader: the deepest child dataset goes first and the top-level dataset last, so the parent
+    file is the commit point and a reader never sees parent rows without their child rows, whatever step fails. If
+    an upload fails, the files this attempt uploaded are deleted before the error propagates to Lambda's retries. A
+    killed attempt cannot delete; its retry rewrites the same keys (they come from the event), so nothing doubles.
+    (Obsolete outputs are deleted in the manifest's order, parents first: the same invariant on the way out.)
+    """
+    uploaded: list[str] = []
+    done = False
+    try:
+        for output in reversed(result.outputs):  # transform_stream lists them parents first
+            key = config.PROCESSED_PREFIX + output.key
+            put_object_from_file(client, bucket, key, output.path, "application/vnd.apache.parquet")
+            uploaded.append(key)
+        done = True
+    finally:
+        if not done:
+            _delete_quietly(client, bucket, uploaded)
+
+
+def _delete_quietly(client: Any, bucket: str, keys: list[str]) -> None:
+    """Best effort while another error propagates: a key left behind stays listed in the manifest (state writing),
+    and the retry rewrites it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    for key in keys:
+        try:
+            delete_object(client, bucket, key)
+        except (BotoCoreError, ClientError) as error:
+            log.warning(json.dumps({"key": key, "status": "not removed", "reason": str(error)}))
 
 
 def handle_record(record: dict[str, Any], settings: config.Settings, client: Any) -> dict[str, Any]:
@@ -313,7 +347,11 @@ def handle_record(record: dict[str, Any], settings: config.Settings, client: Any
     dataset, rest = dataset_of(key, settings.default_dataset)
     out_bucket = settings.bucket or event.bucket
     worker = S3SourceWorker(client, event, dataset, rest, out_bucket, settings)
-    outcome = apply_event(event, S3ManifestStore(client, out_bucket), worker)
+    try:
+        outcome = apply_event(event, S3ManifestStore(client, out_bucket), worker)
+    finally:
+        for scratch in worker.scratch:  # whatever apply_event did not discard (an error between its steps)
+            scratch.close()
     summary = {
         "key": key,
         "dataset": dataset,
@@ -337,6 +375,7 @@ STATUSES = ("processed", "quarantined", "removed", "unchanged", "stale", "duplic
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = config.Settings.from_env()
     logging.getLogger().setLevel(settings.log_level)
+    remove_stale_scratch_dirs(settings.tmp_dir or None)  # a killed attempt in this sandbox could not remove its own
     client = s3_client()
     results = [handle_record(record, settings, client) for record in event.get("Records", [])]
     counts = {status: sum(r["status"] == status for r in results) for status in STATUSES}

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ from pipeline.schema import (
     commit_schema,
     merge_schema,
 )
+from pipeline.scratch import scratch_dir
 from pipeline.writer import SYSTEM_PREFIX, Spill, spill_name, write_parquet
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class TransformResult:
     dataset: str
     rows: int  # records of the parent dataset
     bytes_in: int
-    outputs: list[OutputFile] = field(default_factory=list)
+    outputs: list[OutputFile] = field(default_factory=list)  # by nesting depth: the top-level dataset first
     fast_blocks: int = 0
     exact_blocks: int = 0
     ms: int = 0
@@ -150,7 +150,7 @@ def transform_stream(
     spills: dict[TableKey, Spill] = {}
     schemas: dict[TableKey, FileSchema] = {}
     parent_rows = 0
-    with tempfile.TemporaryDirectory(prefix="transform-", dir=settings.tmp_dir or None) as spill_dir:
+    with scratch_dir(settings.tmp_dir or None, "spill-") as spill_dir:
         early = EarlyWriter(
             schema_store, dataset, _merge, FsPath(spill_dir), settings.compression, settings.row_group_bytes
         )

@@ -10,6 +10,11 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
   whose RSS is 115 MB. Polling can miss a spike shorter than 25 ms.)
 - An environment whose worker timed out, ran out of memory or exited is discarded; a healthy one goes back to the
   pool, and one idle for LOCALAWS_LAMBDA_IDLE_SECONDS (default 300) is shut down.
+- Each environment has its own /tmp (TMPDIR, under localaws's cache folder). Lambda keeps /tmp when it resets an
+  environment whose invocation timed out, ran out of memory or crashed ("Failures during the invoke phase" in
+  lambda-runtime-environment.html), so the worker that replaces a dead one gets the same folder, with whatever the
+  dead one left there. A folder is removed when its environment shuts down for any other reason, and a kept one
+  that no worker took within LOCALAWS_LAMBDA_IDLE_SECONDS, so nothing is left behind for killed workers.
 - `crash()` ends a running invocation as a timeout or an out-of-memory kill on demand: the fault injection of
   faults.py, so that tests choose the point where a handler dies instead of racing the clock.
 """
@@ -20,6 +25,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,11 +69,17 @@ class Environment:
     """A worker process running bootstrap.py for one FunctionSpec."""
 
     def __init__(
-        self, spec: FunctionSpec, command_settings: dict[str, Any], env: dict[str, str], log_path: Path
+        self,
+        spec: FunctionSpec,
+        command_settings: dict[str, Any],
+        env: dict[str, str],
+        log_path: Path,
+        tmp_dir: Path | None = None,
     ) -> None:
         self.spec = spec
         self.id = uuid.uuid4().hex
         self.log_stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.tmp_dir = tmp_dir  # its /tmp, owned by the pool (TMPDIR in `env`)
         self.session_token = env.get("AWS_SESSION_TOKEN", "")  # names this environment in the requests it signs
         self.invocations = 0
         self._crash: str | None = None  # "timeout" or "oom" once crash() killed the worker
@@ -237,6 +249,7 @@ class EnvironmentPool:
         self.idle_seconds = idle_seconds
         self._idle: dict[tuple[Any, ...], list[Environment]] = {}
         self._all: set[Environment] = set()
+        self._kept_tmp: dict[tuple[Any, ...], list[tuple[Path, float]]] = {}  # /tmp of reset environments
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._retired: set[str] = set()  # busy environments of deleted functions, discarded when released
@@ -250,6 +263,8 @@ class EnvironmentPool:
             # An update to the code or configuration retires the function's older environments.
             for key in [key for key in self._idle if key[0] == spec.arn and key != spec.environment_key]:
                 stale += self._idle.pop(key)
+            for key in [key for key in self._kept_tmp if key[0] == spec.arn and key != spec.environment_key]:
+                _remove_all(self._kept_tmp.pop(key))
             while found is None and self._idle.get(spec.environment_key):
                 candidate = self._idle[spec.environment_key].pop()
                 if candidate.alive:
@@ -293,9 +308,35 @@ class EnvironmentPool:
         return len(idle)
 
     def discard(self, environment: Environment) -> None:
+        """Shut the environment down, with its /tmp."""
         with self._lock:
             self._all.discard(environment)
         environment.close()
+        if environment.tmp_dir is not None:
+            shutil.rmtree(environment.tmp_dir.parent, ignore_errors=True)
+
+    def reset(self, environment: Environment) -> None:
+        """Shut the worker down but keep its /tmp for the next environment of the same function, as Lambda's reset
+        after a failed invocation keeps it."""
+        with self._lock:
+            self._all.discard(environment)
+            keep = environment.tmp_dir is not None and not self._closed.is_set()
+            if keep:
+                kept = self._kept_tmp.setdefault(environment.spec.environment_key, [])
+                kept.append((environment.tmp_dir, time.monotonic()))
+        environment.close()
+        if not keep and environment.tmp_dir is not None:
+            shutil.rmtree(environment.tmp_dir.parent, ignore_errors=True)
+
+    def tmp_dir(self, spec: FunctionSpec, root: Path) -> Path:
+        """The /tmp for a new environment: one a reset environment of the same function left, or a new one."""
+        with self._lock:
+            kept = self._kept_tmp.get(spec.environment_key)
+            if kept:
+                return kept.pop()[0]
+        path = root / "sandboxes" / uuid.uuid4().hex / "tmp"
+        path.mkdir(parents=True)
+        return path
 
     @property
     def closed(self) -> bool:
@@ -318,6 +359,9 @@ class EnvironmentPool:
                 for environments in self._idle.values():
                     expired += [env for env in environments if env.last_used < cutoff]
                     environments[:] = [env for env in environments if env.last_used >= cutoff]
+                for kept in self._kept_tmp.values():
+                    _remove_all([(path, at) for path, at in kept if at < cutoff])
+                    kept[:] = [(path, at) for path, at in kept if at >= cutoff]
             for environment in expired:
                 self.discard(environment)
 
@@ -329,7 +373,15 @@ class EnvironmentPool:
             busy = self._all.difference(idle)
             self._all.clear()
             self._idle.clear()
+            for kept in self._kept_tmp.values():
+                _remove_all(kept)
+            self._kept_tmp.clear()
         for environment in idle:
             environment.close()
         for environment in busy:
             environment.kill()
+
+
+def _remove_all(kept: list[tuple[Path, float]]) -> None:
+    for path, _at in kept:
+        shutil.rmtree(path.parent, ignore_errors=True)

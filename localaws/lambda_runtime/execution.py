@@ -101,6 +101,8 @@ class Executor:
         LogSink(self.app, spec.account, spec.region, spec.log_group, environment.log_stream).write(lines)
         if attempt.status in ("ok", "error") and init is not attempt:
             self.pool.release(environment)
+        elif init is not attempt:
+            self.pool.reset(environment)  # the invocation timed out, ran out of memory or crashed: keep its /tmp
         else:
             self.pool.discard(environment)
         log.info(
@@ -171,11 +173,12 @@ class Executor:
             "handler": spec.handler,
         }
         stream = new_stream_name(spec.version)
+        variables = self._environment_variables(spec, str(task_root), stream)
+        # localaws's addition: the environment's own /tmp, as each Lambda execution environment has one
+        tmp_dir = self.pool.tmp_dir(spec, self.cache.root)
+        variables["TMPDIR"] = str(tmp_dir)
         environment = Environment(
-            spec,
-            settings,
-            self._environment_variables(spec, str(task_root), stream),
-            self.cache.root / f"{uuid.uuid4().hex}.log",
+            spec, settings, variables, self.cache.root / f"{uuid.uuid4().hex}.log", tmp_dir=tmp_dir
         )
         self.pool.track(environment)
         return environment

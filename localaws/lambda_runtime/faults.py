@@ -7,8 +7,9 @@ the call reaches S3 (nothing of it is stored) or *after* S3 stored it (the handl
 invocation then ends exactly as Lambda ends one that timed out or ran out of memory (execution.py has the shapes:
 "Task timed out after <Timeout>.00 seconds" / Sandbox.Timedout, or "Runtime exited with error: signal: killed" /
 Runtime.ExitError), the environment is reset, and an asynchronous event is retried and finally sent to its
-on-failure destination. The function's code learns nothing: the hook sees only the requests it sends to localaws,
-told apart by the session token each execution environment gets (execution.py).
+on-failure destination. A fault can also answer the call with an S3 error instead of killing (Effect "error"),
+for the failures a handler catches. The function's code learns nothing: the hook sees only the requests it sends
+to localaws, told apart by the session token each execution environment gets (execution.py).
 
 This is localaws's own control, with no AWS API behind it:
 - POST   /_localaws/lambda-faults   arm one fault; body (JSON):
@@ -18,7 +19,9 @@ This is localaws's own control, with no AWS API behind it:
      "KeyPrefix": "processed/",            # only S3 calls on keys under this prefix count (default: every key)
      "Nth": 2,                             # the call that kills, counted per invocation from 1 (default 1)
      "When": "before",                     # "before" S3 stores it, or "after" (counting successful calls only)
-     "Effect": "timeout",                  # "timeout" or "oom"
+     "Effect": "timeout",                  # "timeout", "oom", or "error": answer with ErrorCode ("before" only)
+     "ErrorCode": "AccessDenied",          # with "error": AccessDenied (403), InternalError (500), SlowDown (503);
+                                           # botocore retries 5xx, so those fail the handler only if every try fails
      "Times": 1}                           # invocations it kills, then it is spent (default: every invocation)
   answers 201 with {"FaultId": ...};
 - GET    /_localaws/lambda-faults   the armed faults, each with "Fired" (how many invocations it killed);
@@ -39,8 +42,14 @@ from localaws.server import LocalAws, Request, Response, json_error, json_respon
 
 log = logging.getLogger("localaws")
 
-EFFECTS = ("timeout", "oom")
+EFFECTS = ("timeout", "oom", "error")
 WHEN = ("before", "after")
+# https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList
+ERRORS = {
+    "AccessDenied": (403, "Access Denied"),
+    "InternalError": (500, "We encountered an internal error. Please try again."),
+    "SlowDown": (503, "Please reduce your request rate."),
+}
 
 
 @dataclass
@@ -52,6 +61,7 @@ class Fault:
     Nth: int = 1
     When: str = "before"
     Effect: str = "timeout"
+    ErrorCode: str = "AccessDenied"
     Times: int | None = None
     FaultId: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     Fired: int = 0
@@ -68,6 +78,8 @@ class Fault:
             raise ValueError("FunctionName and Operation are required")
         if fault.Effect not in EFFECTS or fault.When not in WHEN:
             raise ValueError(f"Effect must be one of {EFFECTS} and When one of {WHEN}")
+        if fault.ErrorCode not in ERRORS or (fault.Effect == "error" and fault.When != "before"):
+            raise ValueError(f"Effect 'error' answers before the call, with an ErrorCode of {sorted(ERRORS)}")
         if fault.Nth < 1 or (fault.Times is not None and fault.Times < 1):
             raise ValueError("Nth and Times count from 1")
         return fault
@@ -131,6 +143,18 @@ class FaultInjector:
         fault = self._count(environment, request, when)
         if fault is None:
             return None
+        if fault.Effect == "error":
+            log.info(
+                "lambda %s: fault %s answers %s %s call #%d with %s",
+                environment.spec.name,
+                fault.FaultId,
+                fault.Service,
+                fault.Operation,
+                fault.Nth,
+                fault.ErrorCode,
+            )
+            status, message = ERRORS[fault.ErrorCode]
+            return xml_error(fault.ErrorCode, message, status)
         log.info(
             "lambda %s: fault %s kills the worker %s %s %s call #%d (%s)",
             environment.spec.name,

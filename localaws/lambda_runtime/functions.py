@@ -10,8 +10,11 @@ environment (https://docs.aws.amazon.com/lambda/latest/dg/chapter-layers.html).
 from __future__ import annotations
 
 import atexit
+import fcntl
 import hashlib
 import io
+import logging
+import os
 import re
 import shutil
 import tempfile
@@ -23,6 +26,8 @@ from typing import Any
 
 from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import UnknownFunctionException
+
+log = logging.getLogger("localaws")
 
 # AWS-managed public layers: AWS SDK for pandas (published from a different AWS account in some regions),
 # Powertools for AWS Lambda, Lambda Insights; recognised by their publishing account or their layer name.
@@ -188,10 +193,16 @@ def replace_event_invoke_config_on_put() -> None:
 
 
 class CodeCache:
-    """Extracted function and layer zips, one directory per content hash, removed at shutdown (or at exit)."""
+    """Extracted function and layer zips, one directory per content hash, and the environments' /tmp folders:
+    `<temp dir>/localaws-lambda-*`, removed at shutdown (or at exit).
+
+    A localaws process that was killed cannot remove its own, so each holds a flock on `<root>/owner.lock` while it
+    lives, and the next localaws removes every such folder whose lock is free (folders without that file are left
+    alone: a process that does not lock could still be using them)."""
 
     def __init__(self) -> None:
         self._root: Path | None = None
+        self._owner: int | None = None
         self._lock = threading.Lock()
 
     @property
@@ -199,7 +210,13 @@ class CodeCache:
         """Created on first use, so an app that never runs a function leaves nothing behind."""
         with self._lock:
             if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="localaws-lambda-"))
+                remove_abandoned_caches(Path(tempfile.gettempdir()))
+                root = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX))
+                # locked before it has its name, so a sweep never finds it unlocked while this process lives
+                self._owner = os.open(root / f"{OWNER_LOCK}.new", os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.rename(root / f"{OWNER_LOCK}.new", root / OWNER_LOCK)
+                self._root = root
                 atexit.register(self.remove)
             return self._root
 
@@ -217,3 +234,31 @@ class CodeCache:
     def remove(self) -> None:
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
+        if self._owner is not None:
+            os.close(self._owner)
+            self._owner = None
+
+
+CACHE_PREFIX = "localaws-lambda-"
+OWNER_LOCK = "owner.lock"
+
+
+def remove_abandoned_caches(temp_dir: Path) -> list[Path]:
+    """Remove the cache folders of localaws processes that died without removing them; returns them."""
+    removed = []
+    for folder in temp_dir.glob(f"{CACHE_PREFIX}*"):
+        try:
+            descriptor = os.open(folder / OWNER_LOCK, os.O_RDWR)
+        except OSError:
+            continue  # no lock file (or not ours to open): leave it
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its localaws is alive
+        finally:
+            os.close(descriptor)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    if removed:
+        log.info("removed %d Lambda cache folders of localaws processes that were killed", len(removed))
+    return removed

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
 from lambda_faults import arm, armed, disarm
 from test_lambda_async import create_queue, invoke_async, receive_all, wait_idle
 from test_lambda_runtime import create_function, invoke, log_messages
+
+from kit.local_endpoint import LocalAwsProcess
 
 pytestmark = pytest.mark.localaws
 
@@ -124,6 +127,28 @@ def test_an_async_event_killed_every_time_reaches_the_on_failure_destination(loc
     assert stored(bucket) == []
 
 
+def test_an_error_fault_answers_the_call_with_access_denied_and_the_handler_goes_on(localaws_env, bucket):
+    name = create_function(
+        """
+        import boto3
+
+        def handler(event, context):
+            s3 = boto3.client("s3")
+            try:
+                s3.put_object(Bucket=event["bucket"], Key="out/first", Body=b"1")
+            except s3.exceptions.ClientError as error:
+                s3.put_object(Bucket=event["bucket"], Key="log/error", Body=error.response["Error"]["Code"].encode())
+            return "handled"
+        """
+    )
+    arm(localaws_env, name, "PutObject", KeyPrefix="out/", Effect="error", ErrorCode="AccessDenied")
+
+    assert invoke(name, {"bucket": bucket})[1] == "handled"
+    assert stored(bucket) == ["log/error"]
+    assert boto3.client("s3").get_object(Bucket=bucket, Key="log/error")["Body"].read() == b"AccessDenied"
+    disarm(localaws_env, name)
+
+
 def test_other_functions_and_callers_outside_lambda_are_not_touched(localaws_env, bucket):
     watched = create_function(THREE_WRITES)
     other = create_function(THREE_WRITES)
@@ -143,6 +168,8 @@ def test_other_functions_and_callers_outside_lambda_are_not_touched(localaws_env
         ("PutObject", {"Nth": 0}),
         ("", {"Effect": "timeout"}),
         ("PutObject", {"Colour": "red"}),
+        ("PutObject", {"Effect": "error", "ErrorCode": "Teapot"}),
+        ("PutObject", {"Effect": "error", "When": "after"}),
     ],
 )
 def test_a_malformed_fault_is_rejected(localaws_env, operation, fields):
@@ -150,3 +177,59 @@ def test_a_malformed_fault_is_rejected(localaws_env, operation, fields):
         arm(localaws_env, "fn", operation, **fields)
     assert error.value.code == 400
     assert json.load(error.value)["__type"] == "InvalidParameterValueException"
+
+
+TMP_USER = """
+    import os, tempfile
+    import boto3
+
+    def handler(event, context):
+        tmp = tempfile.gettempdir()
+        found = sorted(os.listdir(tmp))
+        open(os.path.join(tmp, f"left-by-{context.aws_request_id}"), "w").close()
+        if event.get("write"):
+            boto3.client("s3").put_object(Bucket=event["bucket"], Key="out/x", Body=b"x")
+        return {"tmp": tmp, "found": found}
+"""
+
+
+def test_each_environment_has_its_own_tmp_kept_across_a_reset_as_lambda_keeps_it(localaws_env, bucket):
+    # https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html ("Failures during the invoke
+    # phase": the environment is reset; /tmp is not emptied)
+    name = create_function(TMP_USER)
+    first = invoke(name)[1]
+    assert "/localaws-lambda-" in first["tmp"] and first["found"] == []  # its own, not the host's /tmp
+    arm(localaws_env, name, "PutObject", Effect="oom")
+    assert invoke(name, {"write": True, "bucket": bucket})[1]["errorType"] == "Runtime.ExitError"
+    disarm(localaws_env, name)
+
+    after_reset = invoke(name)[1]  # a new worker, the same /tmp with what both earlier invocations left
+    assert after_reset["tmp"] == first["tmp"]
+    assert len(after_reset["found"]) == 2
+    other = invoke(create_function(TMP_USER))[1]
+    assert other["tmp"] != first["tmp"] and other["found"] == []
+
+
+def point_clients_at(server: LocalAwsProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+
+
+def test_the_lambda_folder_of_a_killed_localaws_is_removed_by_the_next_one(monkeypatch):
+    killed = LocalAwsProcess(quiet=True, env={"LOCALAWS_LAMBDA_PREWARM": "0"})
+    try:
+        point_clients_at(killed, monkeypatch)
+        tmp = Path(invoke(create_function(TMP_USER))[1]["tmp"])
+    finally:
+        killed.process.kill()  # SIGKILL: no shutdown, no atexit
+        killed.stop()
+    root = next(parent for parent in tmp.parents if parent.name.startswith("localaws-lambda-"))
+    assert root.is_dir()
+
+    with_function = LocalAwsProcess(quiet=True, env={"LOCALAWS_LAMBDA_PREWARM": "0"})
+    try:
+        point_clients_at(with_function, monkeypatch)
+        assert Path(invoke(create_function(TMP_USER))[1]["tmp"]).is_dir()
+        assert not root.exists()
+    finally:
+        with_function.stop()
