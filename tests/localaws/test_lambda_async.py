@@ -108,32 +108,41 @@ def test_success_goes_to_the_on_success_destination(localaws_env):
 
 
 def test_async_invocations_run_in_parallel_in_a_bounded_pool(localaws_env):
-    # Each run reports when it started and ended; overlapping runs prove parallelism, and never more than the
-    # function's bound (LOCALAWS_LAMBDA_CONCURRENCY: the CPU count, at least 2, by default) overlap.
+    # No clock: the first `bound` events (LOCALAWS_LAMBDA_CONCURRENCY: the CPU count, at least 2, by default) each
+    # wait until all of them have started, which only happens if they run at once; the two extra events wait for a
+    # free slot. Each run counts the runs active when it started, which never exceeds the bound.
+    bound = max(2, os.cpu_count() or 2)
     name = create_function(
         """
         import os
         import time
+        import boto3
 
         def handler(event, context):
-            started = time.time()
-            time.sleep(1.5)
-            return {"pid": os.getpid(), "started": started, "ended": time.time()}
+            s3, bucket = boto3.client("s3"), event["bucket"]
+            s3.put_object(Bucket=bucket, Key=f"started/{context.aws_request_id}", Body=b"")
+            s3.put_object(Bucket=bucket, Key=f"active/{context.aws_request_id}", Body=b"")
+            active = s3.list_objects_v2(Bucket=bucket, Prefix="active/")["KeyCount"]
+            while s3.list_objects_v2(Bucket=bucket, Prefix="started/")["KeyCount"] < event["wait_for"]:
+                time.sleep(0.05)  # waiting on state: the other runs' markers
+            s3.delete_object(Bucket=bucket, Key=f"active/{context.aws_request_id}")
+            return {"pid": os.getpid(), "active": active}
         """,
-        Timeout=30,
+        Timeout=300,
     )
+    bucket = f"parallel-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
     url, queue_arn = create_queue()
     boto3.client("lambda").put_function_event_invoke_config(
-        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+        FunctionName=name, MaximumRetryAttempts=0, DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
     )
-    for order in range(6):
-        invoke_async(name, {"order": order})
+    for order in range(bound + 2):
+        invoke_async(name, {"bucket": bucket, "wait_for": bound if order < bound else 0})
     wait_idle(localaws_env)
     runs = [record["responsePayload"] for record in receive_all(url)]
-    assert len(runs) == 6
-    most_at_once = max(sum(1 for other in runs if other["started"] <= run["started"] < other["ended"]) for run in runs)
-    assert 2 <= most_at_once <= max(2, os.cpu_count() or 2)
-    assert len({run["pid"] for run in runs}) >= 2  # several execution environments
+    assert len(runs) == bound + 2  # every run returned: the first `bound` ran at once
+    assert max(run["active"] for run in runs) <= bound
+    assert len({run["pid"] for run in runs}) >= bound  # one execution environment per concurrent run
 
 
 def test_put_event_invoke_config_replaces_and_update_changes_only_what_it_names(localaws_env):

@@ -204,21 +204,21 @@ def test_timeout_kills_the_invocation(localaws_env):
     # https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html#troubleshooting-timeouts
     name = create_function(
         """
-        import time
+        import threading
 
         def handler(event, context):
-            print("about to sleep")
-            time.sleep(30)
+            print("about to sleep", flush=True)
+            threading.Event().wait()  # never returns: only the timeout ends it, however fast the machine
         """,
-        Timeout=1,
+        Timeout=3,
     )
     response, body = invoke(name)
     assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Sandbox.Timedout"
-    assert body["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+    assert body["errorMessage"].endswith("Error: Task timed out after 3.00 seconds")
     messages = log_messages(name)
     assert "about to sleep" in messages
-    assert any(message.endswith("Task timed out after 1.00 seconds") for message in messages)
+    assert any(message.endswith("Task timed out after 3.00 seconds") for message in messages)
 
 
 def test_exceeding_memory_size_fails_as_out_of_memory(localaws_env):
@@ -226,15 +226,15 @@ def test_exceeding_memory_size_fails_as_out_of_memory(localaws_env):
     # https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html (Runtime.ExitError)
     name = create_function(
         """
-        import time
+        import threading
 
         def handler(event, context):
             ballast = b"x" * (300 * 1024 * 1024)
-            time.sleep(5)
+            threading.Event().wait()  # holds the memory until the runtime sees it, however loaded the machine
             return len(ballast)
         """,
         MemorySize=128,
-        Timeout=30,
+        Timeout=120,
     )
     response, body = invoke(name)
     assert response["FunctionError"] == "Unhandled"
