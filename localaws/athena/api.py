@@ -11,13 +11,14 @@ import re
 import threading
 from collections.abc import Callable
 
-from localaws.athena import dialect
+from localaws.athena import dialect, names
 from localaws.athena.catalog import DATA_CATALOG, split_s3_url
 from localaws.athena.engine import Context, Engine
 from localaws.athena.errors import QueryFailed
 from localaws.athena.executions import START_WAIT_SECONDS, Execution, Executions
 from localaws.athena.results import ResultSet
 from localaws.athena.statements import Statements, statement_type
+from localaws.athena.table_files import manifest_bytes
 from localaws.server import LocalAws, Request, Response, json_error, json_response
 
 log = logging.getLogger("localaws.athena")
@@ -95,7 +96,7 @@ class AthenaService:
             id=self.executions.new_id(),
             query=query,
             work_group=name,
-            database=context.get("Database", ""),
+            database=names.context_database(context.get("Database", "")),
             catalog=context.get("Catalog", DATA_CATALOG),
             output_location=output,
             statement_type=kind,
@@ -157,7 +158,7 @@ class AthenaService:
         start = int(token) if token and token.isdigit() else 0
         rows = found.result.api_rows()
         page = {
-            "UpdateCount": 0,
+            "UpdateCount": found.update_count or 0,
             "ResultSet": {
                 "Rows": rows[start : start + size],
                 "ResultSetMetadata": {"ColumnInfo": found.result.columns},
@@ -198,7 +199,12 @@ class AthenaService:
         try:
             context = Context(execution.database or "default", execution.cutoff)
             result = Statements(engine).run(execution.query, context, cursor, execution.id, execution.output_location)
-            if result is None:
+            if result is not None:
+                execution.bytes_scanned = context.bytes_scanned
+                execution.update_count = context.update_count
+                if context.data_files is not None:
+                    self._write_manifest(engine, execution, context.data_files)
+            else:
                 tree = dialect.parse(execution.query.strip().rstrip(";"))
                 if not _is_query(tree):
                     raise QueryFailed(f"NOT_SUPPORTED: localaws does not run this statement: {tree.key.upper()}")
@@ -209,6 +215,19 @@ class AthenaService:
             execution.result = result
         finally:
             cursor.close()
+
+    @staticmethod
+    def _write_manifest(engine: Engine, execution: Execution, files: list[str]) -> None:
+        """<OutputLocation>/<id>-manifest.csv, the files a CTAS, INSERT INTO or UNLOAD wrote (Statistics'
+        DataManifestLocation). https://docs.aws.amazon.com/athena/latest/ug/querying.html#querying-identifying-output-files
+        """
+        key = f"{execution.output_location.rstrip('/')}/{execution.id}-manifest.csv"
+        bucket, path = split_s3_url(key)
+        try:
+            engine.catalog.s3.put_object(Bucket=bucket, Key=path, Body=manifest_bytes(files))
+        except engine.catalog.s3.exceptions.NoSuchBucket:
+            raise QueryFailed(f"Unable to verify/create output bucket {bucket}", error_type=1003) from None
+        execution.manifest_location = key
 
     @staticmethod
     def _write(engine: Engine, execution: Execution, result: ResultSet) -> None:

@@ -37,8 +37,13 @@ MAX_VIEW_DEPTH = 16
 
 @dataclass
 class Context:
+    """One statement's settings, and what a writing statement reports back (rows written, files, bytes read)."""
+
     database: str = "default"
     cutoff_bytes: int | None = None
+    update_count: int | None = None
+    data_files: list[str] | None = None  # listed in <query id>-manifest.csv
+    bytes_scanned: int = 0
 
 
 @dataclass

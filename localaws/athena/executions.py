@@ -50,6 +50,8 @@ class Execution:
     started: float | None = None
     completed: float | None = None
     bytes_scanned: int = 0
+    update_count: int | None = None  # rows a CTAS, INSERT INTO or UNLOAD wrote
+    manifest_location: str | None = None
     result: ResultSet | None = None
     result_file: str | None = None
     cursor: duckdb.DuckDBPyConnection | None = None
@@ -82,6 +84,8 @@ class Execution:
             "QueryPlanningTimeInMillis": 0,
             "ServiceProcessingTimeInMillis": 0,
         }
+        if self.manifest_location:
+            statistics["DataManifestLocation"] = self.manifest_location
         location = self.result_file or f"{self.output_location.rstrip('/')}/{self.id}.csv"
         context = {"Catalog": self.catalog}
         if self.database:

@@ -12,20 +12,16 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-import pyarrow as pa
-import pyarrow.dataset as ds
-
-from localaws.athena import dialect
+from localaws.athena import dialect, names
 from localaws.athena.athena_types import arrow_to_athena, arrow_to_hive
 from localaws.athena.catalog import Catalog, Table, split_s3_url, view_original_text
 from localaws.athena.engine import Context, Engine
 from localaws.athena.errors import QueryFailed
 from localaws.athena.results import ResultSet
+from localaws.athena.table_files import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
+from localaws.athena.table_writes import TableWrites, writable
 
-_NAME = r"[`\"]?([\w.]+?)[`\"]?(?:\.[`\"]?(\w+)[`\"]?)?"
-PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+_NAME = names.QUALIFIED
 
 
 def normalise(sql: str) -> str:
@@ -80,20 +76,14 @@ class Statements:
             (rf"DROP\s+(VIEW|TABLE)\s+(IF\s+EXISTS\s+)?{_NAME}$", self.drop),
             (r"CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?.*$", self.create_database),
             (r"DROP\s+(?:DATABASE|SCHEMA)\s+(IF\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?(\s+CASCADE)?$", self.drop_database),
-            (rf"CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}\s+(?:WITH\s*\((.*?)\)\s*)?AS\s+(.+)$", self.ctas),
+            *TableWrites(self.engine).handlers(),
             (r"EXPLAIN\s+(?:ANALYZE\s+)?(.+)$", self.explain),
         )
 
     # -- helpers ---------------------------------------------------------------------------------------------
     @staticmethod
-    def _names(match: re.Match, first: int, context: Context) -> tuple[str, str]:
-        left, right = match.group(first), match.group(first + 1)
-        if right:
-            return left.lower(), right.lower()
-        if left and "." in left:
-            database, name = left.split(".", 1)
-            return database.lower(), name.lower()
-        return context.database, left.lower()
+    def _names(match: re.Match, group: int, context: Context) -> tuple[str, str]:
+        return names.split(match.group(group), context.database)
 
     def _table(self, database: str, name: str) -> Table:
         table = self.catalog.get_table(database, name)
@@ -103,14 +93,14 @@ class Statements:
 
     # -- SHOW / DESCRIBE ------------------------------------------------------------------------------------
     def show_tables(self, match, context, cursor, query_id, output):
-        database = (match.group(1) or context.database).lower()
+        database = names.database_name(match.group(1) or "", context.database)
         if self.catalog.get_database(database) is None:
             raise QueryFailed(f"SCHEMA_NOT_FOUND: line 1:1: Schema '{database}' does not exist")
-        names = sorted(t["Name"] for t in self.catalog.get_tables(database))
-        pattern = match.group(3)
+        tables = sorted(t["Name"] for t in self.catalog.get_tables(database))
+        pattern = match.group(2)
         if pattern:
-            names = [n for n in names if any(fnmatch.fnmatch(n, p.strip()) for p in pattern.split("|"))]
-        return ResultSet.text("tab_name", names)
+            tables = [n for n in tables if any(fnmatch.fnmatch(n, p.strip()) for p in pattern.split("|"))]
+        return ResultSet.text("tab_name", tables)
 
     def show_databases(self, match, context, cursor, query_id, output):
         names = sorted(d["Name"] for d in self.catalog.get_databases())
@@ -182,7 +172,7 @@ class Statements:
         missing = sorted(set(found) - known)
         descriptor = table.raw.get("StorageDescriptor", {})
         inputs = [
-            {"Values": list(values), "StorageDescriptor": {**_writable(descriptor), "Location": found[values]}}
+            {"Values": list(values), "StorageDescriptor": {**writable(descriptor), "Location": found[values]}}
             for values in missing
         ]
         self.catalog.create_partitions(table.database, table.name, inputs)
@@ -195,7 +185,7 @@ class Statements:
     def create_view(self, match, context, cursor, query_id, output):
         replace = bool(match.group(1))
         database, name = self._names(match, 2, context)
-        body = match.group(4)
+        body = match.group(3)
         probe = self.engine.run(dialect.parse(f"SELECT * FROM ({body}) AS __view LIMIT 0"), context, cursor)
         columns = [(f.name, arrow_to_athena(f.type)) for f in probe.table.schema]
         table_input = {
@@ -251,99 +241,7 @@ class Statements:
         self.catalog.delete_database(name)
         return ResultSet.text("result", [])
 
-    # -- CTAS ----------------------------------------------------------------------------------------------
-    def ctas(self, match, context, cursor, query_id, output):
-        if_not_exists = bool(match.group(1))
-        database, name = self._names(match, 2, context)
-        properties = _properties(match.group(4) or "")
-        if self.catalog.get_table(database, name, with_partitions=False) is not None:
-            if if_not_exists:
-                return ResultSet.text("result", [])
-            raise QueryFailed(
-                f"TABLE_ALREADY_EXISTS: line 1:1: Table 'awsdatacatalog.{database}.{name}' already exists"
-            )
-        file_format = str(properties.get("format", "PARQUET")).upper()
-        if file_format != "PARQUET":
-            raise QueryFailed(f"NOT_SUPPORTED: localaws CTAS writes PARQUET only, not {file_format}")
-        location = properties.get("external_location") or f"{output.rstrip('/')}/tables/{query_id}/"
-        location = location.rstrip("/") + "/"
-        bucket, prefix = split_s3_url(location)
-        listing = self.catalog.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-        if listing.get("KeyCount", 0):
-            raise QueryFailed(
-                f"HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{name}' already exists: {location}. "
-                "You may need to manually clean the data at location before retrying."
-            )
-        result = self.engine.run(dialect.parse(match.group(5)), context, cursor).table
-        partitioned_by = [p.lower() for p in properties.get("partitioned_by", [])]
-        if partitioned_by and [f.name for f in result.schema][-len(partitioned_by) :] != partitioned_by:
-            raise QueryFailed("HIVE_COLUMN_ORDER_MISMATCH: Partition keys must be the last columns in the table")
-        partition_schema = pa.schema([pa.field(k, pa.string()) for k in partitioned_by])
-        written = result
-        for key in partitioned_by:
-            index = written.schema.get_field_index(key)
-            written = written.set_column(index, key, written.column(index).cast(pa.string()))
-        ds.write_dataset(
-            written,
-            f"{bucket}/{prefix}".rstrip("/"),
-            filesystem=self.engine.fs,
-            format="parquet",
-            partitioning=ds.partitioning(partition_schema, flavor="hive") if partitioned_by else None,
-            basename_template=f"{query_id}_{{i}}.parquet",
-            existing_data_behavior="overwrite_or_ignore",
-            create_dir=False,  # S3 has no directories; Athena writes no folder markers
-        )
-        data_fields = [f for f in result.schema if f.name not in partitioned_by]
-        descriptor = {
-            "Columns": [{"Name": f.name, "Type": arrow_to_hive(f.type)} for f in data_fields],
-            "Location": location,
-            "InputFormat": PARQUET_INPUT,
-            "OutputFormat": PARQUET_OUTPUT,
-            "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
-        }
-        table_input = {
-            "Name": name,
-            "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", "has_encrypted_data": "false"},
-            "StorageDescriptor": descriptor,
-            "PartitionKeys": [{"Name": k, "Type": arrow_to_hive(result.schema.field(k).type)} for k in partitioned_by],
-        }
-        self.catalog.create_table(database, table_input)
-        if partitioned_by:
-            combos = sorted(
-                {
-                    tuple(str(v) for v in row)
-                    for row in zip(*(written.column(k).to_pylist() for k in partitioned_by), strict=True)
-                }
-            )
-            inputs = []
-            for values in combos:
-                folder = "/".join(f"{k}={v}" for k, v in zip(partitioned_by, values, strict=True))
-                inputs.append(
-                    {"Values": list(values), "StorageDescriptor": {**descriptor, "Location": f"{location}{folder}/"}}
-                )
-            self.catalog.create_partitions(database, name, inputs)
-        written_rows = ResultSet.from_arrow(pa.table({"rows": pa.array([result.num_rows], pa.int64())}))
-        written_rows.header = False  # a DDL statement's rows carry no header row
-        return written_rows
-
     # -- EXPLAIN -------------------------------------------------------------------------------------------
     def explain(self, match, context, cursor, query_id, output):
         plan = self.engine.run(dialect.parse(match.group(1)), context, cursor, explain=True).table
         return ResultSet.text("Query Plan", plan.column(0).to_pylist())
-
-
-def _properties(text: str) -> dict:
-    """CTAS WITH (...) properties: format='PARQUET', external_location='s3://...', partitioned_by=ARRAY['dt']."""
-    properties: dict = {}
-    for key, value in re.findall(r"(\w+)\s*=\s*(ARRAY\s*\[[^\]]*\]|'[^']*')", text, flags=re.I):
-        if value.upper().startswith("ARRAY"):
-            properties[key.lower()] = re.findall(r"'([^']*)'", value)
-        else:
-            properties[key.lower()] = value.strip("'")
-    return properties
-
-
-def _writable(descriptor: dict) -> dict:
-    keep = ("Columns", "InputFormat", "OutputFormat", "SerdeInfo", "Compressed", "Parameters")
-    return {k: v for k, v in descriptor.items() if k in keep}
