@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Callable
 
 from localaws.athena import dialect, names
@@ -36,6 +37,17 @@ def invalid(message: str) -> Response:
 
 def metadata_error(message: str) -> Response:
     return json_error("MetadataException", message)
+
+
+def entity_not_found() -> Response:
+    """Athena's answer for a database or table Glue does not have: a MetadataException carrying Glue's error in the
+    AWS SDK for Java's suffix, which clients parse (pyathena's has_table returns False on EntityNotFoundException).
+    Seen from Athena: https://github.com/DyfanJones/noctua/issues/205"""
+    suffix = (
+        "(Service: AmazonDataCatalog; Status Code: 400; Error Code: EntityNotFoundException; "
+        f"Request ID: {uuid.uuid4()}; Proxy: null)"
+    )
+    return metadata_error(f"Entity Not Found {suffix}")
 
 
 class AthenaService:
@@ -266,7 +278,7 @@ class AthenaService:
             return error
         database = self.engine(request.route.region).catalog.get_database(body.get("DatabaseName", ""))
         if database is None:
-            return metadata_error(f"Database {body.get('DatabaseName')} not found.")
+            return entity_not_found()
         return json_response({"Database": _database(database)})
 
     def list_table_metadata(self, request: Request) -> Response:
@@ -277,7 +289,7 @@ class AthenaService:
         catalog = self.engine(request.route.region).catalog
         name = body.get("DatabaseName", "")
         if catalog.get_database(name) is None:
-            return metadata_error(f"Database {name} not found.")
+            return entity_not_found()
         tables = [_table_metadata(t) for t in catalog.get_tables(name)]
         expression = body.get("Expression")
         if expression:
@@ -294,7 +306,7 @@ class AthenaService:
             body.get("DatabaseName", ""), body.get("TableName", ""), with_partitions=False
         )
         if table is None:
-            return metadata_error(f"Table {body.get('TableName')} not found.")
+            return entity_not_found()
         return json_response({"TableMetadata": _table_metadata(table.raw)})
 
 

@@ -191,6 +191,7 @@ class Engine:
     ) -> Outcome:
         tree = tree.copy()
         tables = self.resolve(tree, context)
+        _unqualify_columns(tree, tables)
         reads = self.reads(tree, tables)
         names: dict[tuple[str, str], str] = {}
         total_bytes = total_files = 0
@@ -232,6 +233,16 @@ class Engine:
             return Outcome(pa.table({"Query Plan": pa.array(lines, pa.string())}), 0, total_files)
         table = execute(cursor, sql, tree)
         return Outcome(table, total_bytes, total_files)
+
+
+def _unqualify_columns(tree: exp.Expression, tables: dict[tuple[str, str], Table]) -> None:
+    """`db.table.column` (SQLAlchemy renders reflected columns so) -> `table.column`: Trino resolves a column through
+    its table's full name, DuckDB only through the table's alias, which is the table's name here."""
+    for column in tree.find_all(exp.Column):
+        database = column.args.get("db")
+        if database is not None and column.table and (database.name.lower(), column.table.lower()) in tables:
+            column.set("db", None)
+            column.set("catalog", None)
 
 
 def _name_unnamed_columns(tree: exp.Expression) -> None:
