@@ -9,16 +9,21 @@ Functions: https://docs.aws.amazon.com/athena/latest/ug/functions-env3.html
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
+import typing
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.hive import Hive
+from sqlglot.dialects.trino import Trino
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.time import format_time
+from sqlglot.tokens import TokenType
 
-from localaws.athena import sandbox
+from localaws.athena import functions, sandbox, trino_types
 from localaws.athena.errors import QueryFailed
 
 # Trino functions DuckDB lacks, as macros created once in the shared database.
@@ -26,14 +31,31 @@ MACROS = (
     "CREATE OR REPLACE MACRO trino_json_extract_scalar(j, p) AS "
     "CASE WHEN json_type(CAST(j AS JSON), p) IN ('OBJECT', 'ARRAY') THEN NULL "
     "ELSE json_extract_string(CAST(j AS JSON), p) END",
-    "CREATE OR REPLACE MACRO url_extract_host(u) AS regexp_extract(u, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1)",
-    "CREATE OR REPLACE MACRO url_extract_path(u) AS regexp_extract(u, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)', 1)",
-    "CREATE OR REPLACE MACRO url_extract_parameter(u, name) AS regexp_extract(u, '[?&]' || name || '=([^&#]*)', 1)",
-    "CREATE OR REPLACE MACRO to_iso8601(t) AS strftime(t, '%Y-%m-%dT%H:%M:%S.%g')",
-    "CREATE OR REPLACE MACRO codepoint(s) AS unicode(s)",
 )
 # Global, so every cursor of the database inherits them once the configuration is locked.
 SETTINGS = ("SET GLOBAL integer_division = true", "SET GLOBAL TimeZone = 'UTC'")
+
+
+KEPT_PATTERN_FUNCTIONS = ("date_format", "date_parse", "format_datetime", "parse_datetime")
+
+
+def _keep_pattern(name: str, args: list) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=args)
+
+
+class Athena(Trino):
+    """Trino as Athena parses it, except that subscripts stay as written (1-based): sqlglot shifts a literal index
+    of what it guesses is an array, and that guess is wrong for a map (m[1]); the translation writes every
+    subscript as an explicit array or map access instead (functions.arrays.subscript)."""
+
+    INDEX_OFFSET = 0
+
+    class Parser(Trino.Parser):
+        # Keep the original patterns: functions.datetime converts Trino's MySQL and Joda patterns itself.
+        FUNCTIONS: typing.ClassVar[dict] = {
+            **Trino.Parser.FUNCTIONS,
+            **{name.upper(): functools.partial(_keep_pattern, name) for name in KEPT_PATTERN_FUNCTIONS},
+        }
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -42,6 +64,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect(config=dict(sandbox.DUCKDB_CONFIG))
     for statement in (*SETTINGS, *MACROS):
         connection.execute(statement)
+    functions.setup(connection)
     connection.execute("SET GLOBAL lock_configuration = true")
     return connection
 
@@ -54,7 +77,7 @@ def parse(sql: str) -> exp.Expression:
     """Parse Athena SQL, failing the query as Athena does on a syntax error ('line L:C: ...') or on a function Athena
     does not have (FUNCTION_NOT_FOUND, see sandbox.py)."""
     try:
-        tree = sqlglot.parse_one(sql, read="trino")
+        tree = sqlglot.parse_one(sql, read=Athena)
     except ParseError as error:
         detail = error.errors[0] if error.errors else {}
         line, col = detail.get("line", 1), detail.get("col", 1)
@@ -67,7 +90,32 @@ def parse(sql: str) -> exp.Expression:
     if tree is None:
         raise QueryFailed("line 1:1: mismatched input '<EOF>'", error_type=1005)
     sandbox.check(tree, sql)
+    _type_decimals(sql, tree)
     return tree
+
+
+def _type_decimals(sql: str, tree: exp.Expression) -> None:
+    """DECIMAL '1.50' is DECIMAL(3,2) and a bare DECIMAL is DECIMAL(38,0) in Trino; sqlglot parses both as DECIMAL.
+
+    https://trino.io/docs/current/language/types.html#decimal
+    """
+    tokens = Athena().tokenize(sql)
+    literals = {
+        string.start
+        for keyword, string in itertools.pairwise(tokens)
+        if keyword.token_type == TokenType.DECIMAL and string.token_type == TokenType.STRING
+    }
+    for node in tree.find_all(exp.DataType):
+        if node.this != exp.DataType.Type.DECIMAL or node.expressions:
+            continue
+        parent = node.parent
+        value = parent.this if isinstance(parent, exp.Cast) else None
+        params = (38, 0)
+        if isinstance(value, exp.Literal) and value.is_string and value.meta.get("start") in literals:
+            params = trino_types.literal_decimal(value.this)
+            if params is None or params[0] > trino_types.MAX_PRECISION:
+                raise QueryFailed(f"INVALID_LITERAL: line 1:1: '{value.this}' is not a valid decimal literal")
+        node.replace(trino_types.decimal_type(*params))
 
 
 def _joda_to_strftime(pattern: str) -> str:
@@ -80,13 +128,6 @@ def _fix(node: exp.Expression) -> exp.Expression:
         # boundaries crossed (1), its date_sub counts whole units. https://trino.io/docs/current/functions/datetime.html
         unit = exp.Literal.string(node.args["unit"].name.lower())
         return exp.Anonymous(this="date_sub", expressions=[unit, node.expression, node.this])
-    if isinstance(node, exp.RegexpExtract):
-        # Trino returns NULL when the pattern does not match; DuckDB returns ''.
-        # https://trino.io/docs/current/functions/regexp.html#regexp_extract
-        arguments = [node.this, node.expression, node.args.get("group") or exp.Literal.number(0)]
-        extract = exp.Anonymous(this="regexp_extract", expressions=[argument.copy() for argument in arguments])
-        matches = exp.Anonymous(this="regexp_matches", expressions=[node.this.copy(), node.expression.copy()])
-        return exp.Case(ifs=[exp.If(this=matches, true=extract)])
     if isinstance(node, exp.JSONExtractScalar):
         return exp.Anonymous(this="trino_json_extract_scalar", expressions=[node.this, node.expression])
     if isinstance(node, exp.ParseDatetime) and isinstance(node.args.get("format"), exp.Literal):
@@ -105,5 +146,6 @@ def _fix(node: exp.Expression) -> exp.Expression:
 
 def to_duckdb(tree: exp.Expression) -> str:
     """DuckDB SQL for a parsed Trino statement."""
-    fixed = tree.copy().transform(_fix)
+    typed = trino_types.annotate(tree.copy())
+    fixed = functions.translate(typed).transform(_fix)
     return fixed.sql(dialect="duckdb")

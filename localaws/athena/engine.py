@@ -305,7 +305,9 @@ def execute(cursor: duckdb.DuckDBPyConnection, sql: str, tree: exp.Expression) -
         text = _first_line(error)
         if "ArrowInvalid" in text or "Unsupported cast" in text:
             raise QueryFailed(f"HIVE_BAD_DATA: {text}", error_type=1002) from None
-        raise QueryFailed(f"INVALID_FUNCTION_ARGUMENT: {text}") from None
+        if isinstance(error, duckdb.ConversionException) and not _UDF_ERROR.match(text):
+            raise QueryFailed(f"INVALID_CAST_ARGUMENT: {text}") from None
+        raise QueryFailed(_function_error(text)) from None
     except duckdb.Error as error:
         raise QueryFailed(f"GENERIC_INTERNAL_ERROR: {_first_line(error)}", category=1) from None
     for index, type_name in enumerate(types):
@@ -313,6 +315,23 @@ def execute(cursor: duckdb.DuckDBPyConnection, sql: str, tree: exp.Expression) -
             column = pc.cast(table.column(index), pa.int64(), safe=False)
             table = table.set_column(index, table.schema.field(index).name, column)
     return table
+
+
+_UDF_ERROR = re.compile(r"^Python exception occurred while executing the UDF: (?:\w+\.)*(\w+): ")
+_ERROR_NAME = re.compile(r"^[A-Z][A-Z_]+: ")
+
+
+def _function_error(text: str) -> str:
+    """Athena's message for a function that failed at run time: the translation's own error name if it gave one
+    (error('INVALID_CAST_ARGUMENT: ...')), DIVISION_BY_ZERO, else INVALID_FUNCTION_ARGUMENT."""
+    match = _UDF_ERROR.match(text)
+    if match:
+        text = text[match.end() :]
+        if match[1] == "DivisionByZeroError":
+            return f"DIVISION_BY_ZERO: {text}"
+    if text.startswith("Division by zero"):
+        return "DIVISION_BY_ZERO: Division by zero"
+    return text if _ERROR_NAME.match(text) else f"INVALID_FUNCTION_ARGUMENT: {text}"
 
 
 def _binder_message(text: str, tree: exp.Expression) -> str:

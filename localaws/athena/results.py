@@ -46,9 +46,11 @@ def format_value(value, dtype: pa.DataType | None = None, nested: bool = False) 
     if isinstance(value, float):
         return java_double(value)
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        return format(value, "f")  # Trino prints every digit of the scale: 0.00, never 0E-2
     if isinstance(value, dt.datetime):
-        text = value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+        # Three digits (Athena's timestamp(3)); six when the value carries microseconds (timestamp(6)).
+        fraction = f"{value.microsecond // 1000:03d}" if value.microsecond % 1000 == 0 else f"{value.microsecond:06d}"
+        text = value.strftime("%Y-%m-%d %H:%M:%S.") + fraction
         return f"{text} UTC" if value.tzinfo is not None else text
     if isinstance(value, dt.date):
         return value.isoformat()

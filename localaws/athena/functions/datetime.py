@@ -1,0 +1,314 @@
+"""Date and time functions (https://trino.io/docs/current/functions/datetime.html).
+
+- Functions of a DATE stay DATE (date_add, date_trunc, DATE + INTERVAL '1' MONTH); DuckDB widens to TIMESTAMP.
+- date_format / date_parse take MySQL specifiers and format_datetime / parse_datetime Joda patterns, converted here
+  from the original text (sqlglot's own conversion drops Trino's meaning of %f, %v, %x and literal letters).
+- Fractions: %f and SSS print milliseconds, rounded half up as Trino does for these millisecond functions.
+- TIMESTAMP WITH TIME ZONE is kept in UTC only: a zone other than UTC (a literal's offset, from_unixtime's zone,
+  with_timezone, at_timezone) is refused with NOT_SUPPORTED rather than answered in the wrong zone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from localaws.athena import trino_types as tt
+from localaws.athena.errors import QueryFailed
+from localaws.athena.functions import call, cast, not_supported, template, translator
+
+T = exp.DataType.Type
+_DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+
+# MySQL specifiers of date_format/date_parse -> strftime. https://trino.io/docs/current/functions/datetime.html#mysql-date-functions
+_MYSQL = {
+    "a": "%a",
+    "b": "%b",
+    "c": "%-m",
+    "d": "%d",
+    "e": "%-d",
+    "f": "%g000",
+    "H": "%H",
+    "h": "%I",
+    "I": "%I",
+    "i": "%M",
+    "j": "%j",
+    "k": "%-H",
+    "l": "%-I",
+    "M": "%B",
+    "m": "%m",
+    "p": "%p",
+    "r": "%I:%M:%S %p",
+    "S": "%S",
+    "s": "%S",
+    "T": "%H:%M:%S",
+    "v": "%V",
+    "W": "%A",
+    "x": "%G",
+    "Y": "%Y",
+    "y": "%y",
+    "%": "%%",
+}
+_MYSQL_UNSUPPORTED = set("DUuVwX")
+_PARSE_FRACTION = {"%g000": "%g"}
+
+# Joda-Time pattern letters of format_datetime/parse_datetime -> strftime (by run length).
+_JODA = {
+    "yyyy": "%Y",
+    "yy": "%y",
+    "y": "%Y",
+    "YYYY": "%Y",
+    "xxxx": "%G",
+    "MMMM": "%B",
+    "MMM": "%b",
+    "MM": "%m",
+    "M": "%-m",
+    "dd": "%d",
+    "d": "%-d",
+    "DDD": "%j",
+    "HH": "%H",
+    "H": "%-H",
+    "hh": "%I",
+    "h": "%-I",
+    "mm": "%M",
+    "m": "%-M",
+    "ss": "%S",
+    "s": "%-S",
+    "SSS": "%g",
+    "SSSSSS": "%f",
+    "a": "%p",
+    "EEEE": "%A",
+    "EEE": "%a",
+    "E": "%a",
+    "ZZ": "%z",
+    "Z": "%z",
+    "z": "%Z",
+    "ww": "%V",
+    "w": "%V",
+}
+
+
+def mysql_to_strftime(pattern: str) -> str:
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "%" and index + 1 < len(pattern):
+            spec = pattern[index + 1]
+            if spec in _MYSQL_UNSUPPORTED:
+                raise QueryFailed(f"INVALID_FUNCTION_ARGUMENT: %{spec} not supported in date format string")
+            out.append(_MYSQL.get(spec, spec.replace("%", "%%")))
+            index += 2
+            continue
+        out.append("%%" if char == "%" else char)
+        index += 1
+    return "".join(out)
+
+
+def joda_to_strftime(pattern: str) -> str:
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "'":
+            end = pattern.find("'", index + 1)
+            end = len(pattern) if end < 0 else end
+            out.append(pattern[index + 1 : end].replace("%", "%%") or "'")
+            index = end + 1
+            continue
+        run = len(pattern[index:]) - len(pattern[index:].lstrip(char))
+        if char.isalpha():
+            token = pattern[index : index + run]
+            if token not in _JODA:
+                raise not_supported(f"localaws does not format the Joda pattern letters '{token}'")
+            out.append(_JODA[token])
+        else:
+            out.append(pattern[index : index + run].replace("%", "%%"))
+        index += run
+    return "".join(out)
+
+
+def _literal_pattern(node: exp.Expression, function: str) -> str:
+    if not isinstance(node, exp.Literal) or not node.is_string:
+        raise not_supported(f"localaws needs {function}'s pattern as a literal")
+    return node.this
+
+
+def _to_millis(value: exp.Expression) -> exp.Expression:
+    """The timestamp rounded half up to milliseconds (what Trino's millisecond-precision functions see)."""
+    return template("date_trunc('millisecond', CAST(:t AS TIMESTAMP) + INTERVAL 500 MICROSECOND)", t=value)
+
+
+@translator("date_format")
+def date_format(node: exp.Anonymous) -> exp.Expression:
+    value, pattern = node.expressions
+    fmt = mysql_to_strftime(_literal_pattern(pattern, "date_format"))
+    return call("strftime", _to_millis(value), exp.Literal.string(fmt))
+
+
+@translator("format_datetime")
+def format_datetime(node: exp.Anonymous) -> exp.Expression:
+    value, pattern = node.expressions
+    fmt = joda_to_strftime(_literal_pattern(pattern, "format_datetime"))
+    return call("strftime", _to_millis(value), exp.Literal.string(fmt))
+
+
+def _parse(text: exp.Expression, fmt: str) -> exp.Expression:
+    parsed = call("strptime", text, exp.Literal.string(fmt))
+    if not re.search(r"%[YyGC]", fmt):
+        parsed = template("(:p + INTERVAL 70 YEAR)", p=parsed)  # Trino's default year is 1970, strptime's 1900
+    return parsed
+
+
+@translator("date_parse")
+def date_parse(node: exp.Anonymous) -> exp.Expression:
+    text, pattern = node.expressions
+    fmt = mysql_to_strftime(_literal_pattern(pattern, "date_parse")).replace("%g000", "%g")
+    return _parse(text, fmt)
+
+
+@translator("parse_datetime")
+def parse_datetime(node: exp.Anonymous) -> exp.Expression:
+    text, pattern = node.expressions
+    fmt = joda_to_strftime(_literal_pattern(pattern, "parse_datetime"))
+    return cast(_parse(text, fmt), "TIMESTAMPTZ")
+
+
+def _is_date(node: exp.Expression) -> bool:
+    dtype = tt.type_of(node)
+    return dtype is not None and dtype.this == T.DATE
+
+
+@translator(exp.DateAdd)
+def date_add(node: exp.DateAdd) -> exp.Expression | None:
+    unit = node.args.get("unit")
+    name = unit.name.upper() if unit is not None else "DAY"
+    amount = template("INTERVAL (:n) " + ("DAY" if name == "WEEK" else name), n=node.expression)
+    if name == "WEEK":
+        amount = template("INTERVAL (:n * 7) DAY", n=node.expression)
+    if name == "QUARTER":
+        amount = template("INTERVAL (:n * 3) MONTH", n=node.expression)
+    if name == "MILLISECOND":
+        amount = template("INTERVAL (:n * 1000) MICROSECOND", n=node.expression)
+    moved = template("(:t + :i)", t=node.this, i=amount)
+    if _is_date(node.this):
+        if name not in _DATE_UNITS:
+            raise QueryFailed(f"INVALID_FUNCTION_ARGUMENT: '{name.lower()}' is not a valid DATE field")
+        return cast(moved, "DATE")
+    return moved
+
+
+@translator(exp.TimestampTrunc, exp.DateTrunc)
+def date_trunc(node: exp.Expression) -> exp.Expression | None:
+    unit = node.args.get("unit")
+    name = unit.name.lower() if unit is not None else "day"
+    truncated = call("date_trunc", exp.Literal.string(name), node.this)
+    if _is_date(node.this):
+        return cast(truncated, "DATE")
+    return truncated
+
+
+@translator(exp.Add, exp.Sub)
+def date_interval(node: exp.Binary) -> exp.Expression | None:
+    """DATE +/- INTERVAL of days, months or years is a DATE in Trino."""
+    from localaws.athena.functions.decimal import arithmetic
+
+    interval = node.expression if isinstance(node.expression, exp.Interval) else None
+    date = node.this
+    if interval is None and isinstance(node, exp.Add) and isinstance(node.this, exp.Interval):
+        interval, date = node.this, node.expression
+    if interval is not None and _is_date(date):
+        unit = interval.args.get("unit")
+        if unit is not None and unit.name.upper() in _DATE_UNITS:
+            return cast(node.copy(), "DATE")
+    return arithmetic(node)
+
+
+@translator("millisecond")
+def millisecond(node: exp.Anonymous) -> exp.Expression:
+    return template("CAST(millisecond(:t) % 1000 AS BIGINT)", t=node.expressions[0])
+
+
+@translator(exp.UnixToTime)
+def from_unixtime(node: exp.UnixToTime) -> exp.Expression | None:
+    if node.args.get("zone") is not None or node.args.get("hours") is not None:
+        raise not_supported("localaws keeps TIMESTAMP WITH TIME ZONE in UTC; from_unixtime with a zone is refused")
+    return template("to_timestamp(CAST(:s AS DOUBLE))", s=node.this)
+
+
+@translator("with_timezone", "at_timezone", "timezone_hour", "timezone_minute")
+def zoned(node: exp.Anonymous) -> exp.Expression:
+    raise not_supported(f"localaws keeps TIMESTAMP WITH TIME ZONE in UTC; {node.name.lower()} is not supported")
+
+
+_UTC_SUFFIX = re.compile(r"\s*(UTC|Z|\+00:00|\+00|-00:00|Etc/UTC|GMT)$", re.I)
+_ZONE_SUFFIX = re.compile(r"(\d\s+[+-]\d{1,2}(:?\d{2})?|\d[+-]\d{2}:\d{2}|\d\s*[A-Za-z][A-Za-z_/+-]*)$")
+
+
+def zoned_literal(node: exp.Cast) -> exp.Expression | None:
+    """TIMESTAMP '... UTC' is a UTC TIMESTAMP WITH TIME ZONE; another zone is refused (see the module docstring)."""
+    if not (isinstance(node.this, exp.Literal) and node.this.is_string):
+        return None
+    if node.to.this not in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPLTZ):
+        return None
+    text = node.this.this.strip()
+    if _UTC_SUFFIX.search(text):
+        return cast(exp.Literal.string(_UTC_SUFFIX.sub("", text) + "+00"), "TIMESTAMPTZ")
+    if _ZONE_SUFFIX.search(text):
+        raise not_supported(f"localaws keeps TIMESTAMP WITH TIME ZONE in UTC; '{text}' is in another zone")
+    return None
+
+
+@translator("to_iso8601")
+def to_iso8601(node: exp.Anonymous) -> exp.Expression:
+    value = node.expressions[0]
+    dtype = tt.type_of(value)
+    if dtype is not None and dtype.this == T.DATE:
+        return call("strftime", value, exp.Literal.string("%Y-%m-%d"))
+    if dtype is not None and dtype.this in (T.TIMESTAMPTZ, T.TIMESTAMPLTZ):
+        return call("strftime", _to_millis(value), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%gZ"))
+    return call("strftime", _to_millis(value), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%g"))
+
+
+# Trino's EXTRACT fields (https://trino.io/docs/current/functions/datetime.html#extraction-function) in DuckDB's
+# names; DOW is ISO (Monday 1 .. Sunday 7), where DuckDB's dayofweek counts Sunday as 0.
+_EXTRACT = {
+    "DOW": "isodow",
+    "DAY_OF_WEEK": "isodow",
+    "DAYOFWEEK": "isodow",
+    "DOY": "doy",
+    "DAY_OF_YEAR": "doy",
+    "DAYOFYEAR": "doy",
+    "DAY_OF_MONTH": "day",
+    "DAYOFMONTH": "day",
+    "YOW": "isoyear",
+    "YEAR_OF_WEEK": "isoyear",
+    "WEEK": "week",
+    "YEAR": "year",
+    "QUARTER": "quarter",
+    "MONTH": "month",
+    "DAY": "day",
+    "HOUR": "hour",
+    "MINUTE": "minute",
+    "SECOND": "second",
+}
+_INTERVAL_SECONDS = {"DAY": (86400, None), "HOUR": (3600, 24), "MINUTE": (60, 60), "SECOND": (1, 60)}
+
+
+@translator(exp.Extract)
+def extract(node: exp.Extract) -> exp.Expression:
+    field = node.this.name.upper()
+    value = node.expression
+    dtype = tt.type_of(value)
+    if dtype is not None and dtype.this == T.INTERVAL and field in _INTERVAL_SECONDS:
+        # INTERVAL '27' HOUR is 1 day 3 hours in Trino; DuckDB keeps 27 hours.
+        unit, modulus = _INTERVAL_SECONDS[field]
+        whole = template(f"(CAST(floor(epoch(:i)) AS BIGINT) // {unit})", i=value)
+        return template(f"(:w % {modulus})", w=whole) if modulus else whole
+    if field not in _EXTRACT:
+        raise not_supported(f"localaws does not extract {field}")
+    return template(f"CAST(date_part('{_EXTRACT[field]}', :t) AS BIGINT)", t=value)
+
+
+@translator("yow")
+def year_of_week(node: exp.Anonymous) -> exp.Expression:
+    return template("CAST(isoyear(:t) AS BIGINT)", t=node.expressions[0])

@@ -1,0 +1,232 @@
+"""JSON functions and the JSON type as Trino has them (https://trino.io/docs/current/functions/json.html).
+
+- CAST(JSON AS VARCHAR) gives a scalar's value ('"a"' -> a; numbers with a fraction print as doubles, 1.289E2);
+  an object or an array fails.
+- JSON equality compares values, not text: key order does not matter.
+- CAST(map AS JSON) writes the keys sorted, as Trino does.
+- json_array_get, json_array_contains, json_size and is_json_scalar run in Python; invalid JSON gives NULL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from sqlglot import exp
+
+from localaws.athena import trino_types as tt
+from localaws.athena.functions import call, cast, template, translator, udf
+from localaws.athena.functions.casts import java_scientific
+
+T = exp.DataType.Type
+
+
+class InvalidArgument(ValueError):
+    """Trino's INVALID_FUNCTION_ARGUMENT / INVALID_CAST_ARGUMENT."""
+
+
+class Number(str):
+    """A JSON number kept as its text (so 3.140 stays 3.140 and 1 never equals 1.0)."""
+
+    @property
+    def is_integer(self) -> bool:
+        return re.fullmatch(r"-?\d+", self) is not None
+
+
+def loads(text: str):
+    return json.loads(text, parse_float=Number, parse_int=Number, parse_constant=Number)
+
+
+def dumps(value) -> str:
+    """Trino's canonical JSON text: compact, object keys sorted."""
+    if isinstance(value, Number):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{dumps(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _parsed(text: str):
+    try:
+        return loads(text), True
+    except ValueError:
+        return None, False
+
+
+@udf("trino_json_canonical", ["VARCHAR"], "VARCHAR")
+def canonical(text: str) -> str:
+    value, ok = _parsed(text)
+    return dumps(value) if ok else text
+
+
+@udf("trino_json_to_varchar", ["VARCHAR"], "VARCHAR")
+def to_varchar(text: str) -> str | None:
+    value, ok = _parsed(text)
+    if not ok:
+        raise InvalidArgument(f"INVALID_CAST_ARGUMENT: Cannot cast to varchar: {text}")
+    if isinstance(value, (dict, list)):
+        raise InvalidArgument(f"INVALID_CAST_ARGUMENT: Cannot cast '{dumps(value)}' to VARCHAR")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Number):
+        return str(value) if value.is_integer else java_scientific(float(value))
+    return value
+
+
+@udf("trino_json_array_get", ["VARCHAR", "BIGINT"], "VARCHAR")
+def array_get(text: str, index: int) -> str | None:
+    """The element at 0-based `index` (from the end when negative); a string element comes back unquoted, as
+    Trino's documentation warns."""
+    value, ok = _parsed(text)
+    if not ok or not isinstance(value, list) or not -len(value) <= index < len(value):
+        return None
+    element = value[index]
+    if element is None:
+        return None
+    return element if isinstance(element, str) and not isinstance(element, Number) else dumps(element)
+
+
+def _contains(text: str, wanted, kind) -> bool | None:
+    value, ok = _parsed(text)
+    if not ok or not isinstance(value, list):
+        return None
+    for element in value:
+        if kind == "boolean" and isinstance(element, bool) and element == wanted:
+            return True
+        if kind == "bigint" and isinstance(element, Number) and element.is_integer and int(element) == wanted:
+            return True
+        if kind == "double" and isinstance(element, Number) and not element.is_integer and float(element) == wanted:
+            return True
+        if kind == "varchar" and isinstance(element, str) and not isinstance(element, Number) and element == wanted:
+            return True
+    return False
+
+
+@udf("trino_json_array_contains_boolean", ["VARCHAR", "BOOLEAN"], "BOOLEAN")
+def contains_boolean(text: str, wanted: bool) -> bool | None:
+    return _contains(text, wanted, "boolean")
+
+
+@udf("trino_json_array_contains_bigint", ["VARCHAR", "BIGINT"], "BOOLEAN")
+def contains_bigint(text: str, wanted: int) -> bool | None:
+    return _contains(text, wanted, "bigint")
+
+
+@udf("trino_json_array_contains_double", ["VARCHAR", "DOUBLE"], "BOOLEAN")
+def contains_double(text: str, wanted: float) -> bool | None:
+    return _contains(text, wanted, "double") if not math.isnan(wanted) else False
+
+
+@udf("trino_json_array_contains_varchar", ["VARCHAR", "VARCHAR"], "BOOLEAN")
+def contains_varchar(text: str, wanted: str) -> bool | None:
+    return _contains(text, wanted, "varchar")
+
+
+_PATH_STEP = re.compile(
+    r"\.([A-Za-z_$][\w$]*)|\[\s*(\d+)\s*\]|\[\s*\"((?:[^\"\\]|\\.)*)\"\s*\]|\.\"((?:[^\"\\]|\\.)*)\""
+)
+
+
+def follow(value, path: str):
+    """The value at a Trino JSON path ($, .key, ["key"], [n]); raises KeyError when the path does not lead anywhere."""
+    text = path.strip()
+    if not text.startswith("$"):
+        raise InvalidArgument(f"Invalid JSON path: '{path}'")
+    position = 1
+    while position < len(text):
+        match = _PATH_STEP.match(text, position)
+        if not match:
+            raise InvalidArgument(f"Invalid JSON path: '{path}'")
+        key = match[1] or match[3] or match[4]
+        if match[2] is not None:
+            if not isinstance(value, list) or int(match[2]) >= len(value):
+                raise KeyError(path)
+            value = value[int(match[2])]
+        else:
+            if not isinstance(value, dict) or key not in value:
+                raise KeyError(path)
+            value = value[key]
+        position = match.end()
+    return value
+
+
+@udf("trino_json_size", ["VARCHAR", "VARCHAR"], "BIGINT")
+def size(text: str, path: str) -> int | None:
+    value, ok = _parsed(text)
+    if not ok:
+        return None
+    try:
+        found = follow(value, path)
+    except KeyError:
+        return None
+    return len(found) if isinstance(found, (dict, list)) else 0
+
+
+@udf("trino_is_json_scalar", ["VARCHAR"], "BOOLEAN")
+def is_scalar(text: str) -> bool:
+    value, ok = _parsed(text)
+    if not ok:
+        raise InvalidArgument(f"Invalid JSON value: {text}")
+    return not isinstance(value, (dict, list))
+
+
+def is_json(dtype: exp.DataType | None) -> bool:
+    return dtype is not None and dtype.this == T.JSON
+
+
+def text(node: exp.Expression) -> exp.Expression:
+    return cast(node, "VARCHAR")
+
+
+@translator("json_array_get")
+def json_array_get(node: exp.Anonymous) -> exp.Expression:
+    return call("trino_json_array_get", text(node.expressions[0]), node.expressions[1])
+
+
+@translator(exp.JSONArrayContains, "json_array_contains")
+def json_array_contains(node: exp.Expression) -> exp.Expression:
+    document, value = node.expressions if isinstance(node, exp.Anonymous) else (node.this, node.expression)
+    dtype = tt.type_of(value)
+    if dtype is None or dtype.this == T.NULL:
+        return template("CAST(NULL AS BOOLEAN)")
+    if dtype.this == T.BOOLEAN:
+        kind = "boolean"
+    elif dtype.this in tt.INTEGERS:
+        kind = "bigint"
+    elif tt.is_floating(dtype) or tt.is_decimal(dtype):
+        kind = "double"
+    else:
+        kind = "varchar"
+    return call(f"trino_json_array_contains_{kind}", text(document), value)
+
+
+@translator("json_size")
+def json_size(node: exp.Anonymous) -> exp.Expression:
+    return call("trino_json_size", text(node.expressions[0]), node.expressions[1])
+
+
+@translator("is_json_scalar")
+def is_json_scalar(node: exp.Anonymous) -> exp.Expression:
+    return call("trino_is_json_scalar", text(node.expressions[0]))
+
+
+def equal(node: exp.Binary) -> exp.Expression | None:
+    if not (is_json(tt.type_of(node.this)) and is_json(tt.type_of(node.expression))):
+        return None
+    left, right = (call("trino_json_canonical", text(side)) for side in (node.this, node.expression))
+    return type(node)(this=left, expression=right)
+
+
+def cast_json(node: exp.Cast) -> exp.Expression | None:
+    """CAST(x AS JSON) with object keys sorted; CAST(json AS VARCHAR) as Trino prints a JSON scalar."""
+    source = tt.type_of(node.this)
+    if node.to.this == T.JSON and source is not None and source.this in (T.MAP, T.ARRAY, T.STRUCT):
+        return cast(call("trino_json_canonical", text(node.copy())), "JSON")
+    if is_json(source) and node.to.this in (T.VARCHAR, T.TEXT):
+        return call("trino_json_to_varchar", text(node.this))
+    return None

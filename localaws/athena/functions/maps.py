@@ -1,0 +1,91 @@
+"""Map functions (https://trino.io/docs/current/functions/map.html).
+
+Map equality ignores entry order and is NULL when a value is NULL; m[k] fails for a missing key where element_at
+answers NULL; map_filter, transform_keys and transform_values run over DuckDB's map_entries.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from localaws.athena import trino_types as tt
+from localaws.athena.functions import template, translator
+
+T = exp.DataType.Type
+
+
+def is_map(dtype: exp.DataType | None) -> bool:
+    return dtype is not None and dtype.this == T.MAP
+
+
+def equal(node: exp.Binary) -> exp.Expression | None:
+    if not (is_map(tt.type_of(node.this)) and is_map(tt.type_of(node.expression))):
+        return None
+    same = template(
+        "CASE WHEN :a IS NULL OR :b IS NULL THEN NULL WHEN cardinality(:a) <> cardinality(:b) THEN false "
+        "WHEN len(list_filter(map_keys(:a), _k -> NOT map_contains(:b, _k))) > 0 THEN false "
+        "WHEN len(list_filter(map_keys(:a), _k -> map_extract_value(:a, _k) <> map_extract_value(:b, _k))) > 0 "
+        "THEN false WHEN len(list_filter(map_keys(:a), _k -> map_extract_value(:a, _k) IS NULL "
+        "OR map_extract_value(:b, _k) IS NULL)) > 0 THEN NULL ELSE true END",
+        a=node.this,
+        b=node.expression,
+    )
+    return same if isinstance(node, exp.EQ) else template("NOT (:s)", s=same)
+
+
+def subscript(node: exp.Bracket) -> exp.Expression:
+    key = node.expressions[0]
+    if node.args.get("safe"):
+        return template("map_extract_value(:m, :k)", m=node.this, k=key)
+    return template(
+        "CASE WHEN NOT map_contains(:m, :k) THEN error('INVALID_FUNCTION_ARGUMENT: Key not present in map') "
+        "ELSE map_extract_value(:m, :k) END",
+        m=node.this,
+        k=key,
+    )
+
+
+def _entry_lambda(function: exp.Lambda, body: exp.Expression | None = None) -> exp.Lambda:
+    """(k, v) -> body as a one-argument lambda over a map entry struct {key, value}."""
+    names = [identifier.name for identifier in function.expressions]
+    fields = dict(zip(names, ("key", "value"), strict=False))
+
+    def entry_field(node: exp.Expression) -> exp.Expression:
+        field_name = isinstance(node.parent, exp.Dot) and node.arg_key == "expression"
+        if isinstance(node, exp.Identifier) and node.name in fields and not field_name:
+            return template(f"_entry.{fields[node.name]}")
+        if isinstance(node, exp.Column) and not node.table and node.name in fields:
+            return template(f"_entry.{fields[node.name]}")
+        return node
+
+    rewritten = (body or function.this).copy().transform(entry_field)
+    return exp.Lambda(this=rewritten, expressions=[exp.to_identifier("_entry")])
+
+
+@translator("map_filter")
+def map_filter(node: exp.Anonymous) -> exp.Expression:
+    mapping, function = node.expressions
+    keep = _entry_lambda(function)
+    return template("map_from_entries(list_filter(map_entries(:m), :f))", m=mapping, f=keep)
+
+
+@translator("transform_keys", "transform_values")
+def transform_entries(node: exp.Anonymous) -> exp.Expression:
+    mapping, function = node.expressions
+    computed = _entry_lambda(function)
+    if node.name.lower() == "transform_keys":
+        entry = template("struct_pack(key := :v, value := _entry.value)", v=computed.this)
+    else:
+        entry = template("struct_pack(key := _entry.key, value := :v)", v=computed.this)
+    transform = exp.Lambda(this=entry, expressions=[exp.to_identifier("_entry")])
+    return template("map_from_entries(list_transform(map_entries(:m), :f))", m=mapping, f=transform)
+
+
+@translator("map_concat")
+def map_concat(node: exp.Anonymous) -> exp.Expression:
+    """NULL if any argument is NULL; later maps win on a repeated key (DuckDB's map_concat does the same)."""
+    arguments = node.expressions
+    nulls = " OR ".join(f":m{i} IS NULL" for i in range(len(arguments)))
+    values = {f"m{i}": a for i, a in enumerate(arguments)}
+    joined = exp.Anonymous(this="map_concat", expressions=[a.copy() for a in arguments])
+    return template(f"CASE WHEN {nulls} THEN NULL ELSE :joined END", joined=joined, **values)

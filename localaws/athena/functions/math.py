@@ -1,0 +1,292 @@
+"""Math and comparison with IEEE 754 semantics as Trino has them (https://trino.io/docs/current/functions/math.html,
+https://trino.io/docs/current/functions/comparison.html).
+
+DuckDB orders NaN above every number and makes NaN = NaN true; in Trino every comparison with NaN is false, except
+<> which is true.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from sqlglot import exp
+
+from localaws.athena import trino_types as tt
+from localaws.athena.functions import call, cast, template, translator, udf
+
+_NAN_ANSWER = {exp.EQ: False, exp.NEQ: True, exp.LT: False, exp.LTE: False, exp.GT: False, exp.GTE: False}
+
+
+def _isnan(node: exp.Expression) -> exp.Expression:
+    return call("isnan", cast(node.copy(), "DOUBLE"))
+
+
+@translator(*_NAN_ANSWER)
+def compare(node: exp.Binary) -> exp.Expression | None:
+    left, right = node.this, node.expression
+    if isinstance(node, (exp.EQ, exp.NEQ)):
+        from localaws.athena.functions import arrays, json, maps
+
+        equal = arrays.equal(node) or maps.equal(node) or json.equal(node)
+        if equal is not None:
+            return equal
+    if not (tt.is_floating(tt.type_of(left)) or tt.is_floating(tt.type_of(right))):
+        return None
+    either_null = exp.or_(
+        exp.Is(this=left.copy(), expression=exp.Null()), exp.Is(this=right.copy(), expression=exp.Null())
+    )
+    either_nan = exp.or_(_isnan(left), _isnan(right))
+    answer = exp.Boolean(this=_NAN_ANSWER[type(node)])
+    return exp.Case(
+        ifs=[exp.If(this=either_null, true=exp.Null()), exp.If(this=either_nan, true=answer)], default=node.copy()
+    )
+
+
+@translator(exp.Between)
+def between(node: exp.Between) -> exp.Expression | None:
+    value = node.this
+    if not any(tt.is_floating(tt.type_of(n)) for n in (value, node.args["low"], node.args["high"])):
+        return None
+    low = compare(exp.GTE(this=value.copy(), expression=node.args["low"].copy()))
+    high = compare(exp.LTE(this=value.copy(), expression=node.args["high"].copy()))
+    return exp.and_(exp.Paren(this=low), exp.Paren(this=high))
+
+
+def _nan_if(node: exp.Expression, value: exp.Expression) -> exp.Expression:
+    """`value`, except NaN where `node` (a double) is NaN."""
+    return exp.Case(ifs=[exp.If(this=_isnan(node), true=node.copy())], default=value)
+
+
+@translator("nan")
+def nan(node: exp.Anonymous) -> exp.Expression:
+    return cast(exp.Literal.string("NaN"), "DOUBLE")
+
+
+@translator("infinity")
+def infinity(node: exp.Anonymous) -> exp.Expression:
+    return cast(exp.Literal.string("Infinity"), "DOUBLE")
+
+
+@translator("is_infinite", "is_finite")
+def is_infinite(node: exp.Anonymous) -> exp.Expression:
+    name = "isinf" if node.name.lower() == "is_infinite" else "isfinite"
+    return call(name, cast(node.expressions[0], "DOUBLE"))
+
+
+@translator(exp.Sign)
+def sign(node: exp.Sign) -> exp.Expression | None:
+    """sign(double) is a double in Trino, and NaN for NaN."""
+    dtype = tt.type_of(node.this)
+    if dtype is not None and dtype.this in tt.INTEGERS:
+        return cast(exp.Sign(this=node.this.copy()), dtype)  # sign(integer) is an integer in Trino
+    if tt.is_decimal(dtype):
+        return cast(exp.Sign(this=node.this.copy()), tt.decimal_type(1, 0))
+    if not tt.is_floating(dtype):
+        return None
+    return _nan_if(node.this, cast(exp.Sign(this=node.this.copy()), dtype))
+
+
+@translator(exp.Div)
+def divide(node: exp.Div) -> exp.Expression | None:
+    """x / 0 is ±Infinity or NaN for doubles (IEEE 754); DuckDB raises."""
+    dtype = node.type
+    if dtype is not None and dtype.this in tt.INTEGERS:
+        return cast(exp.Div(this=node.this.copy(), expression=node.expression.copy()), dtype)
+    if not tt.is_floating(dtype):
+        from localaws.athena.functions.decimal import divide as decimal_divide
+
+        return decimal_divide(node)
+    left, right = cast(node.this.copy(), dtype), cast(node.expression.copy(), dtype)
+    infinite = cast(exp.Literal.string("Infinity"), dtype)
+    by_zero = exp.Case(
+        ifs=[
+            exp.If(this=exp.GT(this=left.copy(), expression=exp.Literal.number(0)), true=infinite),
+            exp.If(this=exp.LT(this=left.copy(), expression=exp.Literal.number(0)), true=exp.Neg(this=infinite.copy())),
+        ],
+        default=cast(exp.Literal.string("NaN"), dtype),
+    )
+    zero = exp.EQ(this=right.copy(), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=zero, true=by_zero)], default=exp.Div(this=left, expression=right))
+
+
+def _has_nan(node: exp.Expression) -> bool:
+    """Whether the (translated) expression spells a NaN: CAST('NaN' AS DOUBLE), as nan() becomes."""
+    return any(isinstance(n, exp.Literal) and n.is_string and n.this.lower() == "nan" for n in node.walk())
+
+
+@translator(exp.Greatest, exp.Least)
+def greatest(node: exp.Func) -> exp.Expression | None:
+    """NULL if any argument is NULL; NaN only when every argument is NaN (Trino's greatest/least)."""
+    arguments = [node.this, *node.expressions]
+    element = tt.type_of(arguments[0])
+    if element is not None and element.this == exp.DataType.Type.ARRAY and any(_has_nan(a) for a in arguments):
+        # Arrays holding NaN are passed over, as single NaN values are, unless every array holds one.
+        values = exp.Array(expressions=[a.copy() for a in arguments])
+        clean = template("list_filter(:v, _x -> len(list_filter(_x, _e -> isnan(_e))) = 0)", v=values)
+        pick = template(f"{'list_max' if isinstance(node, exp.Greatest) else 'list_min'}(:c)", c=clean)
+        return template("coalesce(:p, :first)", p=pick, first=arguments[0])
+    nulls = [exp.Is(this=a.copy(), expression=exp.Null()) for a in arguments]
+    any_null = nulls[0] if len(nulls) == 1 else exp.or_(*nulls)
+    plain = type(node)(this=arguments[0].copy(), expressions=[a.copy() for a in arguments[1:]])
+    if tt.is_floating(node.type) or any(tt.is_floating(tt.type_of(a)) for a in arguments):
+        values = exp.Array(expressions=[a.copy() for a in arguments])
+        numbers = call(
+            "list_filter",
+            values,
+            exp.Lambda(this=exp.Not(this=call("isnan", exp.column("_x"))), expressions=[exp.to_identifier("_x")]),
+        )
+        pick = call("list_max" if isinstance(node, exp.Greatest) else "list_min", numbers)
+        plain = exp.Coalesce(this=pick, expressions=[cast(exp.Literal.string("NaN"), "DOUBLE")])
+    return exp.Case(ifs=[exp.If(this=any_null, true=exp.Null())], default=plain)
+
+
+def _null_digits(digits: exp.Expression | None, value: exp.Expression) -> exp.Expression:
+    """round(x, NULL) is NULL in Trino; DuckDB refuses a NULL precision."""
+    if digits is None:
+        return value
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=digits.copy(), expression=exp.Null()), true=exp.Null())], default=value
+    )
+
+
+def _decimal_cast(node: exp.Expression, value: exp.Expression, precision: int, scale: int) -> exp.Expression:
+    return cast(value, tt.decimal_type(min(tt.MAX_PRECISION, max(1, precision)), scale))
+
+
+@translator(exp.Round)
+def round_(node: exp.Round) -> exp.Expression | None:
+    """round(decimal(p,s), d) is decimal(p+1, s); round(decimal(p,s)) is decimal(p-s+min(s,1), 0); half away from 0."""
+    params = tt.decimal_params(tt.type_of(node.this)) if tt.is_decimal(tt.type_of(node.this)) else None
+    digits = node.args.get("decimals")
+    if tt.is_floating(tt.type_of(node.this)):
+        rounded = _nan_if(node.this, exp.Round(this=node.this.copy(), decimals=digits.copy() if digits else None))
+        return _null_digits(digits, rounded)
+    if params is None:
+        return _null_digits(digits, node.copy()) if digits is not None else None
+    precision, scale = params
+    if digits is None:
+        return _decimal_cast(node, exp.Round(this=node.this.copy()), precision - scale + min(scale, 1), 0)
+    value = _decimal_cast(node, exp.Round(this=node.this.copy(), decimals=digits.copy()), precision + 1, scale)
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=digits.copy(), expression=exp.Null()), true=exp.Null())], default=value
+    )
+
+
+@translator(exp.Trunc)
+def truncate(node: exp.Trunc) -> exp.Expression | None:
+    """truncate(decimal(p,s)) is decimal(p-s, 0); truncate(decimal(p,s), d) keeps decimal(p,s)."""
+    if not tt.is_decimal(tt.type_of(node.this)):
+        return None
+    precision, scale = tt.decimal_params(tt.type_of(node.this))
+    digits = node.args.get("decimals")
+    if digits is None:
+        return _decimal_cast(node, node.copy(), precision - scale, 0)
+    return _decimal_cast(node, node.copy(), precision, scale)
+
+
+@udf("trino_to_base", ["BIGINT", "BIGINT"], "VARCHAR", calls=("to_base",))
+def _to_base(value: int, radix: int) -> str:
+    """Digits above 9 in lower case, a minus sign for negatives (to_base(-26, 16) = '-1a')."""
+    if not 2 <= radix <= 36:
+        raise ValueError(f"Radix must be between 2 and 36: {radix}")
+    digits, number = "", abs(value)
+    while True:
+        number, digit = divmod(number, radix)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+        if number == 0:
+            break
+    return ("-" if value < 0 else "") + digits
+
+
+@udf("trino_from_base", ["VARCHAR", "BIGINT"], "BIGINT", calls=(exp.FromBase,))
+def _from_base(text: str, radix: int) -> int:
+    if not 2 <= radix <= 36:
+        raise ValueError(f"Radix must be between 2 and 36: {radix}")
+    value = int(text, radix)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"Not a valid base-{radix} number: {text}")
+    return value
+
+
+@udf("trino_normal_cdf", ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")
+def _normal_cdf(mean: float, sd: float, value: float) -> float:
+    if not sd > 0:
+        raise ValueError("standardDeviation must be > 0")
+    if math.isnan(mean) or math.isnan(value):
+        return math.nan
+    return statistics.NormalDist(mean, sd).cdf(value) if math.isfinite(mean) else (0.0 if mean > 0 else 1.0)
+
+
+@udf("trino_inverse_normal_cdf", ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE", calls=("inverse_normal_cdf",))
+def _inverse_normal_cdf(mean: float, sd: float, p: float) -> float:
+    if not 0 < p < 1:
+        raise ValueError("p must be 0 > p > 1")
+    if not sd > 0:
+        raise ValueError("sd must be > 0")
+    return statistics.NormalDist(mean, sd).inv_cdf(p)
+
+
+def _wilson(successes: int, trials: int, z: float, sign: int) -> float:
+    if successes < 0 or trials <= 0 or successes > trials or z < 0:
+        raise ValueError("wilson_interval: 0 <= successes <= trials, trials > 0, z >= 0")
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre + sign * spread) / (1 + z * z / trials)
+
+
+@udf("trino_wilson_interval_lower", ["BIGINT", "BIGINT", "DOUBLE"], "DOUBLE", calls=("wilson_interval_lower",))
+def _wilson_lower(successes: int, trials: int, z: float) -> float:
+    return _wilson(successes, trials, z, -1)
+
+
+@udf("trino_wilson_interval_upper", ["BIGINT", "BIGINT", "DOUBLE"], "DOUBLE", calls=("wilson_interval_upper",))
+def _wilson_upper(successes: int, trials: int, z: float) -> float:
+    return _wilson(successes, trials, z, 1)
+
+
+@udf("trino_width_bucket", ["DOUBLE", "DOUBLE", "DOUBLE", "BIGINT"], "BIGINT")
+def _width_bucket(value: float, low: float, high: float, count: int) -> int:
+    """The bucket (1..count, 0 below, count + 1 above) of value in count equal-width buckets from low to high."""
+    if count <= 0 or low == high or math.isnan(value) or not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError("width_bucket: bucketCount must be > 0, bounds finite and different, operand not NaN")
+    if low < high:
+        return 0 if value < low else count + 1 if value >= high else int((value - low) / (high - low) * count) + 1
+    return 0 if value > low else count + 1 if value <= high else int((low - value) / (low - high) * count) + 1
+
+
+@udf("trino_width_bucket_array", ["DOUBLE", "DOUBLE[]"], "BIGINT")
+def _width_bucket_array(value: float, bins: list[float]) -> int:
+    """The bucket of value among sorted bin lower bounds (Trino's binary search: it does not check the order)."""
+    if any(b is None for b in bins):
+        raise ValueError("width_bucket: bins must not be NULL")
+    lower, upper = 0, len(bins)
+    while lower < upper:
+        middle = (lower + upper) // 2
+        if value < bins[middle]:
+            upper = middle
+        else:
+            lower = middle + 1
+    return lower
+
+
+@translator("normal_cdf")
+def normal_cdf(node: exp.Anonymous) -> exp.Expression:
+    """DuckDB turns a NaN a Python function returns into NULL: NaN in, NaN out is decided here."""
+    mean, sd, value = node.expressions
+    return template(
+        "CASE WHEN isnan(CAST(:m AS DOUBLE)) OR isnan(CAST(:v AS DOUBLE)) THEN CAST('NaN' AS DOUBLE) "
+        "ELSE trino_normal_cdf(:m, :s, :v) END",
+        m=mean,
+        s=sd,
+        v=value,
+    )
+
+
+@translator(exp.WidthBucket, "width_bucket")
+def width_bucket(node: exp.Expression) -> exp.Expression:
+    arguments = node.expressions if isinstance(node, exp.Anonymous) else [v for v in node.args.values() if v]
+    if len(arguments) == 2:
+        return call("trino_width_bucket_array", *arguments)
+    return call("trino_width_bucket", *arguments)
