@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from localaws import (
     athena,
+    glue_catalog,
     glue_crawler,
     lambda_runtime,
     s3_bucket_policy,
@@ -14,7 +15,16 @@ from localaws import (
 from localaws.browser_guard import BrowserGuard
 from localaws.server import LocalAws
 
-PARTS = (s3_bucket_policy, s3_conditional_copy, s3_events, ssm_parameters, lambda_runtime, glue_crawler, athena)
+PARTS = (
+    s3_bucket_policy,
+    s3_conditional_copy,
+    s3_events,
+    ssm_parameters,
+    lambda_runtime,
+    glue_catalog,
+    glue_crawler,
+    athena,
+)
 
 
 def build_app(guard: BrowserGuard | None = None) -> LocalAws:

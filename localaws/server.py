@@ -207,11 +207,23 @@ class LocalAws:
         if key in self._overrides:
             response = self._overrides[key](request)
         else:
-            response = self.call_moto(_rewound(environ, body))
+            response = self._call_moto_for(route, environ, body)
         if response.ok:
             for hook in self._after.get(key, ()):
                 hook(request, response)
         return self._send(response, start_response)
+
+    def _call_moto_for(self, route: Route, environ: dict[str, Any], body: bytes) -> Response:
+        from localaws import unimplemented  # it builds on this module's Response and error shapes
+
+        try:
+            return self.call_moto(_rewound(environ, body))
+        except NotImplementedError:
+            log.warning("moto does not implement %s %s", route.service, route.operation)
+            return unimplemented.not_implemented(route)
+        except Exception:  # the server's boundary: a crash in moto fails this request, in AWS's shape
+            log.exception("moto failed on %s %s", route.service, route.operation)
+            return unimplemented.internal_failure(route)
 
     def _serve_internal(self, path: str, environ: dict[str, Any]) -> Response:
         name = path.removeprefix("/_localaws/").strip("/")

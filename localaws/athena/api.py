@@ -17,6 +17,8 @@ from localaws.athena.catalog import DATA_CATALOG, split_s3_url
 from localaws.athena.engine import Context, Engine
 from localaws.athena.errors import QueryFailed
 from localaws.athena.executions import START_WAIT_SECONDS, Execution, Executions
+from localaws.athena.prepared import PreparedStatements, expand
+from localaws.athena.prepared_api import PreparedStatementApi
 from localaws.athena.results import ResultSet
 from localaws.athena.statements import Statements, statement_type
 from localaws.athena.table_files import manifest_bytes
@@ -56,6 +58,10 @@ class AthenaService:
         self.engines: dict[str, Engine] = {}
         self._engines_lock = threading.Lock()
         self.executions = Executions(self._run)
+        self.prepared = PreparedStatements()
+        self.prepared_api = PreparedStatementApi(
+            self.prepared, lambda region, group: self.engine(region).catalog.get_work_group(group) is not None
+        )
 
     def engine(self, region: str) -> Engine:
         with self._engines_lock:
@@ -76,6 +82,7 @@ class AthenaService:
             "GetDatabase": self.get_database,
             "ListTableMetadata": self.list_table_metadata,
             "GetTableMetadata": self.get_table_metadata,
+            **self.prepared_api.operations(),
         }
 
     # -- executions ------------------------------------------------------------------------------------------
@@ -115,6 +122,7 @@ class AthenaService:
             substatement_type=subkind,
             region=request.route.region,
             cutoff=configuration.get("BytesScannedCutoffPerQuery"),
+            parameters=list(body.get("ExecutionParameters", [])),
         )
         self.app.activity.begin()
         self.executions.submit(execution, self.app.activity.end)
@@ -200,6 +208,7 @@ class AthenaService:
         workgroup's history cannot be listed or read. https://docs.aws.amazon.com/athena/latest/APIReference/API_DeleteWorkGroup.html"""
         name = request.json().get("WorkGroup", "")
         forgotten = self.executions.forget_work_group(name, request.route.region)
+        self.prepared.forget_work_group(request.route.region, name)
         if forgotten:
             log.info("athena workgroup %s deleted with %d query execution(s)", name, forgotten)
 
@@ -210,14 +219,18 @@ class AthenaService:
         execution.cursor = cursor
         try:
             context = Context(execution.database or "default", execution.cutoff)
-            result = Statements(engine).run(execution.query, context, cursor, execution.id, execution.output_location)
+            query, result = expand(
+                execution.query, execution.parameters, self.prepared, execution.region, execution.work_group
+            )
+            if query is not None:
+                result = Statements(engine).run(query, context, cursor, execution.id, execution.output_location)
             if result is not None:
                 execution.bytes_scanned = context.bytes_scanned
                 execution.update_count = context.update_count
                 if context.data_files is not None:
                     self._write_manifest(engine, execution, context.data_files)
             else:
-                tree = dialect.parse(execution.query.strip().rstrip(";"))
+                tree = dialect.parse(query.strip().rstrip(";"))
                 if not _is_query(tree):
                     raise QueryFailed(f"NOT_SUPPORTED: localaws does not run this statement: {tree.key.upper()}")
                 outcome = engine.run(tree, context, cursor)

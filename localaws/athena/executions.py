@@ -43,6 +43,7 @@ class Execution:
     substatement_type: str
     region: str
     cutoff: int | None = None
+    parameters: list[str] = field(default_factory=list)  # ExecutionParameters
     state: str = "QUEUED"
     reason: str | None = None
     error: QueryFailed | None = None
@@ -102,6 +103,7 @@ class Execution:
             "Statistics": statistics,
             "WorkGroup": self.work_group,
             "EngineVersion": {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": ENGINE_VERSION},
+            **({"ExecutionParameters": self.parameters} if self.parameters else {}),
         }
 
 
