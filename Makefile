@@ -13,7 +13,7 @@ NO_BROWSER ?=
 ENDPOINT ?=
 YES ?=
 
-.PHONY: help env test test-fast test-layer lint format bench demo localaws lab clean
+.PHONY: help env test test-fast test-layer lint format bench demo localaws lab html screenshots clean
 
 help:
 	@echo "make demo      run the whole pipeline on localaws (the embedded local AWS) and query it"
@@ -72,5 +72,13 @@ lab: env
 	$(BIN)/python -m kit.lab --stack $(STACK) --target $(TARGET) $(if $(PORT),--port $(PORT)) \
 		$(if $(NO_BROWSER),--no-browser) $(if $(ENDPOINT),--endpoint $(ENDPOINT)) $(if $(YES),--yes)
 
+# Every notebook executed against a fresh localaws and rendered to build/html/ (notebooks/ keeps no outputs).
+html: env
+	$(BIN)/python -m kit.render
+
+# A 1,280 px wide, full-page PNG of each rendered notebook in build/screenshots/ (needs Debian's chromium).
+screenshots: env
+	$(BIN)/python -m kit.screenshots
+
 clean:
-	rm -rf $(VENV) $(LAYER_VENV) .stacks .pytest_cache
+	rm -rf $(VENV) $(LAYER_VENV) .stacks .pytest_cache build

@@ -40,7 +40,7 @@ class QueryRun:
     def summary(self) -> str:
         return (
             f"{len(self.frame)} rows · {human_bytes(self.data_scanned_bytes)} scanned · "
-            f"engine {self.engine_ms} ms, total {self.wall_s:.2f} s · "
+            f"engine {self.engine_ms} ms, round trip {self.wall_s:.2f} s · "
             f"on AWS ≈ ${self.cost_usd:.6f} (billed as at least 10 MB)"
         )
 

@@ -335,6 +335,8 @@ def _delete_quietly(client: Any, bucket: str, keys: list[str]) -> None:
 
 
 def handle_record(record: dict[str, Any], settings: config.Settings, client: Any) -> dict[str, Any]:
+    # The record exactly as S3 sent it (its key still URL-encoded): what a reader of the logs needs to debug P1/P13.
+    log.info(json.dumps({"s3_event_record": record}, ensure_ascii=False))
     event = SourceEvent.from_record(record)
     key = event.key
     if not key.startswith(config.RAW_PREFIX):

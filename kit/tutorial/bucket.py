@@ -50,6 +50,38 @@ def parquet_metadata(world: World, key: str) -> pq.FileMetaData:
     return pq.read_metadata(pa.BufferReader(body))
 
 
+def parquet_footer(world: World, key: str) -> tuple[dict[str, object], pd.DataFrame]:
+    """A Parquet file's footer as a reader wants it: (the file's facts, one row per column chunk of row group 0
+    with its physical type, compression, sizes in bytes, and the min, max and null count a reader uses to skip it)."""
+    metadata = parquet_metadata(world, key)
+    facts = {
+        "rows": metadata.num_rows,
+        "row groups": metadata.num_row_groups,
+        "columns": metadata.num_columns,
+        "footer bytes": metadata.serialized_size,
+        "written by": metadata.created_by,
+    }
+    group = metadata.row_group(0)
+    rows = []
+    for index in range(group.num_columns):
+        chunk = group.column(index)
+        stats = chunk.statistics if chunk.is_stats_set else None
+        has_min_max = stats is not None and stats.has_min_max
+        rows.append(
+            {
+                "column": chunk.path_in_schema,
+                "physical type": chunk.physical_type,
+                "compression": chunk.compression,
+                "bytes": chunk.total_compressed_size,
+                "uncompressed": chunk.total_uncompressed_size,
+                "min": str(stats.min) if has_min_max else "",
+                "max": str(stats.max) if has_min_max else "",
+                "nulls": stats.null_count if stats is not None and stats.has_null_count else None,
+            }
+        )
+    return facts, pd.DataFrame(rows)
+
+
 def notification_rules(world: World) -> pd.DataFrame:
     """The bucket's event notification rules: which prefix and suffix send which events to which function."""
     config = world.client("s3").get_bucket_notification_configuration(Bucket=world.bucket)

@@ -73,7 +73,8 @@ def table_partitions(world: World, table: str) -> pd.DataFrame:
 
 # --- Athena -----------------------------------------------------------------------------------------------------
 def cost_table(runs: dict[str, QueryRun]) -> pd.DataFrame:
-    """Per query: rows, bytes scanned, engine time and the price on AWS ($5 per TB, 10 MB minimum)."""
+    """Per query: rows, bytes scanned, engine time, time in Athena (queued, planned and run: Athena's
+    TotalExecutionTime) and the price on AWS ($5 per TB, 10 MB minimum)."""
     return pd.DataFrame(
         [
             {
@@ -81,9 +82,22 @@ def cost_table(runs: dict[str, QueryRun]) -> pd.DataFrame:
                 "rows": len(run.frame),
                 "bytes_scanned": run.data_scanned_bytes,
                 "engine_ms": run.engine_ms,
-                "total_ms": run.total_ms,
+                "in_athena_ms": run.total_ms,
                 "usd_on_aws": run.cost_usd,
             }
             for title, run in runs.items()
         ]
     )
+
+
+def schema_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Columns whose Hive type changed or that are new, from two `table_columns` views: column, before, after."""
+    merged = before.merge(after, on="column", how="outer", suffixes=("_before", "_after"))
+    changed = merged[merged["hive_type_before"] != merged["hive_type_after"]]
+    return pd.DataFrame(
+        {
+            "column": changed["column"],
+            "before": changed["hive_type_before"].fillna("(no such column)"),
+            "after": changed["hive_type_after"].fillna("(gone)"),
+        }
+    ).reset_index(drop=True)

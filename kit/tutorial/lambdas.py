@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pandas as pd
-import pyarrow as pa
+import pyarrow.parquet as pq
 
 from kit.tutorial.world import World
-from pipeline import naming
-from pipeline.flatten import flatten_records
+from pipeline.transform import transform_file
 
 # https://aws.amazon.com/lambda/pricing/ (us-east-1, x86): per GB-second of billed duration, plus per request.
 LAMBDA_USD_PER_GB_SECOND = 0.0000166667
@@ -23,17 +25,37 @@ _REPORT_FIELD = re.compile(r"(?P<name>[A-Za-z ]+): (?P<value>[\d.]+)")
 
 
 def flatten_preview(record: dict[str, Any], dataset: str) -> dict[str, pd.DataFrame]:
-    """What `pipeline.flatten.flatten_records` makes of one record, one DataFrame per dataset level, with the plain
-    Athena-safe column names (`pipeline.naming.base_name`). Child levels show the parent row and array position
-    they link to; the Lambda stores these links as `_parent_record_id` and `_position`."""
-    previews = {}
-    for key, table in flatten_records([record]).items():
-        name = "_".join([dataset, *(naming.base_name(path) for path in key)])
-        columns = {naming.base_name(path): array for path, array in sorted(table.columns.items())}
-        if table.parent_index is not None:
-            columns = {"(parent row)": table.parent_index, "(position)": table.position, **columns}
-        previews[name] = pa.table(columns).to_pandas(types_mapper=pd.ArrowDtype)
-    return previews
+    """What the transform makes of one record: one DataFrame per dataset it writes (the parent and each child level),
+    with the real column names, lineage columns included (`_record_id`; `_parent_record_id` and `_position` on child
+    rows). It runs `pipeline.transform.transform_file` on the record alone, as the Lambda would on a one-record file."""
+    with tempfile.TemporaryDirectory(prefix="preview-") as folder:
+        source = Path(folder) / "record.json"
+        source.write_text(json.dumps(record), encoding="utf-8")
+        result = transform_file(source, dataset=dataset, out_dir=Path(folder) / "out", source_key=f"raw/{dataset}/x")
+        previews = {}
+        for output in result.outputs:
+            table = pq.read_table(output.path)
+            shown = table.drop_columns([name for name in table.column_names if name == "_source_key"])
+            previews[output.dataset] = shown.to_pandas(types_mapper=pd.ArrowDtype)
+        return previews
+
+
+def readable_log(lines: list[str]) -> str:
+    """Log lines as a reader wants them: Lambda's tab-separated fields on one line each, and a JSON payload
+    pretty-printed below its prefix instead of one line of hundreds of characters."""
+    shown = []
+    for line in lines:
+        start = line.find("{")
+        try:
+            payload = json.loads(line[start:]) if start >= 0 else None
+        except json.JSONDecodeError:
+            payload = None
+        if isinstance(payload, dict):
+            shown.append(" ".join(line[:start].split()))
+            shown.append(json.dumps(payload, indent=2, ensure_ascii=False))
+        else:
+            shown.append(" ".join(line.split("\t")).rstrip())
+    return "\n".join(shown)
 
 
 # --- CloudWatch Logs --------------------------------------------------------------------------------------------
@@ -73,8 +95,15 @@ def object_log_records(world: World) -> pd.DataFrame:
     if records.empty or "status" not in records:
         return pd.DataFrame(columns=["key", "dataset", "rows", "columns", "bytes_in", "bytes_out", "ms"])
     processed = records[records["status"] == "processed"].reset_index(drop=True)
-    wanted = ["key", "dataset", "rows", "columns", "bytes_in", "bytes_out", "ms", "outputs"]
-    return processed[[column for column in wanted if column in processed]]
+    if "outputs" in processed:
+        processed["parquet_files"] = [
+            len(outputs) if isinstance(outputs, list) else 0 for outputs in processed["outputs"]
+        ]
+    wanted = ["key", "dataset", "rows", "columns", "bytes_in", "bytes_out", "ms", "parquet_files"]
+    shown = processed[[column for column in wanted if column in processed]]
+    # Counts are whole numbers: json_normalize makes them floats when another line lacks them.
+    counts = [column for column in ("rows", "columns", "bytes_in", "bytes_out", "ms") if column in shown]
+    return shown.astype(dict.fromkeys(counts, "Int64"))
 
 
 def s3_events(world: World) -> pd.DataFrame:
@@ -100,6 +129,35 @@ def s3_events(world: World) -> pd.DataFrame:
     return frame[[column for column in dict.fromkeys(wanted) if column in frame]]
 
 
+def s3_event_records(world: World) -> list[dict[str, Any]]:
+    """Each S3 event record the transform Lambda received, exactly as S3 sent it (the handler logs it first)."""
+    records = []
+    for message in log_messages(world, "transform"):
+        start = message.find('{"s3_event_record"')
+        if start >= 0:
+            records.append(json.loads(message[start:])["s3_event_record"])
+    return records
+
+
+def s3_event_keys(world: World) -> pd.DataFrame:
+    """Per event record: the key as S3 sent it (URL-encoded) next to the key the handler decoded, and the fields
+    that make each event unique (event name and time, ETag, sequencer)."""
+    rows = [
+        {
+            "key in the event": record["s3"]["object"]["key"],
+            "decoded key": unquote_plus(record["s3"]["object"]["key"]),
+            "eventName": record["eventName"],
+            "eventTime": record["eventTime"],
+            "eTag": record["s3"]["object"].get("eTag"),
+            "sequencer": record["s3"]["object"].get("sequencer"),
+        }
+        for record in s3_event_records(world)
+    ]
+    return pd.DataFrame(
+        rows, columns=["key in the event", "decoded key", "eventName", "eventTime", "eTag", "sequencer"]
+    )
+
+
 def _event_time_of(outputs: Any) -> str | None:
     if not isinstance(outputs, list) or not outputs:
         return None
@@ -115,13 +173,15 @@ def lambda_reports(world: World, function: str) -> pd.DataFrame:
             fields = {match["name"].strip(): float(match["value"]) for match in _REPORT_FIELD.finditer(message)}
             rows.append(
                 {
+                    "init_ms": fields.get("Init Duration", 0.0),
                     "duration_ms": fields.get("Duration"),
                     "billed_ms": fields.get("Billed Duration"),
                     "memory_mb": fields.get("Memory Size"),
                     "max_memory_used_mb": fields.get("Max Memory Used"),
                 }
             )
-    frame = pd.DataFrame(rows, columns=["duration_ms", "billed_ms", "memory_mb", "max_memory_used_mb"])
+    columns = ["init_ms", "duration_ms", "billed_ms", "memory_mb", "max_memory_used_mb"]
+    frame = pd.DataFrame(rows, columns=columns)
     frame["usd_on_aws"] = [lambda_cost_usd(row.billed_ms, row.memory_mb) for row in frame.itertuples()]
     return frame
 

@@ -25,7 +25,7 @@ class PipelineState:
     def summary(self) -> str:
         datasets = ", ".join(sorted(self.processed["dataset"].unique()))
         return (
-            f"{len(self.processed)} Parquet files under processed/ ({datasets}); "
+            f"{len(self.processed)} Parquet files under processed/ ({datasets})\n"
             f"{len(self.quarantined)} file(s) quarantined; crawler {self.crawler_state}"
         )
 

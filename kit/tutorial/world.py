@@ -19,6 +19,7 @@ from kit.local_endpoint import is_localaws
 from kit.waiting import wait_until
 
 STACK_ENV = "ETL_STACK"
+CRAWLER_LOG_GROUP = "/aws-glue/crawlers"  # https://docs.aws.amazon.com/glue/latest/dg/console-crawlers.html
 # The services whose resources a stack tags (IAM roles are checked one by one in probe_resources).
 TAGGED_SERVICES = ("s3", "lambda", "logs", "sqs", "glue", "athena")
 
@@ -91,8 +92,19 @@ def _flatten_outputs(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix.rstrip("."), value)]
 
 
+def readable_tables() -> None:
+    """pandas display settings for the notebooks: every column shown and no value cut short ('…'); the views in
+    kit.tutorial keep their tables narrow enough for a 1,280 px page instead."""
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.max_colwidth", None)
+
+
 def describe_world(stack: str | None = None) -> World:
-    """Which world the environment points at, and the outputs provision.py wrote for the stack."""
+    """Which world the environment points at, and the outputs provision.py wrote for the stack.
+
+    It also applies `readable_tables()`, since every notebook starts here.
+    """
+    readable_tables()
     stack = stack or stack_name()
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint and not is_localaws(endpoint):
@@ -104,17 +116,34 @@ def describe_world(stack: str | None = None) -> World:
     return World(stack=stack, region=region, account=account, endpoint=endpoint or None, outputs=outputs)
 
 
+# What each service answers for a resource that does not exist: one word for all of them, "not found".
+NOT_FOUND_CODES = {
+    "404",
+    "NoSuchBucket",
+    "NoSuchEntity",
+    "ResourceNotFoundException",
+    "EntityNotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+}
+
+
 def _probe(call) -> str:
-    """'exists', 'not found', or the AWS error code that says why not (a response dict counts as found)."""
+    """'exists' or 'not found'; any other error answers with its AWS error code (a response dict counts as found)."""
     try:
         found = call()
     except ClientError as error:
-        return error.response["Error"]["Code"]
+        code = error.response["Error"]["Code"]
+        return "not found" if code in NOT_FOUND_CODES else code
     return "exists" if found else "not found"
 
 
-def probe_resources(world: World) -> pd.DataFrame:
-    """Ask each service whether each resource of the stack exists: one read-only call per resource."""
+def probe_resources(world: World, *, caused: bool = False) -> pd.DataFrame:
+    """Ask each service whether each resource of the stack exists: one read-only call per resource.
+
+    caused: also what the stack's running caused rather than provision.py created (the crawler's log stream in
+    /aws-glue/crawlers, which exists once a crawl has run), for proving that teardown left nothing.
+    """
     out = world.outputs
     s3, lam, glue, athena = (world.client(name) for name in ("s3", "lambda", "glue", "athena"))
     logs, sqs, iam = (world.client(name) for name in ("logs", "sqs", "iam"))
@@ -137,7 +166,21 @@ def probe_resources(world: World) -> pd.DataFrame:
             for role in out["roles"].values()
         ],
     ]
+    if caused:
+        crawler = out["crawler"]
+        checks.append(
+            (
+                "Crawler log stream",
+                f"{CRAWLER_LOG_GROUP}/{crawler}",
+                lambda: _log_stream_exists(logs, CRAWLER_LOG_GROUP, crawler),
+            )
+        )
     return pd.DataFrame([{"resource": kind, "name": name, "state": _probe(call)} for kind, name, call in checks])
+
+
+def _log_stream_exists(logs, group: str, stream: str) -> bool:
+    found = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]
+    return any(item["logStreamName"] == stream for item in found)
 
 
 def _log_group_exists(logs, group: str) -> bool:

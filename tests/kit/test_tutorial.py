@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,12 +127,25 @@ def test_probe_resources_says_which_resources_exist(world: tutorial.World) -> No
     states = {(row.resource, row.name): row.state for row in probe.itertuples()}
     assert states[("S3 bucket", world.bucket)] == "exists"
     assert states[("Athena workgroup", "tut")] == "exists"
-    assert states[("Glue database", "tut")] == "EntityNotFoundException"
-    assert states[("Lambda function", "tut-transform")] == "ResourceNotFoundException"
+    # Every service's own "missing" answer (EntityNotFoundException, ResourceNotFoundException, NoSuchEntity, 404,
+    # NonExistentQueue) reads the same: "not found".
+    assert states[("Glue database", "tut")] == "not found"
+    assert states[("Lambda function", "tut-transform")] == "not found"
     assert states[("CloudWatch log group", "/aws/lambda/tut-transform")] == "not found"
-    assert states[("Glue crawler", "tut-processed-crawler")] == "EntityNotFoundException"
-    assert states[("IAM role", "tut-transform-role")] == "NoSuchEntity"
-    assert (probe["state"] == "exists").sum() == 2
+    assert states[("Glue crawler", "tut-processed-crawler")] == "not found"
+    assert states[("IAM role", "tut-transform-role")] == "not found"
+    assert states[("SQS dead-letter queue", "tut-dlq")] == "not found"
+    assert set(probe["state"]) == {"exists", "not found"} and (probe["state"] == "exists").sum() == 2
+    assert "Crawler log stream" not in set(probe["resource"])
+
+
+def test_probe_resources_can_check_what_the_stack_caused(world: tutorial.World) -> None:
+    logs = world.client("logs")
+    logs.create_log_group(logGroupName="/aws-glue/crawlers")
+    states = lambda: tutorial.probe_resources(world, caused=True).set_index("resource")["state"]  # noqa: E731
+    assert states()["Crawler log stream"] == "not found"
+    logs.create_log_stream(logGroupName="/aws-glue/crawlers", logStreamName="tut-processed-crawler")
+    assert states()["Crawler log stream"] == "exists"
 
 
 def test_wait_until_untagged_lists_what_still_carries_the_stack_tag(world: tutorial.World) -> None:
@@ -288,8 +302,8 @@ def test_invocation_lines_follow_one_request_id(world: tutorial.World) -> None:
 def test_lambda_reports_price_each_invocation_from_its_report_line(world: tutorial.World) -> None:
     put_log_lines(world, "transform", TRANSFORM_LOG)
     reports = tutorial.lambda_reports(world, "transform")
-    assert reports[["duration_ms", "billed_ms", "memory_mb", "max_memory_used_mb"]].to_dict("records") == [
-        {"duration_ms": 12.5, "billed_ms": 1000.0, "memory_mb": 1024.0, "max_memory_used_mb": 90.0}
+    assert reports[["init_ms", "duration_ms", "billed_ms", "memory_mb", "max_memory_used_mb"]].to_dict("records") == [
+        {"init_ms": 0.0, "duration_ms": 12.5, "billed_ms": 1000.0, "memory_mb": 1024.0, "max_memory_used_mb": 90.0}
     ]
     # one second at 1 GB is one GB-second, plus one request
     assert reports["usd_on_aws"].iloc[0] == pytest.approx(0.0000166667 + 0.0000002)
@@ -330,8 +344,19 @@ def test_flatten_preview_shows_each_level_with_athena_safe_names() -> None:
     record = {"Order ID": 1, "customer": {"Address": {"City": "Paris"}}, "items": [{"sku": "a"}, {"sku": "b"}]}
     previews = tutorial.flatten_preview(record, dataset="orders")
     assert list(previews) == ["orders", "orders_items"]
-    assert sorted(previews["orders"].columns) == ["customer_address_city", "order_id"]
-    assert previews["orders_items"].to_dict("list") == {"(parent row)": [0, 0], "(position)": [0, 1], "sku": ["a", "b"]}
+    assert sorted(previews["orders"].columns) == ["_record_id", "customer_address_city", "order_id"]
+    # The child rows carry the real lineage columns the Lambda writes, pointing at the parent's _record_id.
+    items = previews["orders_items"]
+    assert sorted(items.columns) == ["_parent_record_id", "_position", "_record_id", "sku"]
+    assert list(items["_parent_record_id"]) == [previews["orders"]["_record_id"].iloc[0]] * 2
+    assert list(items["_position"]) == [0, 1] and list(items["sku"]) == ["a", "b"]
+
+
+def test_readable_log_pretty_prints_json_payloads_and_keeps_every_value_whole() -> None:
+    payload = {"key": "raw/orders/a.json", "outputs": ["processed/orders/dt=2026-01-01/" + "x" * 200 + ".parquet"]}
+    text = tutorial.readable_log(["START RequestId: r-1", f"[INFO]\t2026-01-01T00:00:00Z\tr-1\t{json.dumps(payload)}"])
+    assert text.splitlines()[:2] == ["START RequestId: r-1", "[INFO] 2026-01-01T00:00:00Z r-1"]
+    assert json.loads(text.split("r-1\n", 2)[-1]) == payload
 
 
 def test_cost_table_bills_each_query_at_least_10_mb() -> None:
@@ -341,3 +366,18 @@ def test_cost_table_bills_each_query_at_least_10_mb() -> None:
     assert costs.loc["small", "usd_on_aws"] == pytest.approx(10 * 1024**2 / 1024**4 * 5)
     assert costs.loc["large", "usd_on_aws"] == pytest.approx(5.0)
     assert costs.loc["large", "rows"] == 2 and costs.loc["small", "bytes_scanned"] == 2048
+
+
+def test_bar_chart_is_an_image_with_its_alt_text() -> None:
+    chart = tutorial.bar_chart(
+        pd.DataFrame({"status": ["a", "b"], "orders": [3, 1]}),
+        x="status",
+        y="orders",
+        title="Orders",
+        xlabel="status",
+        ylabel="orders",
+        alt='Orders by status: "a" 3, b 1',
+    )
+    assert re.fullmatch(
+        r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="Orders by status: &quot;a&quot; 3, b 1">', chart.data
+    )

@@ -11,6 +11,8 @@ import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
+from kit import render
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -70,9 +72,19 @@ def test_notebook_imports_its_code_and_defines_none(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_first_code_cell_says_which_world_and_shows_the_stack(path: Path) -> None:
+def test_first_code_cell_says_which_world(path: Path) -> None:
     first = code_cells(read(path))[0].source
-    assert "tutorial.describe_world()" in first and "world.summary()" in first and "world.resources()" in first
+    assert "tutorial.describe_world()" in first and "world.summary()" in first
+    # The stack's resources table is shown once, in 00, not at the top of every notebook.
+    assert ("world.resources()" in first) == (path.stem == "00_setup")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_holds_no_assert(path: Path) -> None:
+    """Checks belong in tests/notebooks/test_notebooks.py, which reads the executed outputs; a learner reads prose."""
+    for cell in code_cells(read(path)):
+        asserts = [node for node in ast.walk(ast.parse(cell.source)) if isinstance(node, ast.Assert)]
+        assert asserts == [], f"{path.name}: move {ast.unparse(asserts[0])[:60]!r} into tests/notebooks/"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -88,3 +100,10 @@ def test_notebook_narrates_and_cites_pitfalls(path: Path) -> None:
 def test_stored_notebook_renders_as_html(path: Path) -> None:
     body, _resources = HTMLExporter().from_notebook_node(read(path))
     assert "<html" in body
+
+
+def test_rendered_html_links_the_other_pages_and_the_repository() -> None:
+    """`make html` writes build/html/<notebook>.html: links to notebooks point at their pages, ../ at the repo."""
+    html = render.to_html(read(NOTEBOOK_DIR / "00_setup.ipynb"))
+    assert 'href="01_upload_raw_json.html"' in html and '.ipynb"' not in html
+    assert 'href="../../docs/pitfalls.md"' in html and 'href="../../README.md#the-notebooks"' in html
