@@ -33,6 +33,7 @@ from pipeline import config, naming
 from pipeline.formats import InputFormatError
 from pipeline.schema import SchemaConflict, record_bytes
 from pipeline.scratch import ScratchDir, remove_stale_scratch_dirs
+from pipeline.sdk_features import check_conditional_writes
 from pipeline.source_objects import (
     WRITE_ATTEMPTS,
     Manifest,
@@ -56,8 +57,11 @@ def s3_client() -> Any:
     """Created on first use, so importing this module stays cheap (and tests can mock first)."""
     if "s3" not in _clients:
         import boto3
+        import botocore
 
-        _clients["s3"] = boto3.client("s3")
+        client = boto3.client("s3")
+        check_conditional_writes(client, botocore.__version__)  # a clear error on an old runtime SDK, once
+        _clients["s3"] = client
     return _clients["s3"]
 
 

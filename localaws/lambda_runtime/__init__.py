@@ -25,7 +25,12 @@ from localaws.lambda_runtime.async_queue import AsyncInvoker
 from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.faults import FaultInjector
-from localaws.lambda_runtime.functions import CodeCache, allow_managed_layers, replace_event_invoke_config_on_put
+from localaws.lambda_runtime.functions import (
+    CodeCache,
+    allow_managed_layers,
+    replace_event_invoke_config_on_put,
+    update_ephemeral_storage_on_update,
+)
 from localaws.lambda_runtime.invoke import _account_of, make_invoke, make_prewarm
 from localaws.server import LocalAws, Request, Response
 
@@ -35,6 +40,7 @@ log = logging.getLogger("localaws.lambda")
 def install(app: LocalAws) -> None:
     allow_managed_layers()
     replace_event_invoke_config_on_put()
+    update_ephemeral_storage_on_update()
     cache = CodeCache()
     pool = EnvironmentPool(idle_seconds=float(os.environ.get("LOCALAWS_LAMBDA_IDLE_SECONDS", "300")))
     executor = Executor(app, cache, pool, init_timeout_s=float(os.environ.get("LOCALAWS_LAMBDA_INIT_TIMEOUT", "10")))

@@ -153,10 +153,21 @@ def _use_pandas_layer_pyarrow(layer: dict) -> None:
     module.install(layer["codecs_built"])
 
 
+def _join_tmp_storage(storage: dict) -> None:
+    """The environment's /tmp (TMPDIR) is a tmpfs of the function's EphemeralStorage size, held by another process
+    so that it outlives this worker (tmp_storage.py): join its namespaces."""
+    spec = importlib.util.spec_from_file_location("_localaws_tmp_storage", storage["hook"])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.join(storage["holder"])
+
+
 def main() -> None:
     control = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     settings = json.loads(sys.argv[2])
     sys.argv = [sys.argv[0]]
+    if settings.get("tmp_storage"):  # first, while the worker is single-threaded (setns needs that)
+        _join_tmp_storage(settings["tmp_storage"])
     sys.path[:0] = [settings["task_root"], *settings["layer_paths"]]
     sys.meta_path.append(_RuntimePackages(settings["runtime_paths"], set(settings["blocked_packages"])))
     if settings.get("pandas_layer"):

@@ -38,6 +38,7 @@ from typing import Any
 
 import psutil
 
+from localaws.lambda_runtime import tmp_storage
 from localaws.lambda_runtime.functions import FunctionSpec
 from localaws.lambda_runtime.logs import LogLine, now_ms
 
@@ -313,7 +314,7 @@ class EnvironmentPool:
             self._all.discard(environment)
         environment.close()
         if environment.tmp_dir is not None:
-            shutil.rmtree(environment.tmp_dir.parent, ignore_errors=True)
+            _remove_tmp(environment.tmp_dir)
 
     def reset(self, environment: Environment) -> None:
         """Shut the worker down but keep its /tmp for the next environment of the same function, as Lambda's reset
@@ -326,7 +327,7 @@ class EnvironmentPool:
                 kept.append((environment.tmp_dir, time.monotonic()))
         environment.close()
         if not keep and environment.tmp_dir is not None:
-            shutil.rmtree(environment.tmp_dir.parent, ignore_errors=True)
+            _remove_tmp(environment.tmp_dir)
 
     def tmp_dir(self, spec: FunctionSpec, root: Path) -> Path:
         """The /tmp for a new environment: one a reset environment of the same function left, or a new one."""
@@ -384,4 +385,10 @@ class EnvironmentPool:
 
 def _remove_all(kept: list[tuple[Path, float]]) -> None:
     for path, _at in kept:
-        shutil.rmtree(path.parent, ignore_errors=True)
+        _remove_tmp(path)
+
+
+def _remove_tmp(path: Path) -> None:
+    """An environment's /tmp folder, with the tmpfs that caps it (tmp_storage.py) and its sandbox folder."""
+    tmp_storage.release(str(path))
+    shutil.rmtree(path.parent, ignore_errors=True)

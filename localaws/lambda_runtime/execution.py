@@ -19,9 +19,10 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from localaws.lambda_runtime import layers
+from localaws.lambda_runtime import layers, tmp_storage
 from localaws.lambda_runtime.environments import Attempt, Environment, EnvironmentPool
 from localaws.lambda_runtime.functions import CodeCache, FunctionSpec
 from localaws.lambda_runtime.logs import (
@@ -164,6 +165,8 @@ class Executor:
 
     def _spawn(self, spec: FunctionSpec, code: bytes) -> Environment:
         task_root = self.cache.extract("functions", code)
+        # localaws's addition: the environment's own /tmp, as each Lambda execution environment has one
+        tmp_dir = self.pool.tmp_dir(spec, self.cache.root)
         settings = {
             "task_root": str(task_root),
             "layer_paths": layers.layer_paths(self.app, self.cache, spec),
@@ -171,17 +174,25 @@ class Executor:
             "blocked_packages": layers.blocked_packages(spec),
             "pandas_layer": layers.pandas_layer_settings(spec),
             "handler": spec.handler,
+            "tmp_storage": self._tmp_storage(spec, tmp_dir),
         }
         stream = new_stream_name(spec.version)
         variables = self._environment_variables(spec, str(task_root), stream)
-        # localaws's addition: the environment's own /tmp, as each Lambda execution environment has one
-        tmp_dir = self.pool.tmp_dir(spec, self.cache.root)
         variables["TMPDIR"] = str(tmp_dir)
         environment = Environment(
             spec, settings, variables, self.cache.root / f"{uuid.uuid4().hex}.log", tmp_dir=tmp_dir
         )
         self.pool.track(environment)
         return environment
+
+    def _tmp_storage(self, spec: FunctionSpec, tmp_dir: Path) -> dict[str, Any] | None:
+        """What the worker joins to see `tmp_dir` as a tmpfs of the function's EphemeralStorage (tmp_storage.py)."""
+        if not tmp_storage.supported():
+            log.warning(
+                "lambda %s: /tmp not capped at %d MB (no user namespaces here)", spec.name, spec.ephemeral_storage
+            )
+            return None
+        return {"hook": tmp_storage.__file__, "holder": tmp_storage.hold(str(tmp_dir), spec.ephemeral_storage)}
 
     def _environment_variables(self, spec: FunctionSpec, task_root: str, stream: str) -> dict[str, str]:
         """The function's variables, then Lambda's reserved ones, which a function cannot override:

@@ -64,6 +64,7 @@ class FunctionSpec:
     environment: tuple[tuple[str, str], ...]
     layers: tuple[str, ...]
     code_sha256: str
+    ephemeral_storage: int = 512  # MB of /tmp (EphemeralStorage.Size)
 
     @property
     def environment_key(self) -> tuple[Any, ...]:
@@ -77,6 +78,7 @@ class FunctionSpec:
             self.timeout,
             self.environment,
             self.layers,
+            self.ephemeral_storage,
         )
 
     @property
@@ -112,6 +114,7 @@ def find_function(
             environment=tuple(sorted((fn.environment_vars or {}).items())),
             layers=tuple(layer["Arn"] for layer in fn.layers),
             code_sha256=fn.code_sha_256,
+            ephemeral_storage=int(fn.ephemeral_storage),
         )
         return spec, fn.code_bytes
 
@@ -190,6 +193,24 @@ def replace_event_invoke_config_on_put() -> None:
     put._localaws = True  # type: ignore[attr-defined]
     backend_class.put_function_event_invoke_config = put
     backend_class.update_function_event_invoke_config = update
+
+
+def update_ephemeral_storage_on_update() -> None:
+    """Patch moto so that UpdateFunctionConfiguration applies EphemeralStorage (moto ignores it, keeping the size the
+    function was created with): https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionConfiguration.html"""
+    function_class = lambda_models.LambdaFunction
+    original = function_class.update_configuration
+    if getattr(original, "_localaws", False):
+        return
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> Any:
+        storage = (config_updates.get("EphemeralStorage") or {}).get("Size")
+        if storage is not None:
+            self.ephemeral_storage = int(storage)  # moto's setter refuses > 10240 with AWS's error
+        return original(self, config_updates)
+
+    update_configuration._localaws = True  # type: ignore[attr-defined]
+    function_class.update_configuration = update_configuration
 
 
 class CodeCache:
