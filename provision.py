@@ -20,6 +20,7 @@ from kit.aws.ssm import DEFAULT_PANDAS_LAYER_VERSION
 from kit.errors import explain, script_boundary
 from kit.hints import next_steps
 from kit.narrate import CREATED, Narrator
+from kit.ownership import NotOwned
 from kit.provisioning import TRANSFORM_EPHEMERAL_STORAGE_MB, LayerNotFound, Provisioner, ProvisionOptions
 from kit.session import Clients, CredentialsMissing, check_credentials, endpoint, open_session
 from kit.stack import DEFAULT_REGION, DEFAULT_STACK, Stack, StackNameError, validate_stack_name
@@ -166,11 +167,15 @@ def provision(args: argparse.Namespace, out: Callable[[str], None]) -> int:
             print_plan(provisioner, out)
             return 0
         out(f"Account {account}. Building {narrator.total} steps; each is safe to re-run.")
+        provisioner.check_ownership()
         provisioner.run()
     except ClientError as error:
         step = _describe(narrator) or step
         out(explain(error, step, clients.call_log.last, script="provision.py"))
         return 1
+    except NotOwned as error:
+        out(str(error))
+        return 2
     except (LayerNotFound, WaitError, WaiterError) as error:
         step = _describe(narrator) or step
         out(f"Failed at {step}: {error}\nFix the cause and re-run `.venv/bin/python provision.py`; it resumes there.")

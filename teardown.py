@@ -127,9 +127,12 @@ def teardown(args: argparse.Namespace, out: Callable[[str], None], ask: Callable
             return 0
         stacks = [Stack(name, account, region) for name in names]
         for stack in stacks:
-            existing = Teardown(clients, stack, Narrator(0, out)).existing()
+            survey = Teardown(clients, stack, Narrator(0, out))
+            existing = survey.existing()
             listing = ", ".join(existing) if existing else "nothing left (teardown would only confirm)"
             out(f"Stack {stack.name} in account {account}: {listing}")
+            if survey.foreign():
+                out(f"  left alone (same names, not tagged etl-kit-stack={stack.name}): {', '.join(survey.foreign())}")
         if args.dry_run:
             out("Dry run: nothing deleted.")
             return 0

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit import policies
+from kit import ownership, policies
 from kit.aws import athena, glue, iam, lambda_, logs, s3, sqs, ssm
 from kit.narrate import Narrator
 from kit.packaging import Package, build_package
@@ -136,6 +136,10 @@ class Provisioner:
             (f"Creating the Athena workgroup {stack.workgroup}", self.create_workgroup),
             ("Writing the outputs file", self.write_outputs),
         ]
+
+    def check_ownership(self) -> None:
+        """NotOwned if any resource with this stack's names is not tagged as this stack's (kit/ownership.py)."""
+        ownership.check_owned(self.clients, self.stack)
 
     def run(self) -> dict[str, Any]:
         for title, action in self.steps():

@@ -34,12 +34,30 @@ class StackNameError(ValueError):
     """The stack name cannot form valid names for every resource."""
 
 
+# Names whose resources AWS already owns in every account, or that S3 reserves in bucket names:
+RESERVED_STACK_NAMES = {
+    # Athena's built-in workgroup: it cannot be deleted, and a stack would overwrite its configuration
+    # (https://docs.aws.amazon.com/athena/latest/ug/workgroups-create-update-delete.html).
+    "primary": "Athena's built-in workgroup 'primary'",
+    # the Data Catalog's database 'default' (Athena and Glue use and create it; teardown would empty it)
+    # (https://docs.aws.amazon.com/athena/latest/ug/understanding-tables-databases-and-the-data-catalog.html).
+    "default": "the Glue Data Catalog's 'default' database",
+}
+# "Bucket names must not start with the prefix xn--, sthree-, amzn-s3-demo-" (the bucket is "<stack>-<account>-...")
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
 def validate_stack_name(name: str) -> str:
     if not _STACK_NAME.match(name) or name.endswith("-") or "--" in name:
         raise StackNameError(
             f"stack name {name!r} must be 1-20 characters of lowercase letters, digits and single hyphens, "
             "starting with a letter (it becomes part of an S3 bucket name)"
         )
+    if name in RESERVED_STACK_NAMES:
+        raise StackNameError(f"stack name {name!r} is reserved: it names {RESERVED_STACK_NAMES[name]}")
+    if any(f"{name}-".startswith(prefix) for prefix in RESERVED_BUCKET_PREFIXES):
+        raise StackNameError(f"stack name {name!r} would start the bucket name with a prefix S3 reserves")
     return name
 
 

@@ -1,5 +1,8 @@
 """Remove one stack, mirroring provision step for step in reverse, each step tolerant of what is already gone.
 
+Only the stack's own resources are deleted: one that has the stack's name but not its etl-kit-stack tag (made by
+someone else, or AWS's own, like Athena's `primary` workgroup) is left alone and reported (kit/ownership.py).
+
 Steps, in order:
   1. the kit's rules in the bucket notification configuration
   2. S3's permission to invoke the functions
@@ -19,10 +22,11 @@ Steps, in order:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from kit import ownership
 from kit.aws import athena, glue, has_code, iam, lambda_, logs, s3, sqs
 from kit.narrate import DELETED, MISSING, Narrator
 from kit.policies import GLUE_CRAWLER_LOG_GROUP
@@ -35,11 +39,29 @@ def _outcome(deleted: bool) -> str:
     return DELETED if deleted else MISSING
 
 
+LEFT_ALONE = "not tagged as this stack's: left alone"
+
+
 @dataclass
 class Teardown:
     clients: Clients
     stack: Stack
     narrator: Narrator
+    _foreign: set[str] | None = field(default=None, repr=False)
+
+    def foreign(self) -> list[str]:
+        """Labels of resources with the stack's names that are not the stack's (surveyed once)."""
+        if self._foreign is None:
+            resources = ownership.survey(self.clients, self.stack)
+            self._foreign = {r.label for r in ownership.foreign(resources, self.stack)}
+        return sorted(self._foreign)
+
+    def _mine(self, label: str) -> bool:
+        """False (and narrated) for a resource that exists under the stack's name without being the stack's."""
+        if label in self.foreign():
+            self.narrator.result(label.split(" ", 1)[-1], LEFT_ALONE)
+            return False
+        return True
 
     def steps(self):
         stack = self.stack
@@ -60,11 +82,14 @@ class Teardown:
         ]
 
     def run(self) -> None:
+        self.foreign()
         for title, action in self.steps():
             with self.narrator.step(title):
                 action()
 
     def remove_notifications(self) -> None:
+        if not self._mine(ownership.bucket_label(self.stack)):
+            return
         deleted = s3.delete_bucket_notification_configuration_if_exists(
             self.clients.s3, self.stack.bucket, owned_prefix=notification_rule_prefix(self.stack)
         )
@@ -72,6 +97,8 @@ class Teardown:
 
     def remove_permissions(self) -> None:
         for function in self.stack.functions:
+            if not self._mine(ownership.function_label(function)):
+                continue
             deleted = lambda_.remove_permission_if_exists(
                 self.clients.lambda_, function, permission_statement_id(self.stack)
             )
@@ -79,6 +106,8 @@ class Teardown:
 
     def delete_functions(self) -> None:
         for function in self.stack.functions:
+            if not self._mine(ownership.function_label(function)):
+                continue
             deleted = lambda_.delete_function_event_invoke_config_if_exists(self.clients.lambda_, function)
             self.narrator.result(f"{function} async invocation config", _outcome(deleted))
             self.narrator.result(function, _outcome(lambda_.delete_function_if_exists(self.clients.lambda_, function)))
@@ -86,12 +115,17 @@ class Teardown:
     def delete_log_groups(self) -> None:
         for function in self.stack.functions:
             name = self.stack.log_group(function)
-            self.narrator.result(name, _outcome(logs.delete_log_group_if_exists(self.clients.logs, name)))
+            if self._mine(ownership.log_group_label(name)):
+                self.narrator.result(name, _outcome(logs.delete_log_group_if_exists(self.clients.logs, name)))
 
     def delete_dlq(self) -> None:
+        if not self._mine(ownership.queue_label(self.stack)):
+            return
         self.narrator.result(self.stack.dlq, _outcome(sqs.delete_queue_if_exists(self.clients.sqs, self.stack.dlq)))
 
     def delete_crawler(self) -> None:
+        if not self._mine(ownership.crawler_label(self.stack)):
+            return
         deleted = glue.delete_crawler_if_exists(self.clients.glue, self.stack.crawler, arn=self.stack.crawler_arn)
         self.narrator.result(self.stack.crawler, _outcome(deleted))
         # A crawl writes its log to a stream named after the crawler in the account's shared group: that stream is
@@ -100,41 +134,54 @@ class Teardown:
         self.narrator.result(f"log stream {GLUE_CRAWLER_LOG_GROUP}/{self.stack.crawler}", _outcome(stream))
 
     def delete_tables(self) -> None:
+        if not self._mine(ownership.database_label(self.stack)):
+            return
         tables, partitions = glue.delete_tables_and_partitions(self.clients.glue, self.stack.glue_database)
         self.narrator.result(self.stack.glue_database, f"{tables} tables, {partitions} partitions deleted")
 
     def delete_database(self) -> None:
+        if not self._mine(ownership.database_label(self.stack)):
+            return
         deleted = glue.delete_database_if_exists(
             self.clients.glue, self.stack.glue_database, arn=self.stack.glue_database_arn
         )
         self.narrator.result(self.stack.glue_database, _outcome(deleted))
 
     def delete_workgroup(self) -> None:
+        if not self._mine(ownership.workgroup_label(self.stack)):
+            return
         deleted = athena.delete_work_group_if_exists(self.clients.athena, self.stack.workgroup)
         self.narrator.result(self.stack.workgroup, _outcome(deleted))
 
     def empty_bucket(self) -> None:
+        if not self._mine(ownership.bucket_label(self.stack)):
+            return
         count = s3.delete_all_object_versions(self.clients.s3, self.stack.bucket)
         self.narrator.result(f"s3://{self.stack.bucket}", f"{count} object versions and delete markers deleted")
 
     def delete_bucket(self) -> None:
+        if not self._mine(ownership.bucket_label(self.stack)):
+            return
         deleted = s3.delete_bucket_if_exists(self.clients.s3, self.stack.bucket)
         self.narrator.result(f"s3://{self.stack.bucket}", _outcome(deleted))
 
     def delete_role_policies(self) -> None:
         for purpose in self.stack.role_purposes:
             role = self.stack.role_name(purpose)
+            if not self._mine(ownership.role_label(role)):
+                continue
             removed = iam.delete_role_policies_if_exist(self.clients.iam, role)
             self.narrator.result(role, f"deleted {', '.join(removed)}" if removed else MISSING)
 
     def delete_roles(self) -> None:
         for purpose in self.stack.role_purposes:
             role = self.stack.role_name(purpose)
-            self.narrator.result(role, _outcome(iam.delete_role_if_exists(self.clients.iam, role)))
+            if self._mine(ownership.role_label(role)):
+                self.narrator.result(role, _outcome(iam.delete_role_if_exists(self.clients.iam, role)))
 
     # --- what exists --------------------------------------------------------------------------------------------
     def existing(self) -> list[str]:
-        """The stack's resources that exist now, found by name (read-only)."""
+        """The stack's own resources that exist now, found by name (read-only); foreign ones are not listed."""
         c, stack = self.clients, self.stack
         found = []
         if s3.head_bucket(c.s3, stack.bucket):
@@ -160,7 +207,9 @@ class Teardown:
             for p in stack.role_purposes
             if iam.get_role(c.iam, stack.role_name(p)) is not None
         ]
-        return found
+        self._foreign = None  # survey again: the set changes as the stack goes
+        foreign = set(self.foreign())
+        return [label for label in found if label not in foreign]
 
     def tagged(self) -> list[str]:
         """ARNs the Resource Groups Tagging API lists with this stack's tag (it may lag deletions by minutes)."""

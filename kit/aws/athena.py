@@ -65,3 +65,7 @@ def delete_work_group_if_exists(athena, name: str) -> bool:
         return False
     athena.delete_work_group(WorkGroup=name, RecursiveDeleteOption=True)
     return True
+
+
+def list_tags_for_resource(athena, arn: str) -> dict[str, str]:
+    return tag_dict(athena.list_tags_for_resource(ResourceARN=arn).get("Tags"))

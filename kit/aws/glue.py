@@ -191,3 +191,7 @@ def delete_database_if_exists(glue, name: str, *, arn: str) -> bool:
     _untag(glue, arn)
     glue.delete_database(Name=name)
     return True
+
+
+def get_tags(glue, arn: str) -> dict[str, str]:
+    return glue.get_tags(ResourceArn=arn).get("Tags", {})

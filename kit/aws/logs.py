@@ -77,3 +77,8 @@ def delete_log_stream_if_exists(logs, group: str, stream: str) -> bool:
             return False
         raise
     return True
+
+
+def list_tags_for_resource(logs, group: dict) -> dict[str, str]:
+    """The tags of a log group (as get_log_group returns it)."""
+    return logs.list_tags_for_resource(resourceArn=_arn(group)).get("tags", {})

@@ -53,6 +53,12 @@ def get_bucket_tags(s3, bucket: str) -> dict[str, str]:
         raise
 
 
+def is_bucket_empty(s3, bucket: str) -> bool:
+    """No object version and no delete marker."""
+    page = s3.list_object_versions(Bucket=bucket, MaxKeys=1)
+    return not page.get("Versions") and not page.get("DeleteMarkers")
+
+
 def _get_or_none(call, missing_codes: tuple[str, ...], key: str | None = None) -> Any:
     try:
         response = call()
@@ -116,6 +122,8 @@ def ensure_bucket(
     created = not head_bucket(s3, bucket)
     if created:
         create_bucket(s3, bucket, region)
+        # at once: an untagged bucket is one provision will not adopt (kit/ownership.py), unless it is empty
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(tags)})
     changes = []
     if not is_subset(PUBLIC_ACCESS_BLOCK, get_public_access_block(s3, bucket)):
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)

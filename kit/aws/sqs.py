@@ -63,3 +63,7 @@ def delete_queue_if_exists(sqs, name: str) -> bool:
         return False
     sqs.delete_queue(QueueUrl=url)
     return True
+
+
+def list_queue_tags(sqs, url: str) -> dict[str, str]:
+    return sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
