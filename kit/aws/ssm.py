@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from kit.aws import has_code
 
-# AWS SDK for pandas 3.x layers ship pandas 2.x + pyarrow; see .venv-layer for the versions the tests run on.
+# The layer's build (own pyarrow, snappy and gzip only; no boto3): localaws/lambda_runtime/aws_sdk_pandas_layer.json
 DEFAULT_PANDAS_LAYER_VERSION = "3.16.1"
 
 
