@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from pipeline import config
+from pipeline.depth import arrow_depth, check_lines, too_deep
 from pipeline.flatten import BlockTables, FastPathDeclined, flatten_arrow, flatten_records
 from pipeline.formats import Block, InputFormatError, parse_ndjson_block
 from pipeline.repair import Repairs, unmark
@@ -74,7 +75,7 @@ class BlockParser:
 
     def _parse(self, block: Block) -> BlockTables:
         if block.records is None and self._fast_worth_trying():
-            tables = self._fast(block.data)
+            tables = self._fast(block)
             if tables is not None:
                 self.declines_in_a_row = 0
                 self.stats.fast_blocks += 1
@@ -90,6 +91,8 @@ class BlockParser:
         enabled = gc.isenabled()
         gc.disable()
         try:
+            if block.records is None and block.array_source is None and block.object_source is None:
+                check_lines(block.data, block.first_line, block.byte_offset)  # NDJSON's short lines are unchecked
             records = block.records if block.records is not None else parse_ndjson_block(block)
             if block.records is not None or block.data.find(b"\\ud") >= 0 or block.data.find(b"\\uD") >= 0:
                 _replace_lone_surrogates(records)
@@ -109,12 +112,13 @@ class BlockParser:
     def _fast_worth_trying(self) -> bool:
         return self.declines_in_a_row < 2 or self.declines_in_a_row % RETRY_FAST_EVERY == 0
 
-    def _fast(self, data: bytes) -> BlockTables | None:
+    def _fast(self, block: Block) -> BlockTables | None:
+        data = block.data
         try:
             if self.schema is None:  # learn from a small sample first, so the block is not read twice
                 sample = data[: data.rfind(b"\n", 0, SAMPLE_BYTES) + 1] or data
-                self.schema = _learnable(self._read(sample).schema)
-            table = self._read(data)
+                self.schema = _learnable(_within_depth(self._read(sample), block).schema)
+            table = _within_depth(self._read(data), block)
             learned = _learnable(table.schema)
             if _has_timestamp(table.schema):
                 self.schema = learned
@@ -133,6 +137,14 @@ class BlockParser:
             read_options=pa_json.ReadOptions(block_size=READ_CHUNK_BYTES, use_threads=True),
             parse_options=pa_json.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="infer"),
         )
+
+
+def _within_depth(table: pa.Table, block: Block) -> pa.Table:
+    """The table pyarrow parsed, once its depth is known to be within the limit (before anything recurses into it)."""
+    if arrow_depth(table.schema) > config.MAX_NESTING_DEPTH:
+        check_lines(block.data, block.first_line, block.byte_offset)  # raises, saying which line
+        raise too_deep(block.first_line, block.byte_offset, block.data[:80])
+    return table
 
 
 def _converted(records: list[dict]) -> BlockTables | None:

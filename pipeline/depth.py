@@ -8,9 +8,13 @@ than `config.MAX_NESTING_DEPTH` is bad input: `InputFormatError`, quarantined on
 Depth counts the containers around the deepest value, the record itself being level 1: `{"a": 1}` is 1,
 `{"a": [1]}` is 2, `{"a": {"b": {}}}` is 3. A top-level array's own bracket does not count.
 
-- `check_lines` (NDJSON, the hot path): a line can be no deeper than its number of `{` and `[` bytes, which one
-  C-level `bytes.translate` pass bounds for every line of a block; only a line whose bound exceeds the limit is
-  scanned exactly.
+- NDJSON, the hot path, in two cheap steps. Before pyarrow: a line can be no deeper than its length, so only lines
+  longer than `SAFE_LINE_BYTES` (one numpy pass finds them) are checked on their bytes (`check_long_lines`); every
+  other line is too short to nest deeper than pyarrow parses safely (tested to 4,000 levels). After pyarrow: the
+  parsed table's Arrow type is exactly as deep as its deepest record (`arrow_depth`), so a too-deep short line is
+  caught there, for free, before any Python code recurses into it. The exact path checks every line first.
+- `check_lines`: a line can be no deeper than its number of `{` and `[` bytes, which one C-level `bytes.translate`
+  pass bounds for every line of a block; only a line whose bound exceeds the limit is scanned exactly.
 - `DepthScanner` scans a stream exactly and in bulk (numpy): escaped characters, then the quotes that open and close
   strings, then the brackets outside strings, whose running sum is the depth. It keeps its state across chunks.
 """
@@ -20,12 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 from pipeline import config
 from pipeline.input_base import InputFormatError, snippet_of
 
 _OPEN_OBJECT, _CLOSE_OBJECT, _QUOTE, _BACKSLASH, _NEWLINE = ord("{"), ord("}"), ord('"'), ord("\\"), ord("\n")
 _ALL_BUT_OPENERS = bytes(b for b in range(256) if b not in b"{[\n")  # deleted: what stays bounds each line's depth
+# A line this short nests at most this deep: pyarrow's reader parses that safely (it was tested at 4,000 levels, in its
+# thread pool; it segfaults near 10,000), and the parsed table's depth then says whether it is within the limit.
+SAFE_LINE_BYTES = 2048
 
 
 def too_deep(line: int | None, byte_offset: int | None, snippet: bytes | str) -> InputFormatError:
@@ -54,6 +62,31 @@ def check_lines(data: bytes, first_line: int, byte_offset: int, limit: int | Non
             if at >= 0:
                 raise too_deep(first_line + number, byte_offset + start + at, data[start + at : start + at + 80])
         start = end + 1
+
+
+def check_long_lines(data: bytes, first_line: int, byte_offset: int) -> None:
+    """Before pyarrow: `check_lines` on the lines of NDJSON `data` longer than SAFE_LINE_BYTES (one numpy pass)."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(data)]))
+    for index in np.flatnonzero(ends - starts > SAFE_LINE_BYTES).tolist():
+        start, end = int(starts[index]), int(ends[index])
+        check_lines(data[start:end], first_line + index, byte_offset + start)
+
+
+def arrow_depth(schema: pa.Schema) -> int:
+    """The nesting depth of the records a table of `schema` holds (structs and lists are levels), iteratively."""
+    deepest = 1
+    stack = [(f.type, 1) for f in schema]  # (a value's type, the depth of the containers around it)
+    while stack:
+        arrow, around = stack.pop()
+        if pa.types.is_struct(arrow):
+            deepest = max(deepest, around + 1)
+            stack.extend((arrow.field(i).type, around + 1) for i in range(arrow.num_fields))
+        elif pa.types.is_list(arrow) or pa.types.is_large_list(arrow) or pa.types.is_fixed_size_list(arrow):
+            deepest = max(deepest, around + 1)
+            stack.append((arrow.value_type, around + 1))
+    return deepest
 
 
 @dataclass

@@ -66,7 +66,7 @@ def test_records_at_the_depth_limit_land(parse_path, transform, shape, kind) -> 
 @pytest.mark.parametrize("depth", [LIMIT + 1, 1_000, 20_000])
 @pytest.mark.parametrize("kind", ["objects", "arrays"])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_records_deeper_than_the_limit_are_bad_input(transform, shape, kind, depth) -> None:
+def test_records_deeper_than_the_limit_are_bad_input(parse_path, transform, shape, kind, depth) -> None:
     # before the fix: RecursionError (a retried "transient" failure) or, at 20,000, a segfault in pyarrow
     with pytest.raises(InputFormatError) as caught:
         transform(shaped(nested(depth, kind), shape))
