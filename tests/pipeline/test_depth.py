@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pipeline.depth import DepthScanner, check_lines
 from pipeline.input_base import InputFormatError
 
-pytestmark = pytest.mark.layer
+pytest.importorskip("hypothesis", reason="a dev dependency, not in the layer's environment (make test-layer)")
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TRICKY = st.sampled_from(['"', "\\", "\\\\", "{", "[", "}", "]", '\\"', "{[", "}]", "\\u005c"]) | st.text(max_size=4)
 VALUES = st.recursive(
