@@ -35,7 +35,7 @@ $(VENV)/.synced: requirements/lock.txt pyproject.toml | $(BIN)/uv
 env: $(VENV)/.synced
 
 $(LAYER_VENV)/.synced: requirements/layer-lock.txt | $(BIN)/uv
-	$(BIN)/uv venv --quiet --python $(BIN)/python $(LAYER_VENV)
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(LAYER_VENV)
 	$(BIN)/uv pip sync --quiet --python $(LAYER_VENV)/bin/python requirements/layer-lock.txt
 	@touch $@
 
