@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LAYER_VENV := .venv-layer
+CLIENT_VENVS := .venv-clients-wrangler .venv-clients-dbt
 UV_VERSION := 0.13.9
 STACK ?= etl
 TARGET ?= local
@@ -13,7 +14,7 @@ NO_BROWSER ?=
 ENDPOINT ?=
 YES ?=
 
-.PHONY: help env test test-fast test-layer lint format bench demo localaws lab html screenshots clean
+.PHONY: help env test test-fast test-layer test-clients clients lint format bench demo localaws lab html screenshots clean
 
 help:
 	@echo "make demo      run the whole pipeline on localaws (the embedded local AWS) and query it"
@@ -39,7 +40,7 @@ $(LAYER_VENV)/.synced: requirements/layer-lock.txt | $(BIN)/uv
 	$(BIN)/uv pip sync --quiet --python $(LAYER_VENV)/bin/python requirements/layer-lock.txt
 	@touch $@
 
-test: env $(LAYER_VENV)/.synced lint
+test: env $(LAYER_VENV)/.synced clients lint
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-layer
 
@@ -47,6 +48,18 @@ test: env $(LAYER_VENV)/.synced lint
 # pyarrow was built with (localaws/lambda_runtime/aws_sdk_pandas_layer.json).
 test-layer: $(LAYER_VENV)/.synced
 	LAMBDA_LAYER_PYARROW=1 PYTHONPATH=. $(LAYER_VENV)/bin/python -m pytest -m layer -p no:cacheprovider -o addopts="-ra" tests/pipeline
+
+# Each Athena client in its own environment, from its lock (requirements/clients-*.in): tests/clients runs them.
+.venv-clients-%/.synced: requirements/clients-%-lock.txt | $(BIN)/uv
+	$(BIN)/uv venv --quiet --python $(BIN)/python .venv-clients-$*
+	$(BIN)/uv pip sync --quiet --python .venv-clients-$*/bin/python requirements/clients-$*-lock.txt
+	@touch $@
+
+clients: $(addsuffix /.synced,$(CLIENT_VENVS))
+
+# awswrangler, SQLAlchemy (pyathena) and a dbt-athena project against localaws; `make test` runs them too.
+test-clients: env clients
+	$(BIN)/python -m pytest -m clients tests/clients
 
 test-fast: env
 	$(BIN)/python -m pytest -m "not slow and not localaws"
@@ -81,4 +94,4 @@ screenshots: env
 	$(BIN)/python -m kit.screenshots
 
 clean:
-	rm -rf $(VENV) $(LAYER_VENV) .stacks .pytest_cache build
+	rm -rf $(VENV) $(LAYER_VENV) $(CLIENT_VENVS) .stacks .pytest_cache build

@@ -12,8 +12,10 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from localaws.athena import dialect, names
-from localaws.athena.athena_types import arrow_to_athena, arrow_to_hive
+from localaws.athena.athena_types import arrow_to_athena, arrow_to_hive, column_info
 from localaws.athena.catalog import Catalog, Table, split_s3_url, view_original_text
 from localaws.athena.engine import Context, Engine
 from localaws.athena.errors import QueryFailed
@@ -127,7 +129,11 @@ class Statements:
         if table.partition_keys:
             lines += ["", "# Partition Information", f"{'# col_name':<20}\t{'data_type':<20}\tcomment", ""]
             lines += [f"{c['Name']:<20}\t{c['Type']:<20}\t{c.get('Comment', '')}" for c in table.partition_keys]
-        return ResultSet.text("col_name", lines)
+        result = ResultSet.text("col_name", lines)
+        # Athena's DESCRIBE declares three columns while each row holds one tab-separated line; awswrangler's
+        # describe_table reads the .txt file with those three names.
+        result.columns = [column_info(name, pa.string()) for name in ("col_name", "data_type", "comment")]
+        return result
 
     def show_create(self, match, context, cursor, query_id, output):
         table = self._table(*self._names(match, 1, context))

@@ -64,3 +64,11 @@ def test_columns_qualified_by_database_and_table(shop: Shop) -> None:
     frame = shop.frames["orders"]
     expected = frame[frame.dt == "2024-03-01"].sort_values("order_id").head(2)
     assert [r[0] for r in rows[1:]] == list(expected.order_id)
+
+
+def test_describe_declares_athenas_three_columns(shop: Shop) -> None:
+    """awswrangler's describe_table reads DESCRIBE's .txt file with the column names in ResultSetMetadata."""
+    execution = run_query(shop, "DESCRIBE orders")
+    columns, rows = result_rows(shop.athena, execution["QueryExecutionId"])
+    assert [c["Name"] for c in columns] == ["col_name", "data_type", "comment"]
+    assert [cell.strip() for cell in rows[0][0].split("\t")] == ["order_id", "string", ""]
