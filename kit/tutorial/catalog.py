@@ -28,6 +28,7 @@ def crawl_history(world: World) -> pd.DataFrame:
     crawls = world.client("glue").list_crawls(CrawlerName=world.outputs["crawler"]).get("Crawls", [])
     columns = ["State", "StartTime", "EndTime", "ErrorMessage"]
     frame = pd.DataFrame(crawls).reindex(columns=columns)
+    frame["ErrorMessage"] = frame["ErrorMessage"].fillna("")  # a crawl without an error has none, not NaN
     return frame.sort_values("StartTime", ascending=False, ignore_index=True)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_outputs import CUT_VALUE, OBJECT_REPR, all_output_text, cell, table, text
+from notebook_outputs import CUT_VALUE, OBJECT_REPR, all_output_text, cell, table, tables, text
 
 from kit import render
 from kit.screenshots import PAGE_WIDTH_PX, photograph
@@ -196,6 +196,12 @@ def test_executed_notebook_prints_no_object_repr_and_cuts_no_value(path: Path) -
     shown = re.sub(r"<IPython\.core\.display\.HTML object>", "", shown)  # the HTML is shown, not this text form
     assert OBJECT_REPR.findall(shown) == []
     assert CUT_VALUE.findall(shown) == []
+    # A missing value reads the same everywhere (<NA>, or an empty cell), never NaN or None beside it.
+    cells: set[str] = set()
+    for item in _executed[path.stem].cells:
+        if item.cell_type == "code":
+            cells |= {value for rows in tables(_executed[path.stem], item.id) for row in rows for value in row.values()}
+    assert cells & {"NaN", "None", "nan"} == set()
 
 
 # --- the rendered pages, as a reader sees them ----------------------------------------------------------------------
