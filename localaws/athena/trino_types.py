@@ -140,11 +140,53 @@ def common_type(types: list[exp.DataType | None]) -> exp.DataType | None:
     return None
 
 
-def annotate(tree: exp.Expression, schema: dict | None = None) -> exp.Expression:
-    """Set `.type` on every node of `tree` (in place) to its Trino type where known."""
-    annotate_types(tree, schema=schema, dialect="trino")
+# Functions whose lambda takes the elements of the array argument, or a map's (key, value).
+_ELEMENT_LAMBDAS = (exp.Transform, exp.ArrayFilter, exp.ArrayAll, exp.ArrayAny)
+_ELEMENT_LAMBDA_NAMES = {"any_match", "all_match", "none_match", "transform", "filter"}
+_ENTRY_LAMBDA_NAMES = {"map_filter", "transform_keys", "transform_values"}
+
+
+def _lambda_parameters(node: exp.Lambda) -> list[exp.DataType | None]:
+    """The types of a lambda's parameters, from the array or map the enclosing function walks."""
+    function = node.parent
+    container = None
+    if isinstance(function, exp.Anonymous) and function.expressions:
+        container = type_of(function.expressions[0])
+        name = function.name.lower()
+        if name in _ENTRY_LAMBDA_NAMES and container is not None and container.this == T.MAP:
+            return list(container.expressions[:2])
+        if name not in _ELEMENT_LAMBDA_NAMES:
+            return []
+    elif isinstance(function, _ELEMENT_LAMBDAS):
+        container = type_of(function.this)
+    if container is not None and container.this == T.ARRAY and container.expressions:
+        return [container.expressions[0]]
+    return []
+
+
+def _type_lambda_parameters(tree: exp.Expression) -> bool:
+    typed = False
+    for node in tree.find_all(exp.Lambda):
+        types = dict(zip((p.name for p in node.expressions), _lambda_parameters(node), strict=False))
+        for identifier in node.this.find_all(exp.Identifier, exp.Column):
+            dtype = types.get(identifier.name)
+            if dtype is not None and not isinstance(identifier.parent, (exp.Column, exp.Dot)):
+                identifier.type = dtype.copy()
+                typed = True
+    return typed
+
+
+def _correct(tree: exp.Expression) -> None:
     for node in reversed(list(tree.walk())):
         corrected = _corrected(node)
         if corrected is not None:
             node.type = corrected
+
+
+def annotate(tree: exp.Expression, schema: dict | None = None) -> exp.Expression:
+    """Set `.type` on every node of `tree` (in place) to its Trino type where known, lambda parameters included."""
+    annotate_types(tree, schema=schema, dialect="trino")
+    _correct(tree)
+    if _type_lambda_parameters(tree):
+        _correct(tree)
     return tree

@@ -103,6 +103,8 @@ def to_text(value: exp.Expression, source: exp.DataType, shortest: bool = False)
         )
     if source.this in tt.INTEGERS or source.this in (T.DATE, T.BOOLEAN):
         return cast(value.copy(), "VARCHAR")
+    if source.this == T.JSON:
+        return call("trino_json_to_varchar", cast(value.copy(), "VARCHAR"))
     return None
 
 
