@@ -1,30 +1,34 @@
-"""Athena's SQL (Trino, engine v3) on DuckDB: sqlglot translates, then a few fixes where the two still differ.
+"""Athena's SQL (Trino, engine v3) on DuckDB: parse with sqlglot, type the tree as Trino does, translate each function.
 
+- parse: Trino's grammar (subscripts kept as written, date patterns kept raw), the sandbox's allow-list, decimal
+  literal types.
+- to_duckdb: trino_types annotates the tree (columns typed from the catalog), functions/ rewrites every node whose
+  DuckDB meaning differs from Trino's (https://trino.io/docs/current/functions.html), sqlglot writes DuckDB SQL.
+- Integer division truncates in Trino (5 / 2 = 2): DuckDB's `integer_division` setting does the same. Sessions run
+  in UTC, as Athena's do.
 Functions: https://docs.aws.amazon.com/athena/latest/ug/functions-env3.html
-- Integer division truncates in Trino (5 / 2 = 2): DuckDB's `integer_division` setting does the same.
-- json_extract_scalar returns NULL for an object or an array; DuckDB's ->> returns their text.
-- format_datetime / parse_datetime take Joda (Java) patterns, which sqlglot passes through untranslated.
-- Sessions run in UTC, as Athena's do.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import re
 import typing
 
 import duckdb
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.hive import Hive
 from sqlglot.dialects.trino import Trino
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.time import format_time
+from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import TokenType
 
 from localaws.athena import functions, sandbox, trino_types
 from localaws.athena.errors import QueryFailed
+
+log = logging.getLogger("localaws.athena")
 
 # Trino functions DuckDB lacks, as macros created once in the shared database.
 MACROS = (
@@ -118,34 +122,20 @@ def _type_decimals(sql: str, tree: exp.Expression) -> None:
         node.replace(trino_types.decimal_type(*params))
 
 
-def _joda_to_strftime(pattern: str) -> str:
-    return format_time(pattern, Hive.TIME_MAPPING, Hive.TIME_TRIE)
-
-
-def _fix(node: exp.Expression) -> exp.Expression:
-    if isinstance(node, exp.DateDiff) and node.args.get("unit") is not None:
-        # Trino counts whole units elapsed (09:00:00.900 -> 09:00:01.100 is 0 seconds); DuckDB's date_diff counts
-        # boundaries crossed (1), its date_sub counts whole units. https://trino.io/docs/current/functions/datetime.html
-        unit = exp.Literal.string(node.args["unit"].name.lower())
-        return exp.Anonymous(this="date_sub", expressions=[unit, node.expression, node.this])
-    if isinstance(node, exp.JSONExtractScalar):
-        return exp.Anonymous(this="trino_json_extract_scalar", expressions=[node.this, node.expression])
-    if isinstance(node, exp.ParseDatetime) and isinstance(node.args.get("format"), exp.Literal):
-        fmt = exp.Literal.string(_joda_to_strftime(node.args["format"].this))
-        return exp.StrToTime(this=node.this, format=fmt)
-    if isinstance(node, exp.Anonymous) and len(node.expressions) == 2:
-        name = str(node.this).lower()
-        value, pattern = node.expressions
-        if name in ("format_datetime", "parse_datetime") and isinstance(pattern, exp.Literal):
-            fmt = exp.Literal.string(_joda_to_strftime(pattern.this))
-            if name == "format_datetime":
-                return exp.TimeToStr(this=value, format=fmt)
-            return exp.StrToTime(this=value, format=fmt)
-    return node
-
-
-def to_duckdb(tree: exp.Expression) -> str:
-    """DuckDB SQL for a parsed Trino statement."""
-    typed = trino_types.annotate(tree.copy())
-    fixed = functions.translate(typed).transform(_fix)
+def to_duckdb(tree: exp.Expression, schema: dict[str, dict[str, str]] | None = None) -> str:
+    """DuckDB SQL for a parsed Trino statement; `schema` ({table: {column: Trino type}}) types its columns, so that
+    decimal and date rules apply to table data too."""
+    typed = tree.copy()
+    if schema:
+        try:
+            typed = qualify(
+                typed, schema=schema, dialect="trino", validate_qualify_columns=False, quote_identifiers=False
+            )
+        except SqlglotError as error:  # typing columns is best effort: literals and casts are typed anyway
+            log.debug("columns left untyped (%s)", error)
+            typed = tree.copy()
+        if any(not column.table for column in typed.find_all(exp.Column)):
+            typed = tree.copy()  # a column it could not place (missing, or an alias): DuckDB reports it as it is
+    typed = trino_types.annotate(typed, schema)
+    fixed = functions.translate(typed)
     return fixed.sql(dialect="duckdb")

@@ -27,6 +27,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from localaws.athena import dialect
+from localaws.athena.athena_types import arrow_to_athena
 from localaws.athena.catalog import Catalog, Table
 from localaws.athena.cost import DataFile, FooterCache, build_scan, list_files, partition_values
 from localaws.athena.errors import QueryCancelled, QueryFailed, position
@@ -225,7 +226,10 @@ class Engine:
                     )
                 )
         _name_unnamed_columns(tree)
-        sql = dialect.to_duckdb(tree)
+        schema = {
+            names[key]: {f.name: arrow_to_athena(f.type) for f in entry.table.schema} for key, entry in reads.items()
+        }
+        sql = dialect.to_duckdb(tree, schema)
         log.debug("duckdb: %s", sql)
         if explain:
             plan = execute(cursor, "EXPLAIN " + sql, tree)

@@ -13,12 +13,17 @@ is awaited, so the whole table costs a few dozen queries.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-from athena_tables import result_rows, wait_for_query
+from athena_tables import PARQUET, result_rows, wait_for_query
 
 pytestmark = pytest.mark.localaws
 
@@ -116,3 +121,39 @@ def test_case(case: Case, answers) -> None:
         return
     assert failure is None, f"{case.sql} failed: {failure}"
     assert (text, type_name) == (case.expected, case.type), case.sql
+
+
+def test_table_columns_follow_trino_types(localaws) -> None:
+    """Decimal, double and date columns read from Parquet obey the same rules as literals
+    (https://trino.io/docs/current/functions/decimal.html): price / 3 stays DECIMAL(10,2) rounded half up,
+    avg(decimal) is a decimal, a DATE column plus a month is a DATE."""
+    options = {"endpoint_url": localaws.endpoint, "region_name": "us-east-1"}
+    options |= {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    athena, s3, glue = (boto3.client(name, **options) for name in ("athena", "s3", "glue"))
+    bucket = "trino-conformance-columns"
+    s3.create_bucket(Bucket=bucket)
+    athena.create_work_group(
+        Name=bucket, Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{bucket}/results/"}}
+    )
+    table = pa.table(
+        {
+            "price": pa.array([Decimal("10.00"), Decimal("2.50")], pa.decimal128(10, 2)),
+            "ratio": pa.array([float("nan"), 1.0]),
+            "day": pa.array([dt.date(2024, 1, 31)] * 2, pa.date32()),
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    s3.put_object(Bucket=bucket, Key="t/part-0.parquet", Body=buffer.getvalue())
+    glue.create_database(DatabaseInput={"Name": "conformance"})
+    columns = [{"Name": "price", "Type": "decimal(10,2)"}, {"Name": "ratio", "Type": "double"}]
+    columns.append({"Name": "day", "Type": "date"})
+    descriptor = {**PARQUET, "Columns": columns, "Location": f"s3://{bucket}/t/"}
+    glue.create_table(DatabaseName="conformance", TableInput={"Name": "t", "StorageDescriptor": descriptor})
+    sql = "SELECT sum(price / 3), avg(price), count_if(ratio = ratio), max(day + INTERVAL '1' MONTH) FROM conformance.t"
+    query_id = athena.start_query_execution(QueryString=sql, WorkGroup=bucket)["QueryExecutionId"]
+    execution = wait_for_query(athena, query_id)
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+    columns, rows = result_rows(athena, query_id)
+    assert rows[1] == ["4.16", "6.25", "1", "2024-02-29"]  # 3.33 + 0.83; 6.25; NaN <> NaN; a DATE
+    assert [c["Type"] for c in columns] == ["decimal", "decimal", "bigint", "date"]

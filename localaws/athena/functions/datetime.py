@@ -312,3 +312,13 @@ def extract(node: exp.Extract) -> exp.Expression:
 @translator("yow")
 def year_of_week(node: exp.Anonymous) -> exp.Expression:
     return template("CAST(isoyear(:t) AS BIGINT)", t=node.expressions[0])
+
+
+@translator(exp.DateDiff)
+def date_diff(node: exp.DateDiff) -> exp.Expression | None:
+    """Trino counts whole units elapsed (09:00:00.900 -> 09:00:01.100 is 0 seconds); DuckDB's date_diff counts
+    boundaries crossed (1), its date_sub whole units."""
+    unit = node.args.get("unit")
+    if unit is None:
+        return None
+    return call("date_sub", exp.Literal.string(unit.name.lower()), node.expression, node.this)

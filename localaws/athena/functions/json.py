@@ -16,7 +16,7 @@ import re
 from sqlglot import exp
 
 from localaws.athena import trino_types as tt
-from localaws.athena.functions import call, cast, template, translator, udf
+from localaws.athena.functions import call, cast, not_supported, template, translator, udf
 from localaws.athena.functions.casts import java_scientific
 
 T = exp.DataType.Type
@@ -230,3 +230,54 @@ def cast_json(node: exp.Cast) -> exp.Expression | None:
     if is_json(source) and node.to.this in (T.VARCHAR, T.TEXT):
         return call("trino_json_to_varchar", text(node.this))
     return None
+
+
+_SQL_JSON_PATH = re.compile(r"^\s*(?:(lax|strict)\s+)?(\$(?:\.[A-Za-z_][\w]*|\[\d+\])*)\s*$")
+
+
+def _plain_path(path: exp.Expression, function: str) -> exp.Literal:
+    """The SQL/JSON path ('lax $.a.b[0]') as the plain path DuckDB reads; richer paths are refused."""
+    match = _SQL_JSON_PATH.match(path.this) if isinstance(path, exp.Literal) and path.is_string else None
+    if match is None:
+        raise not_supported(f"localaws runs {function} with a literal lax/strict path of keys and indexes only")
+    return exp.Literal.string(match[2])
+
+
+@translator(exp.JSONValue)
+def json_value(node: exp.JSONValue) -> exp.Expression:
+    """json_value: a scalar's text; NULL for a missing path, an object or an array (the default ON EMPTY/ERROR)."""
+    if node.args.get("returning") or node.args.get("on_condition"):
+        raise not_supported("localaws runs json_value without RETURNING or ON EMPTY/ON ERROR clauses")
+    path = _plain_path(node.args["path"], "json_value")
+    document = text(node.this)
+    return template(
+        "CASE WHEN json_type(CAST(:d AS JSON), :p) IN ('OBJECT', 'ARRAY') THEN NULL "
+        "ELSE json_extract_string(CAST(:d AS JSON), :p) END",
+        d=document,
+        p=path,
+    )
+
+
+@translator(exp.JSONExtract)
+def json_extract(node: exp.JSONExtract) -> exp.Expression | None:
+    """json_query (SQL/JSON, a lax/strict path): the JSON text at the path; json_extract keeps sqlglot's."""
+    if not node.args.get("json_query"):
+        return None
+    if node.args.get("option") or node.args.get("on_condition") or node.args.get("quote"):
+        raise not_supported("localaws runs json_query without wrapper, quotes or ON EMPTY/ON ERROR clauses")
+    path = _plain_path(node.expression, "json_query")
+    return template("CAST(json_extract(CAST(:d AS JSON), :p) AS VARCHAR)", d=text(node.this), p=path)
+
+
+@translator("json_exists")
+def json_exists(node: exp.Anonymous) -> exp.Expression:
+    document, path = node.expressions[:2]
+    if len(node.expressions) > 2:
+        raise not_supported("localaws runs json_exists without ON ERROR clauses")
+    return template("json_exists(CAST(:d AS JSON), :p)", d=text(document), p=_plain_path(path, "json_exists"))
+
+
+@translator(exp.JSONExtractScalar)
+def json_extract_scalar(node: exp.JSONExtractScalar) -> exp.Expression:
+    """NULL for an object or an array (DuckDB's ->> returns their text)."""
+    return call("trino_json_extract_scalar", node.this, node.expression)

@@ -290,3 +290,26 @@ def width_bucket(node: exp.Expression) -> exp.Expression:
     if len(arguments) == 2:
         return call("trino_width_bucket_array", *arguments)
     return call("trino_width_bucket", *arguments)
+
+
+@udf("trino_cbrt", ["DOUBLE"], "DOUBLE", calls=(exp.Cbrt,))
+def _cbrt(value: float) -> float:
+    """Java's Math.cbrt is exact for perfect cubes (cbrt(27) = 3.0); DuckDB's answers 3.0000000000000004."""
+    root = math.cbrt(value)
+    whole = round(root)
+    return float(whole) if whole**3 == value else root
+
+
+@translator(exp.Avg)
+def avg(node: exp.Avg) -> exp.Expression | None:
+    """avg(decimal(p,s)) is decimal(p,s), rounded half up, in Trino; DuckDB averages decimals as a double."""
+    dtype = tt.type_of(node.this)
+    if not tt.is_decimal(dtype) or node.find_ancestor(exp.Window) is not None:
+        return None
+    precision, scale = tt.decimal_params(dtype)
+    exact = template(
+        "trino_decimal_divide(CAST(sum(:x) AS VARCHAR), CAST(count(:x) AS VARCHAR), :s)",
+        x=node.this,
+        s=exp.Literal.number(scale),
+    )
+    return cast(exact, tt.decimal_type(precision, scale))

@@ -271,9 +271,16 @@ def concat_ws(node: exp.ConcatWs) -> exp.Expression | None:
     )
 
 
+_TEXT_OR_NULL = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR, exp.DataType.Type.NULL}
+
+
 @translator(exp.Concat)
 def concat(node: exp.Concat) -> exp.Expression | None:
     """String concat is a varchar even when an argument is a bare NULL (then the answer is NULL)."""
-    if any((tt.type_of(a) is not None and tt.type_of(a).this == exp.DataType.Type.ARRAY) for a in node.expressions):
+    kinds = [
+        exp.DataType.Type.NULL if isinstance(a, exp.Null) else tt.type_of(a).this if tt.type_of(a) else None
+        for a in node.expressions
+    ]
+    if not all(kind in _TEXT_OR_NULL for kind in kinds):
         return None
     return cast(node.copy(), "VARCHAR")
