@@ -17,6 +17,7 @@ import pyarrow as pa
 from localaws.athena import dialect, names
 from localaws.athena.athena_types import arrow_to_athena, arrow_to_hive, column_info
 from localaws.athena.catalog import Catalog, Table, split_s3_url, view_original_text
+from localaws.athena.create_table import CreateTable
 from localaws.athena.engine import Context, Engine
 from localaws.athena.errors import QueryFailed
 from localaws.athena.results import ResultSet
@@ -79,6 +80,7 @@ class Statements:
             (r"CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?.*$", self.create_database),
             (r"DROP\s+(?:DATABASE|SCHEMA)\s+(IF\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?(\s+CASCADE)?$", self.drop_database),
             *TableWrites(self.engine).handlers(),
+            *CreateTable(self.engine).handlers(),
             (r"EXPLAIN\s+(?:ANALYZE\s+)?(.+)$", self.explain),
         )
 

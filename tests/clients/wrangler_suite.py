@@ -12,7 +12,7 @@ import traceback
 import awswrangler as wr
 import pandas as pd
 import sqlalchemy
-from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, select
 
 SHOP = json.loads(sys.argv[1])
 DB, WG, BUCKET = SHOP["database"], SHOP["work_group"], SHOP["bucket"]
@@ -123,6 +123,28 @@ def sqlalchemy_reflected_table_select():
     assert len(rows) == SHOP["orders_2024_03_01"]
     frame = pd.read_sql(select(orders.c.status), engine())
     assert len(frame) == SHOP["orders"]
+
+
+@check
+def sqlalchemy_create_insert_select_drop():
+    metadata = MetaData()
+    made = Table(
+        "sa_made",
+        metadata,
+        Column("id", Integer),
+        Column("name", String),
+        schema=DB,
+        awsathena_location=f"s3://{BUCKET}/sa_made/",
+        awsathena_file_format="PARQUET",
+    )
+    metadata.create_all(engine())
+    with engine().begin() as connection:
+        connection.execute(made.insert(), [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    with engine().connect() as connection:
+        rows = connection.execute(select(made.c.id, made.c.name).order_by(made.c.id)).fetchall()
+    assert [tuple(r) for r in rows] == [(1, "a"), (2, "b")]
+    metadata.drop_all(engine())
+    assert inspect(engine()).has_table("sa_made") is False
 
 
 def main() -> int:

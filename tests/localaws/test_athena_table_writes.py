@@ -215,3 +215,40 @@ def test_alter_table_set_tblproperties_and_add_columns(shop: Shop) -> None:
     assert values(shop, f"SELECT count(*) FROM {table} WHERE note IS NULL")[0][0] != "0"
     failed = run_query(shop, f"ALTER TABLE {table} ADD COLUMNS (note string)")
     assert "COLUMN_ALREADY_EXISTS" in failed["Status"]["StateChangeReason"]
+
+
+def test_create_external_table_as_sqlalchemy_emits_it(shop: Shop) -> None:
+    """pyathena's SQLAlchemy dialect: metadata.create_all, then INSERT ... VALUES, then SELECT."""
+    table = name()
+    location = f"s3://{shop.bucket}/external/{table}/"
+    succeeded(
+        shop,
+        f"\nCREATE EXTERNAL TABLE {shop.database}.{table} (\n\tid INT, \n\tname STRING COMMENT 'who', \n"
+        f"\ttags ARRAY<STRING>\n) COMMENT 'made by SQLAlchemy' PARTITIONED BY (day STRING) STORED AS PARQUET "
+        f"LOCATION '{location}' TBLPROPERTIES ('parquet.compress'='SNAPPY')\n\n",
+    )
+    stored = shop.glue.get_table(DatabaseName=shop.database, Name=table)["Table"]
+    assert [(c["Name"], c["Type"]) for c in stored["StorageDescriptor"]["Columns"]] == [
+        ("id", "int"),
+        ("name", "string"),
+        ("tags", "array<string>"),
+    ]
+    assert stored["StorageDescriptor"]["Columns"][1]["Comment"] == "who"
+    assert stored["PartitionKeys"] == [{"Name": "day", "Type": "string"}]
+    assert stored["StorageDescriptor"]["Location"] == location
+    assert stored["Parameters"]["classification"] == "parquet"
+    assert stored["Description"] == "made by SQLAlchemy"
+    succeeded(shop, f"INSERT INTO {shop.database}.{table} (id, name, day) VALUES (1, 'a', 'x'), (2, 'b', 'y')")
+    assert values(shop, f"SELECT id, name, day FROM {table} ORDER BY id") == [["1", "a", "x"], ["2", "b", "y"]]
+    again = run_query(shop, f"CREATE EXTERNAL TABLE {table} (id int) LOCATION '{location}'")
+    assert "ALREADY_EXISTS" in again["Status"]["StateChangeReason"]
+    succeeded(shop, f"CREATE EXTERNAL TABLE IF NOT EXISTS {table} (id int) LOCATION '{location}'")
+    text = name()
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE `{text}` (`a` string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' "
+        f"LOCATION 's3://{shop.bucket}/text/{text}/'",
+    )
+    stored = shop.glue.get_table(DatabaseName=shop.database, Name=text)["Table"]["StorageDescriptor"]
+    assert stored["SerdeInfo"]["Parameters"]["field.delim"] == ","
+    assert "NOT_SUPPORTED" in run_query(shop, f"SELECT * FROM {text}")["Status"]["StateChangeReason"]
