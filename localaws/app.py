@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from localaws import (
     athena,
+    console,
     glue_catalog,
     glue_crawler,
     lambda_runtime,
@@ -24,6 +25,7 @@ PARTS = (
     glue_catalog,
     glue_crawler,
     athena,
+    console,  # last: it reads what the others answer
 )
 
 
