@@ -31,6 +31,7 @@ from localaws.athena.athena_types import arrow_to_athena
 from localaws.athena.catalog import Catalog, Table
 from localaws.athena.cost import DataFile, FooterCache, build_scan, list_files, partition_values
 from localaws.athena.errors import QueryCancelled, QueryFailed, position
+from localaws.athena.text_tables import build_text_scan, is_text_table
 
 log = logging.getLogger("localaws.athena")
 MAX_VIEW_DEPTH = 16
@@ -199,14 +200,18 @@ class Engine:
         scans = []
         for index, (key, entry) in enumerate(reads.items()):
             table = entry.table
-            if "parquet" not in _storage_format(table):
+            text = is_text_table(table)
+            if "parquet" not in _storage_format(table) and not text:
                 raise QueryFailed(
-                    f"NOT_SUPPORTED: localaws reads Parquet tables only; {key[0]}.{key[1]} is "
+                    f"NOT_SUPPORTED: localaws reads Parquet and delimited text tables only; {key[0]}.{key[1]} is "
                     f"{_storage_format(table) or 'of an unknown format'}"
                 )
             columns = {f.name for f in table.schema} if entry.all_columns else entry.columns
             files = self.files(entry, self.select_partitions(cursor, entry))
-            scan = build_scan(table, files, columns, self.fs, self.footers)
+            if text:
+                scan = build_text_scan(table, files, self.fs)
+            else:
+                scan = build_scan(table, files, columns, self.fs, self.footers)
             total_bytes += scan.bytes_scanned
             total_files += scan.files
             names[key] = f"__athena_t{index}"

@@ -101,6 +101,17 @@ def to_parquet_then_read_back():
     assert back["s"].tolist() == [6]
 
 
+@check
+def to_csv_dataset_then_read_back():
+    frame = pd.DataFrame({"id": [1, 2, 3], "name": ["a", None, "c"]})
+    wr.s3.to_csv(frame, f"s3://{BUCKET}/wr/csv_ids/", dataset=True, database=DB, table="csv_ids", index=False)
+    back = wr.athena.read_sql_query(
+        "SELECT sum(id) AS s, count_if(name = '') AS empty FROM csv_ids", database=DB, workgroup=WG
+    )
+    # LazySimpleSerDe reads an empty field of a string column as '' (only \N is NULL), as Athena does
+    assert back["s"].tolist() == [6] and back["empty"].tolist() == [1], back
+
+
 def engine():
     url = f"awsathena+rest://:@athena.us-east-1.amazonaws.com:443/{DB}?s3_staging_dir={SHOP['output']}&work_group={WG}"
     return sqlalchemy.create_engine(url)
