@@ -322,3 +322,28 @@ def date_diff(node: exp.DateDiff) -> exp.Expression | None:
     if unit is None:
         return None
     return call("date_sub", exp.Literal.string(unit.name.lower()), node.expression, node.this)
+
+
+_UTC_NAMES = {"utc", "z", "+00:00", "-00:00", "etc/utc", "gmt", "+00", "zulu"}
+
+
+@translator(exp.AtTimeZone)
+def at_time_zone(node: exp.AtTimeZone) -> exp.Expression | None:
+    """x AT TIME ZONE 'UTC' is kept; any other zone is refused (see the module docstring)."""
+    zone = node.args.get("zone")
+    if isinstance(zone, exp.Literal) and zone.is_string and zone.this.strip().lower() in _UTC_NAMES:
+        return cast(node.this.copy(), "TIMESTAMPTZ")
+    raise not_supported("localaws keeps TIMESTAMP WITH TIME ZONE in UTC; AT TIME ZONE another zone is not supported")
+
+
+@translator(exp.FromISO8601Timestamp)
+def from_iso8601_timestamp(node: exp.FromISO8601Timestamp) -> exp.Expression:
+    """A UTC (or zone-less) ISO 8601 text is read as Trino reads it; an offset other than UTC fails at run time
+    with NOT_SUPPORTED, since Trino would keep and show that zone."""
+    return template(
+        r"CASE WHEN regexp_matches(:s, ':\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}(:?\d{2})?$') "
+        r"AND NOT regexp_matches(:s, '[+-]00(:?00)?$') "
+        "THEN error('NOT_SUPPORTED: localaws keeps TIMESTAMP WITH TIME ZONE in UTC; ' || :s || ' has another offset') "
+        "ELSE CAST(:s AS TIMESTAMPTZ) END",
+        s=node.this,
+    )
