@@ -1,6 +1,6 @@
 """Real Athena clients against localaws, each from its own pinned environment (requirements/clients-*.in, built by
-`make clients`): an awswrangler + SQLAlchemy script, and a dbt-athena project (a view, a table, an append and an
-insert_overwrite incremental model) run twice, then `dbt test`. Only AWS_ENDPOINT_URL and fake credentials point
+`make clients`): an awswrangler + SQLAlchemy script, and a dbt-athena project (a seed, a view, two tables, an append
+and an insert_overwrite incremental model) run twice, then `dbt test`. Only AWS_ENDPOINT_URL and fake credentials point
 them at localaws.
 """
 
@@ -96,10 +96,12 @@ def test_dbt_project_runs_twice_then_tests(localaws, shop: Shop, tmp_path: Path)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     orders = shop.frames["orders"]
     for _ in range(2):
+        run([*dbt, "seed", "--no-partial-parse"], env, project)
         run([*dbt, "run", "--no-partial-parse"], env, project)
         assert count(shop, "SELECT count(*), count(DISTINCT order_id) FROM orders_appended") == [
             [str(len(orders)), str(len(orders))]
         ]
         assert count(shop, "SELECT sum(orders) FROM orders_daily") == [[str(len(orders))]]
         assert count(shop, "SELECT count(*) FROM orders_by_status") == [[str(orders.status.nunique())]]
+        assert count(shop, "SELECT count(*) FROM orders_labelled") == [[str(len(orders))]]
     run([*dbt, "test"], env, project)
