@@ -73,7 +73,7 @@ def demo_queries(database: str, today: str) -> list[tuple[str, str]]:
             """,
         ),
         (
-            "Top orders by line items (orders joined with its child table orders_items)",
+            "Top orders by line items (orders joined with its child table orders__items)",
             f"""
             SELECT o.order_id,
                    o.customer_name,
@@ -81,7 +81,7 @@ def demo_queries(database: str, today: str) -> list[tuple[str, str]]:
                    count(*) AS lines,
                    round(sum(i.qty * i.unit_price), 2) AS items_total
             FROM {database}.orders o
-            JOIN {database}.orders_items i ON i._parent_record_id = o._record_id
+            JOIN {database}.orders__items i ON i._parent_record_id = o._record_id
             GROUP BY o.order_id, o.customer_name, o.payment_currency
             ORDER BY items_total DESC
             LIMIT 5

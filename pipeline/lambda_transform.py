@@ -4,7 +4,8 @@ the core and keeps each source key's outputs in line with its latest version (pi
 For every record of the event:
 1. URL-decode the key (S3 sends `a+b.json` for "a b.json"); skip keys outside raw/ (we never write there) and folder
    placeholders (keys ending with "/", which the S3 console's "Create folder" writes);
-2. dataset = first folder under raw/ (a file directly under raw/ -> ETL_DEFAULT_DATASET);
+2. dataset = first folder under raw/ made Athena-safe and claimed in its schema record (a file directly under raw/ ->
+   ETL_DEFAULT_DATASET); a folder that is not its dataset's name logs the mapping (naming.py, schema.claim_dataset);
 3. apply_event: an event older than the key's manifest (manifests/<key>.json) or already applied changes nothing; an
    identical re-upload only moves the manifest's sequencer; otherwise the key's current object is read (gone -> no
    outputs) and streamed into transform_stream, which merges the schema records under schemas/ with conditional
@@ -31,7 +32,7 @@ from typing import Any
 
 from pipeline import config, naming
 from pipeline.formats import InputFormatError
-from pipeline.schema import SchemaConflict, record_bytes
+from pipeline.schema import SchemaConflict, claim_dataset, record_bytes
 from pipeline.scratch import ScratchDir, remove_stale_scratch_dirs
 from pipeline.sdk_features import check_conditional_writes
 from pipeline.source_objects import (
@@ -198,13 +199,33 @@ class S3ManifestStore:
         return response["ETag"]
 
 
-def dataset_of(key: str, default: str) -> tuple[str, str]:
-    """(dataset, the key's rest below the dataset folder) for a key under raw/."""
+def folder_of(key: str) -> tuple[str, str]:
+    """(the dataset folder, the key's rest below it) for a key under raw/; a file right under raw/ has folder ''."""
     rest = key[len(config.RAW_PREFIX) :]
     folder, slash, below = rest.partition("/")
-    if not slash:
-        return default, rest
-    return naming.sanitize_dataset(folder), below
+    return (folder, below) if slash else ("", rest)
+
+
+def dataset_of(key: str, default: str) -> tuple[str, str]:
+    """(the plain dataset name, the key's rest below the dataset folder) for a key under raw/; the dataset actually
+    written is the one `claim_folder` gives the folder."""
+    folder, rest = folder_of(key)
+    return naming.dataset_name(folder or default), rest
+
+
+def claim_folder(store: Any, key: str, default: str) -> tuple[str, str]:
+    """(dataset, rest of the key) for a key under raw/, logging the folder -> dataset mapping when they differ."""
+    folder, rest = folder_of(key)
+    plain, _rest = dataset_of(key, default)
+    dataset, holder = claim_dataset(store, folder, plain)
+    if dataset != folder:
+        note = {"key": key, "status": "named", "folder": folder, "dataset": dataset}
+        if holder is not None:
+            note["reason"] = f"dataset {plain!r} belongs to folder {holder!r}"
+        elif folder != plain:
+            note["reason"] = "folder name made Athena-safe and visible" if folder else "file directly under raw/"
+        log.info(json.dumps(note, ensure_ascii=False))
+    return dataset, rest
 
 
 def _event_time(raw: str) -> datetime:
@@ -350,8 +371,8 @@ def handle_record(record: dict[str, Any], settings: config.Settings, client: Any
         # "Create folder" in the S3 console writes an empty object named like this: a folder, not a file to read
         log.info(json.dumps({"key": key, "status": "skipped", "reason": "a folder placeholder (key ends with /)"}))
         return {"key": key, "status": "skipped"}
-    dataset, rest = dataset_of(key, settings.default_dataset)
     out_bucket = settings.bucket or event.bucket
+    dataset, rest = claim_folder(S3SchemaStore(client, out_bucket), key, settings.default_dataset)
     worker = S3SourceWorker(client, event, dataset, rest, out_bucket, settings)
     try:
         outcome = apply_event(event, S3ManifestStore(client, out_bucket), worker)

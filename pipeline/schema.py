@@ -31,6 +31,10 @@ Path = tuple[str, ...]
 RECORD_FORMAT = 1
 PARENT_SYSTEM_COLUMNS = (("_record_id", STRING), ("_source_key", STRING))
 CHILD_SYSTEM_COLUMNS = (("_record_id", STRING), ("_parent_record_id", STRING), ("_position", BIGINT))
+# names a data field never gets, at any level: the partition key and every column the pipeline adds
+RESERVED_COLUMNS = frozenset(
+    {naming.PARTITION_KEY} | {name for name, _kind in (*PARENT_SYSTEM_COLUMNS, *CHILD_SYSTEM_COLUMNS)}
+)
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,17 @@ class MergeResult:
         return [(column["name"], column["type"]) for column in self.record["columns"]]
 
 
-def new_record(dataset: str, system_columns: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {
+def new_record(dataset: str, system_columns: Sequence[tuple[str, str]], folder: str | None = None) -> dict[str, Any]:
+    """An empty record; a top-level dataset's record names the raw/ folder that owns the name (`claim_dataset`)."""
+    record = {
         "format": RECORD_FORMAT,
         "dataset": dataset,
         "columns": [{"name": name, "type": kind, "path": None, "system": True} for name, kind in system_columns],
         "children": [],
     }
+    if folder is not None:
+        record["folder"] = folder
+    return record
 
 
 def castable(column: FileColumn, target: str) -> bool:
@@ -85,7 +93,7 @@ def merge_schema(
     """Folds one file's columns into the dataset's record (see the module docstring); never mutates `record`."""
     merged = copy.deepcopy(record) if record else new_record(dataset, system_columns)
     columns: list[dict[str, Any]] = merged["columns"]
-    taken = {column["name"] for column in columns}
+    taken = {column["name"] for column in columns} | RESERVED_COLUMNS
     by_path: dict[Path, list[dict[str, Any]]] = {}
     for column in columns:
         if column["path"] is not None:
@@ -120,7 +128,12 @@ def merge_schema(
         if not entries:
             name = new_names[path]
             kind = STRING if column.type == NULL else column.type
-            entries = [append({"name": name, "type": kind, "path": list(path)})]
+            entry = {"name": name, "type": kind, "path": list(path)}
+            wanted = naming.base_name(path)
+            if name != wanted:  # the mapping stays readable in the record: which name the field wanted, and why
+                entry["renamed_from"] = wanted
+                entry["rename_reason"] = _rename_reason(wanted)
+            entries = [append(entry)]
         primary = entries[0]
         if castable(column, primary["type"]):
             plan[path] = (primary["name"], primary["type"])
@@ -139,7 +152,7 @@ def merge_schema(
     child_datasets: dict[Path, str] = {}
     for path in sorted(child_paths, key=list):
         if path not in children:
-            wanted = f"{dataset}_{naming.base_name(path)}"[: naming.MAX_NAME]
+            wanted = naming.child_dataset_name(dataset, path)
             name = naming.unique_name(wanted, path, child_names)
             merged["children"].append({"path": list(path), "dataset": name})
             children[path] = name
@@ -147,6 +160,14 @@ def merge_schema(
             changed = True
         child_datasets[path] = children[path]
     return MergeResult(record=merged, plan=plan, child_datasets=child_datasets, changed=changed)
+
+
+def _rename_reason(wanted: str) -> str:
+    if wanted == naming.PARTITION_KEY:
+        return "partition key"
+    if wanted in RESERVED_COLUMNS:
+        return "pipeline column"
+    return "another field has this name"
 
 
 def _is_prefix_of_any(path: Path, paths: set[Path]) -> bool:
@@ -222,6 +243,36 @@ def commit_schema(
             continue
         return result
     raise SchemaConflict(f"schema record of {dataset!r} kept changing; gave up after retries")
+
+
+def claim_dataset(store: SchemaStore, folder: str, plain: str | None = None) -> tuple[str, str | None]:
+    """(the top-level dataset a raw/ folder writes to, the other folder holding its plain name or None).
+
+    Folders whose names fold to the same dataset (`My-Data`, `my_data`, `MY DATA` -> my_data) must not mix their rows.
+    The first folder to create the dataset's schema record (a conditional write, so exactly one wins a race) owns the
+    plain name, recorded as the record's "folder"; every other folder takes the first of `naming.dataset_candidates`
+    it can own (my_data_<8 hex of the folder's SHA-1>). So a folder keeps its dataset forever. A record without
+    "folder" (written before claims existed) is shared by every folder that maps to it.
+    Raises SchemaConflict when the store keeps changing under us (transient, as in commit_schema).
+    """
+    holder: str | None = None
+    for candidate in naming.dataset_candidates(folder, plain):
+        for _attempt in range(config.SCHEMA_WRITE_ATTEMPTS):
+            record, _token = store.load(candidate)
+            if record is None:
+                try:
+                    store.save(candidate, new_record(candidate, PARENT_SYSTEM_COLUMNS, folder), None)
+                except SchemaConflict:
+                    continue  # someone created it meanwhile: look again at whose it is
+                return candidate, holder
+            owner = record.get("folder", folder)
+            if owner == folder:
+                return candidate, holder
+            holder = owner if holder is None else holder
+            break  # another folder's dataset: try the next name
+        else:
+            raise SchemaConflict(f"schema record of {candidate!r} kept changing; gave up after retries")
+    raise SchemaConflict(f"every dataset name for folder {folder!r} is held by another folder")
 
 
 @dataclass

@@ -44,6 +44,7 @@ from pipeline.schema import (
     MemorySchemaStore,
     MergeResult,
     SchemaStore,
+    claim_dataset,
     commit_schema,
     merge_schema,
 )
@@ -69,7 +70,7 @@ class OutputName:
     def key(self, dataset: str) -> str:
         moment = self.event_time.astimezone(UTC)
         return (
-            f"{dataset}/dt={moment:%Y-%m-%d}/{self.stem}_{moment:%Y%m%dT%H%M%SZ}_{self.short_hash}"
+            f"{dataset}/{naming.PARTITION_KEY}={moment:%Y-%m-%d}/{self.stem}_{moment:%Y%m%dT%H%M%SZ}_{self.short_hash}"
             f"{config.PARQUET_SUFFIX}"
         )
 
@@ -77,7 +78,7 @@ class OutputName:
 def output_name(source_key: str, event_time: datetime, *identity: str) -> OutputName:
     """The output name of a source object; `identity` is its ETag, version id and/or event sequencer."""
     base = source_key.rsplit("/", 1)[-1]
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", _INPUT_SUFFIXES.sub("", base)) or "input"
+    stem = naming.object_stem(_INPUT_SUFFIXES.sub("", base))
     digest = hashlib.sha1("\n".join((source_key, *identity)).encode("utf-8")).hexdigest()[:8]
     return OutputName(stem=stem, event_time=event_time, short_hash=digest)
 
@@ -373,7 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     counts = {"transformed": 0, "quarantined": 0, "failed": 0}
     for path in _cli_inputs(args.inputs):
         try:
-            dataset = naming.sanitize_dataset(args.dataset or path.resolve().parent.name or config.DEFAULT_DATASET)
+            folder = args.dataset or path.resolve().parent.name or config.DEFAULT_DATASET
+            dataset, holder = claim_dataset(store, folder, naming.dataset_name(folder))
+            if dataset != folder:
+                print(
+                    f"{path}: folder {folder!r} -> dataset {dataset!r}" + (f" ({holder!r} was first)" if holder else "")
+                )
             try:
                 result = transform_file(path, dataset=dataset, out_dir=out, source_key=path.name, schema_store=store)
             except InputFormatError as error:

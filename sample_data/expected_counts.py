@@ -1,7 +1,7 @@
 """Count what the transform should produce from sample_data/, straight from the JSON (not using pipeline/).
 
 The rules counted here are the documented array policy: one parent row per record, and one child row per
-element of an array of objects, in the child dataset `<dataset>_<flattened field name>` (e.g. orders_items).
+element of an array of objects, in the child dataset `<dataset>__<flattened field name>` (e.g. orders__items).
 Arrays of scalars stay a column of the parent. A file that is not valid JSON/NDJSON is expected in quarantine.
 
 Run: .venv/bin/python sample_data/expected_counts.py          print the counts and README.md's aggregates
@@ -88,7 +88,7 @@ def count_rows(files: list[Path]) -> dict:
         counts: Counter[str] = Counter({dataset: len(records)})
         for record in records:
             for field, elements in child_arrays(record).items():
-                counts[f"{dataset}_{field}"] += len(elements)
+                counts[f"{dataset}__{field}"] += len(elements)
         # A child table exists only if some record had an element for it (an empty array writes no rows).
         per_file[key] = {table: rows for table, rows in sorted(counts.items()) if rows}
         tables.update(per_file[key])

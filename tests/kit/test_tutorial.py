@@ -166,9 +166,9 @@ def test_run_script_runs_a_kit_script_from_the_repo_root() -> None:
 # --- S3 ---------------------------------------------------------------------------------------------------------
 def test_list_objects_names_each_objects_dataset_and_partition(world: tutorial.World) -> None:
     put(world, "processed/orders/dt=2026-01-01/a.parquet")
-    put(world, "processed/orders_items/dt=2026-01-01/a.parquet")
+    put(world, "processed/orders__items/dt=2026-01-01/a.parquet")
     listing = tutorial.list_objects(world, "processed/")
-    assert list(listing["dataset"]) == ["orders", "orders_items"]
+    assert list(listing["dataset"]) == ["orders", "orders__items"]
     assert set(listing["partition"]) == {"dt=2026-01-01"}
     assert tutorial.list_objects(world, "nothing/").empty
 
@@ -176,7 +176,7 @@ def test_list_objects_names_each_objects_dataset_and_partition(world: tutorial.W
 def test_read_dataset_concatenates_every_file_of_a_dataset(world: tutorial.World) -> None:
     put(world, "processed/orders/dt=1/a.parquet", parquet_bytes(pa.table({"n": [1, 2]})))
     put(world, "processed/orders/dt=2/b.parquet", parquet_bytes(pa.table({"n": [3]})))
-    put(world, "processed/orders_items/dt=1/a.parquet", parquet_bytes(pa.table({"n": [9]})))
+    put(world, "processed/orders__items/dt=1/a.parquet", parquet_bytes(pa.table({"n": [9]})))
     frame = tutorial.read_dataset(world, "orders")
     assert sorted(frame["n"]) == [1, 2, 3] and isinstance(frame["n"].dtype, pd.ArrowDtype)
     assert tutorial.parquet_metadata(world, "processed/orders/dt=1/a.parquet").num_rows == 2
@@ -185,7 +185,7 @@ def test_read_dataset_concatenates_every_file_of_a_dataset(world: tutorial.World
 def test_size_comparison_counts_child_datasets_towards_their_parent(world: tutorial.World) -> None:
     put(world, "raw/orders/a.json", b"x" * 1000)
     put(world, "processed/orders/dt=1/a.parquet", b"p" * 100)
-    put(world, "processed/orders_items/dt=1/a.parquet", b"p" * 150)
+    put(world, "processed/orders__items/dt=1/a.parquet", b"p" * 150)
     sizes = tutorial.size_comparison(world)
     assert sizes.loc["orders"].to_dict() == {
         "json_files": 1,
@@ -343,10 +343,10 @@ def test_catalog_views_show_tables_columns_and_partitions(world: tutorial.World)
 def test_flatten_preview_shows_each_level_with_athena_safe_names() -> None:
     record = {"Order ID": 1, "customer": {"Address": {"City": "Paris"}}, "items": [{"sku": "a"}, {"sku": "b"}]}
     previews = tutorial.flatten_preview(record, dataset="orders")
-    assert list(previews) == ["orders", "orders_items"]
+    assert list(previews) == ["orders", "orders__items"]
     assert sorted(previews["orders"].columns) == ["_record_id", "customer_address_city", "order_id"]
     # The child rows carry the real lineage columns the Lambda writes, pointing at the parent's _record_id.
-    items = previews["orders_items"]
+    items = previews["orders__items"]
     assert sorted(items.columns) == ["_parent_record_id", "_position", "_record_id", "sku"]
     assert list(items["_parent_record_id"]) == [previews["orders"]["_record_id"].iloc[0]] * 2
     assert list(items["_position"]) == [0, 1] and list(items["sku"]) == ["a", "b"]

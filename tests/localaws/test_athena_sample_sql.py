@@ -248,7 +248,7 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else []
 
 
-ORDER_LINES_JOIN = "FROM orders o JOIN orders_items i ON i._parent_record_id = o._record_id"
+ORDER_LINES_JOIN = "FROM orders o JOIN orders__items i ON i._parent_record_id = o._record_id"
 TS = "from_iso8601_timestamp(order_ts)"
 
 # (id, SQL with {dt} for the partition value, expected(samples, dt) -> DataFrame or rows, ordered)
@@ -314,7 +314,7 @@ CASES = [
     ),
     (
         "left_join_orders_without_lines",
-        "SELECT o.order_id, o.status FROM orders o LEFT JOIN orders_items i ON i._parent_record_id = o._record_id "
+        "SELECT o.order_id, o.status FROM orders o LEFT JOIN orders__items i ON i._parent_record_id = o._record_id "
         "WHERE i._record_id IS NULL",
         lambda d, p: d.orders[~d.orders.order_id.isin(d.items.order_id)][["order_id", "status"]],
         False,
@@ -400,13 +400,13 @@ CASES = [
     # UNNEST with CROSS JOIN
     (
         "unnest_tag_uses",
-        "SELECT tag, count(*) FROM orders_items CROSS JOIN UNNEST(tags) AS t(tag) GROUP BY tag",
+        "SELECT tag, count(*) FROM orders__items CROSS JOIN UNNEST(tags) AS t(tag) GROUP BY tag",
         lambda d, p: counts(tag_rows(d).tag),
         False,
     ),
     (
         "unnest_with_ordinality_first_tag",
-        "SELECT sku, tag FROM orders_items CROSS JOIN UNNEST(tags) WITH ORDINALITY AS t(tag, n) WHERE n = 1",
+        "SELECT sku, tag FROM orders__items CROSS JOIN UNNEST(tags) WITH ORDINALITY AS t(tag, n) WHERE n = 1",
         lambda d, p: (lambda f: f[f.n == 1][["sku", "tag"]])(tag_rows(d)),
         False,
     ),
@@ -464,14 +464,14 @@ CASES = [
     ),
     (
         "json_array_length_of_cast",
-        "SELECT json_array_length(CAST(tags AS JSON)), count(*) FROM orders_items GROUP BY 1",
+        "SELECT json_array_length(CAST(tags AS JSON)), count(*) FROM orders__items GROUP BY 1",
         lambda d, p: counts(d.items.tags.map(len)),
         False,
     ),
     (
         "json_cast_map_extract",
         "SELECT sku, json_extract_scalar(CAST(MAP(ARRAY['sku', 'name'], ARRAY[sku, name]) AS JSON), '$.name') "
-        "FROM orders_items GROUP BY 1, 2",
+        "FROM orders__items GROUP BY 1, 2",
         lambda d, p: d.items[["sku", "name"]].drop_duplicates(),
         False,
     ),
@@ -508,7 +508,7 @@ CASES = [
     ),
     (
         "dense_rank_of_tag_counts",
-        "WITH tag_counts AS (SELECT tag, count(*) AS n FROM orders_items CROSS JOIN UNNEST(tags) AS t(tag) "
+        "WITH tag_counts AS (SELECT tag, count(*) AS n FROM orders__items CROSS JOIN UNNEST(tags) AS t(tag) "
         "GROUP BY tag) SELECT tag, n, dense_rank() OVER (ORDER BY n DESC) FROM tag_counts",
         lambda d, p: (lambda f: f.assign(r=f.n.rank(method="dense", ascending=False).astype(int)))(
             pd.DataFrame(counts(tag_rows(d).tag), columns=["tag", "n"])
@@ -600,7 +600,7 @@ CASES = [
     # element_at and cardinality
     (
         "cardinality_of_tags",
-        "SELECT cardinality(tags), count(*) FROM orders_items GROUP BY 1",
+        "SELECT cardinality(tags), count(*) FROM orders__items GROUP BY 1",
         lambda d, p: counts(d.items.tags.map(len)),
         False,
     ),
@@ -629,14 +629,14 @@ CASES = [
     ),
     (
         "top_three_skus_by_units",
-        "SELECT sku, sum(qty) AS units FROM orders_items GROUP BY sku ORDER BY units DESC, sku LIMIT 3",
+        "SELECT sku, sum(qty) AS units FROM orders__items GROUP BY sku ORDER BY units DESC, sku LIMIT 3",
         lambda d, p: by(d.items, "sku", u=("qty", "sum")).sort_values(["u", "sku"], ascending=[0, 1]).head(3),
         True,
     ),
     (
         "purchase_lines_match_amount",
         "SELECT c.event_id, c.payload_amount, round(sum(p.qty * p.price), 2) FROM clickstream c "
-        "JOIN clickstream_payload_items p ON p._parent_record_id = c._record_id GROUP BY 1, 2 ORDER BY 1",
+        "JOIN clickstream__payload_items p ON p._parent_record_id = c._record_id GROUP BY 1, 2 ORDER BY 1",
         lambda d, p: [
             (e, d.clicks.set_index("event_id").purchase_amount[e], round(v, 2))
             for e, v in d.purchase_items.assign(v=lambda f: f.qty * f.price).groupby("event_id").v.sum().items()
@@ -652,7 +652,7 @@ CASES = [
     ),
     (
         "partition_filter_excludes_other_days",
-        "SELECT count(*) FROM orders_items WHERE dt < '{dt}'",
+        "SELECT count(*) FROM orders__items WHERE dt < '{dt}'",
         lambda d, p: [(0,)],
         True,
     ),
@@ -709,9 +709,9 @@ CASES = [
         False,
     ),
     (
-        "messy_line_items_join",
+        "messy__line_items_join",
         "SELECT coalesce(m.id, CAST(m.id_6bd2b4 AS varchar)), count(*), sum(l.qty), count(l.note) FROM messy m "
-        "JOIN messy_line_items l ON l._parent_record_id = m._record_id GROUP BY 1",
+        "JOIN messy__line_items l ON l._parent_record_id = m._record_id GROUP BY 1",
         lambda d, p: [
             (str(i), len(g), int(g.Qty.sum()), int(g.Note.notna().sum())) for i, g in d.messy_lines.groupby("any_id")
         ],

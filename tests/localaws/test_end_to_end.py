@@ -109,7 +109,7 @@ def test_the_crawler_trigger_ran_and_the_catalog_has_one_table_per_dataset(pipel
     assert columns["customer_address_city"] == "string"
     assert columns["_record_id"] == "string"
     assert columns["payment_amount"] == "double"
-    items = {c["Name"]: c["Type"] for c in tables["orders_items"]["StorageDescriptor"]["Columns"]}
+    items = {c["Name"]: c["Type"] for c in tables["orders__items"]["StorageDescriptor"]["Columns"]}
     assert items["tags"] == "array<string>"
     assert items["qty"] == "bigint"
     partitions = glue.get_partitions(DatabaseName=outputs["glue_database"], TableName="orders")["Partitions"]

@@ -75,16 +75,16 @@ def test_url_encoded_keys_several_records_gzip_and_ndjson(s3) -> None:
     result = lambda_transform.handler(event, None)
     assert (result["processed"], result["quarantined"], result["skipped"]) == (2, 0, 0)
     processed = keys(s3, "processed/")
-    assert len(processed) == 3  # orders x2, orders_items x1
+    assert len(processed) == 3  # orders x2, orders__items x1
     assert all(
-        key.startswith(("processed/orders/dt=2024-05-01/", "processed/orders_items/dt=2024-05-01/"))
+        key.startswith(("processed/orders/dt=2024-05-01/", "processed/orders__items/dt=2024-05-01/"))
         for key in processed
     )
     assert any("/my_order_1_20240501T123045Z_" in key for key in processed)
     rows = read_parquet(s3, next(k for k in processed if k.startswith("processed/orders/") and "b__copy_" in k))
     assert [row["id"] for row in rows] == [2, 3]
     assert rows[0]["_source_key"] == "raw/orders/b (copy).ndjson.gz"
-    assert keys(s3, "schemas/") == ["schemas/orders.json", "schemas/orders_items.json"]
+    assert keys(s3, "schemas/") == ["schemas/orders.json", "schemas/orders__items.json"]
     assert not [k for k in keys(s3, "raw/") if not k.startswith(("raw/orders/2024/", "raw/orders/b"))]
 
 

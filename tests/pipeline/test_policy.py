@@ -142,15 +142,15 @@ def test_arrays_of_objects_become_child_datasets(parse_path, transform) -> None:
     ]
     result = transform(ndjson(records))
     out = read_outputs(result)
-    assert sorted(out) == ["orders", "orders_items", "orders_items_parts"]
+    assert sorted(out) == ["orders", "orders__items", "orders__items__parts"]
     assert user_columns(result) == {"id": "bigint"}  # `items: []` adds no parent column
     parents = {row["id"]: row["_record_id"] for row in out["orders"]}
-    items = [(r["_parent_record_id"], r["_position"], r["sku"]) for r in out["orders_items"]]
+    items = [(r["_parent_record_id"], r["_position"], r["sku"]) for r in out["orders__items"]]
     assert items == [(parents[1], 0, "A"), (parents[1], 1, "B"), (parents[3], 0, None), (parents[3], 1, "C")]
-    first_item = out["orders_items"][0]["_record_id"]
-    parts = [(r["_parent_record_id"], r["_position"], r["p"]) for r in out["orders_items_parts"]]
+    first_item = out["orders__items"][0]["_record_id"]
+    parts = [(r["_parent_record_id"], r["_position"], r["p"]) for r in out["orders__items__parts"]]
     assert parts == [(first_item, 0, 1), (first_item, 1, 2)]
-    assert len({r["_record_id"] for r in out["orders_items"]}) == 4
+    assert len({r["_record_id"] for r in out["orders__items"]}) == 4
 
 
 def test_record_ids_are_deterministic_and_carry_lineage(transform) -> None:

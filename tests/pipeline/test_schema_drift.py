@@ -118,4 +118,4 @@ def test_files_of_one_dataset_share_one_parquet_schema(parse_path, transform) ->
     for earlier, later in itertools.pairwise(schemas):
         for field in earlier:
             assert later.field(field.name).type == field.type
-    assert read_outputs(third)["orders_items"][0]["sku"] == "A"
+    assert read_outputs(third)["orders__items"][0]["sku"] == "A"
