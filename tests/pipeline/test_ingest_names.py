@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from pipeline import lambda_transform, naming
+from pipeline import lambda_transform, naming, transform
 
 pytestmark = pytest.mark.layer
 BUCKET = "etl-names-bucket"
@@ -187,3 +187,16 @@ def test_folders_that_fold_to_one_name_stay_apart_and_the_mapping_is_logged(s3, 
         ("My-Data", "my_data"),
     ]
     assert notes[1]["reason"] == "dataset 'my_data' belongs to folder 'My-Data'"
+
+
+def test_the_cli_names_datasets_as_the_lambda_does_and_prints_the_mapping(tmp_path, capsys) -> None:
+    for folder in ("2024-sales", "My-Data", "my_data"):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        (tmp_path / "in" / folder / "q1.json").write_bytes((CASES / "digit-dataset.json").read_bytes())
+    out = tmp_path / "out"
+    assert transform.main([str(tmp_path / "in"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    other = f"my_data_{naming.path_hash(['my_data'], 8)}"
+    assert "folder '2024-sales' -> dataset '2024_sales'" in printed
+    assert f"folder 'my_data' -> dataset '{other}' ('My-Data' was first)" in printed
+    assert sorted(path.name for path in out.iterdir()) == sorted(["2024_sales", "my_data", other, "schemas"])
