@@ -105,9 +105,9 @@ def stack(localaws, tmp_path_factory: pytest.TempPathFactory):
 
 def test_reupload_of_the_same_bytes_leaves_three_rows(stack: Stack) -> None:
     stack.put("raw/reup/orders.json", ndjson(ORDERS))
-    assert (stack.count("reup"), stack.count("reup_items")) == (3, 3)
+    assert (stack.count("reup"), stack.count("reup__items")) == (3, 3)
     stack.put("raw/reup/orders.json", ndjson(ORDERS))
-    assert (stack.count("reup"), stack.count("reup_items")) == (3, 3)  # was 6 and 6 before
+    assert (stack.count("reup"), stack.count("reup__items")) == (3, 3)  # was 6 and 6 before
     assert stack.manifest("raw/reup/orders.json")["state"] == "complete"
 
 
@@ -115,7 +115,7 @@ def test_changed_bytes_replace_the_rows_of_every_table(stack: Stack) -> None:
     stack.put("raw/chg/orders.json", ndjson(ORDERS))
     stack.put("raw/chg/orders.json", ndjson([{"order_id": 7, "items": [{"sku": "S7", "qty": 7}]}]))
     assert stack.query("SELECT order_id FROM chg") == [(7,)]
-    assert stack.query("SELECT sku, qty FROM chg_items") == [("S7", 7)]
+    assert stack.query("SELECT sku, qty FROM chg__items") == [("S7", 7)]
 
 
 def test_a_new_version_on_another_day_leaves_no_rows_in_the_old_partition(stack: Stack) -> None:
@@ -141,7 +141,7 @@ def test_a_new_version_on_another_day_leaves_no_rows_in_the_old_partition(stack:
     today = stack.manifest(key)["outputs"][0].split("/")[2].removeprefix("dt=")
     assert today != "2024-05-01"
     assert stack.query("SELECT dt, count(*) FROM moved GROUP BY dt") == [(today, 2)]
-    assert stack.query("SELECT count(*) FROM moved_items WHERE dt = '2024-05-01'") == [(0,)]
+    assert stack.query("SELECT count(*) FROM moved__items WHERE dt = '2024-05-01'") == [(0,)]
 
 
 def test_deleting_the_raw_object_removes_its_rows(stack: Stack) -> None:
@@ -151,7 +151,7 @@ def test_deleting_the_raw_object_removes_its_rows(stack: Stack) -> None:
     stack.s3.delete_object(Bucket=stack.bucket, Key="raw/gone/orders.json")
     stack.settle()
     assert stack.query("SELECT order_id FROM gone") == [(1,)]
-    assert stack.count("gone_items") == 1
+    assert stack.count("gone__items") == 1
     assert stack.manifest("raw/gone/orders.json")["outputs"] == []
 
 
@@ -177,7 +177,7 @@ def test_the_same_event_delivered_twice_gives_no_doubles(stack: Stack) -> None:
 
     assert stack.send_to_transform(event)["duplicate"] == 1
 
-    assert (stack.count("twice"), stack.count("twice_items")) == (3, 3)
+    assert (stack.count("twice"), stack.count("twice__items")) == (3, 3)
 
 
 def test_every_file_under_raw_is_either_read_or_quarantined_with_a_reason(stack: Stack) -> None:

@@ -83,7 +83,7 @@ def test_reupload_of_the_same_bytes_keeps_three_rows(s3) -> None:
     first = keys(s3, "processed/")
     put(s3, ndjson(ORDERS))
     assert handle(created(s3, KEY, "0A2"))["unchanged"] == 1
-    assert len(rows(s3, "orders")) == 3 and len(rows(s3, "orders_items")) == 3
+    assert len(rows(s3, "orders")) == 3 and len(rows(s3, "orders__items")) == 3
     assert keys(s3, "processed/") == first
 
 
@@ -94,7 +94,7 @@ def test_changed_bytes_replace_the_rows_in_every_dataset(s3) -> None:
     result = handle(created(s3, KEY, "0A2"))
     assert result["processed"] == 1 and len(result["records"][0]["deleted"]) == 2
     assert [row["id"] for row in rows(s3, "orders")] == [9]
-    assert [row["sku"] for row in rows(s3, "orders_items")] == ["S9"]
+    assert [row["sku"] for row in rows(s3, "orders__items")] == ["S9"]
 
 
 def test_a_new_version_on_another_day_leaves_no_rows_in_the_old_partition(s3) -> None:
@@ -104,7 +104,7 @@ def test_a_new_version_on_another_day_leaves_no_rows_in_the_old_partition(s3) ->
     handle(created(s3, KEY, "0A2", event_time="2024-05-02T00:00:01.000Z"))
     assert {row["_file"].split("/")[2] for row in rows(s3, "orders")} == {"dt=2024-05-02"}
     assert len(rows(s3, "orders")) == 2
-    assert not keys(s3, "processed/orders/dt=2024-05-01/") and not keys(s3, "processed/orders_items/dt=2024-05-01/")
+    assert not keys(s3, "processed/orders/dt=2024-05-01/") and not keys(s3, "processed/orders__items/dt=2024-05-01/")
 
 
 def test_deleting_the_raw_object_removes_its_rows(s3) -> None:
