@@ -38,7 +38,10 @@ _UNSAFE_OBJECT = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def path_hash(path: Sequence[str], digits: int = 6) -> str:
-    return hashlib.sha1(json.dumps(list(path), ensure_ascii=False).encode("utf-8")).hexdigest()[:digits]
+    """Hex digits of the SHA-1 of the path's JSON text. A key may hold a lone surrogate (`{"\\ud83d": 1}` is valid
+    JSON, RFC 8259 section 8.2): surrogatepass hashes it as its code point instead of failing."""
+    text = json.dumps(list(path), ensure_ascii=False)
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:digits]
 
 
 def _ascii(text: str) -> str:

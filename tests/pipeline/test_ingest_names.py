@@ -2,7 +2,7 @@
 
 Each case once produced a name that Athena, Hive or the Glue crawler hides, or two datasets sharing one table
 (see tests/cases/ingest/README.md); the same cases run through the whole pipeline on localaws in
-tests/localaws/test_ingest_names.py.
+tests/localaws/test_ingest_names_end_to_end.py.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ def visible(part: str) -> bool:
 @given(PATHS)
 @example(("Ünïcödé", "客户", "🎉"))
 @example(("a" * 300,))
+@example(("\ud83d",))  # a lone surrogate: hashed, not a UnicodeEncodeError
 def test_column_names_are_valid_and_deterministic(path) -> None:
     name = naming.base_name(path)
     assert GLUE_NAME.fullmatch(name), name
@@ -64,6 +65,7 @@ def test_column_names_are_valid_and_deterministic(path) -> None:
 @example("Überweisungen")
 @example("日本語")
 @example("x" * 500)
+@example("\ud800")
 def test_top_level_dataset_names_are_valid_visible_and_never_child_shaped(folder) -> None:
     name = naming.dataset_name(folder)
     assert TOP_LEVEL.fullmatch(name) and len(name) <= naming.MAX_DATASET, name
