@@ -77,7 +77,7 @@ def check_01_upload_raw_json(nb) -> None:
 
 
 def check_02_lambda_flatten(nb) -> None:
-    assert text(nb, "02-04").splitlines() == ["orders: 1 row(s), 15 columns", "orders_items: 4 row(s), 8 columns"]
+    assert text(nb, "02-04").splitlines() == ["orders: 1 row(s), 15 columns", "orders__items: 4 row(s), 8 columns"]
     parent = {row[""]: row["value"] for row in table(nb, "02-06")}
     items = table(nb, "02-07a")
     assert [row["_position"] for row in items] == ["0", "1", "2", "3"]
@@ -85,7 +85,7 @@ def check_02_lambda_flatten(nb) -> None:
     files = EXPECTED["files"]
     expected = files["orders/orders_2024-06-01.json"]
     assert f"orders: {expected['orders']} rows, " in text(nb, "02-09")
-    assert f"orders_items: {expected['orders_items']} rows" in text(nb, "02-09")
+    assert f"orders__items: {expected['orders__items']} rows" in text(nb, "02-09")
     for row in table(nb, "02-13a"):
         assert int(row["rows"]) == files[row["key"].removeprefix("raw/")][row["dataset"]], row
     reports = table(nb, "02-15")
@@ -108,7 +108,7 @@ def check_03_check_parquet_output(nb) -> None:
     order_ids = next(row for row in chunks if row["column"] == "order_id")
     assert order_ids["min"].startswith("ORD-") and order_ids["max"] >= order_ids["min"]
     assert "rows: 18" in text(nb, "03-09") and "row groups: 1" in text(nb, "03-09")
-    orders, items = TABLES["orders"], TABLES["orders_items"]
+    orders, items = TABLES["orders"], TABLES["orders__items"]
     assert f"{orders} orders, {items} item rows, {items} of them joined to their order" in text(nb, "03-11")
 
 
@@ -131,7 +131,7 @@ def check_05_athena_queries(nb) -> None:
     for row in table(nb, "05-06d"):
         assert float(row["revenue"]) == revenue[row["currency"]]
         assert float(row["revenue_eur"]) == pytest.approx(float(row["revenue"]) * float(row["eur_per_unit"]), abs=0.01)
-    assert text(nb, "05-09").startswith(f"{TABLES['orders_items']} item lines found their order")
+    assert text(nb, "05-09").startswith(f"{TABLES['orders__items']} item lines found their order")
     assert sum(int(row["events"]) for row in table(nb, "05-11")) == TABLES["clickstream"]
     assert re.search(r"dt = '2000-01-01': 0 rows · 0 B scanned", text(nb, "05-11"))
     assert "Athena and pandas count the same: True" in text(nb, "05-13")
@@ -154,8 +154,8 @@ def check_06_bad_input_and_drift(nb) -> None:
     assert changes["id__string"] == ("(no such column)", "string")
     assert changes["price__double"] == ("(no such column)", "double")
     counts = table(nb, "06-14")[0]
-    assert {name: int(counts[name]) for name in ("messy", "messy_line_items", "orders")} == {
-        name: TABLES[name] for name in ("messy", "messy_line_items", "orders")
+    assert {name: int(counts[name]) for name in ("messy", "messy__line_items", "orders")} == {
+        name: TABLES[name] for name in ("messy", "messy__line_items", "orders")
     }
     rows = table(nb, "06-15a")
     assert len(rows) == TABLES["messy"]
