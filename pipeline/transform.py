@@ -79,7 +79,7 @@ def output_name(source_key: str, event_time: datetime, *identity: str) -> Output
     """The output name of a source object; `identity` is its ETag, version id and/or event sequencer."""
     base = source_key.rsplit("/", 1)[-1]
     stem = naming.object_stem(_INPUT_SUFFIXES.sub("", base))
-    digest = hashlib.sha1("\n".join((source_key, *identity)).encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha1("\n".join((source_key, *identity)).encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return OutputName(stem=stem, event_time=event_time, short_hash=digest)
 
 

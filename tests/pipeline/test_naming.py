@@ -150,6 +150,7 @@ def test_a_field_named_dt_is_renamed_and_the_mapping_recorded() -> None:
 @example(".hidden.ndjson", "orders", "")
 @example("   .json", "orders", "")
 @example(" x.json", "orders", "")
+@example("\ud800", "", "")  # hashed, not a UnicodeEncodeError
 def test_output_object_keys_are_never_hidden(file_name, folder, etag) -> None:
     name = output_name(f"raw/{folder}/{file_name}", datetime(2024, 5, 1, 12, tzinfo=UTC), etag)
     key = name.key(naming.dataset_name(folder))
