@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -193,9 +194,16 @@ def measure_once(engine: str, source: Path) -> tuple[dict | None, float, str]:
         output, errors = stdout.read(), stderr.read()
     rss_mb = usage.ru_maxrss / 1024
     if child.returncode != 0:
-        reason = (errors.strip().splitlines() or [f"exit code {child.returncode}"])[-1]
-        return None, rss_mb, "failed: " + reason[:90]
+        return None, rss_mb, "failed: " + failure_reason(errors, child.returncode)
     return json.loads(output.strip().splitlines()[-1]), rss_mb, ""
+
+
+def failure_reason(stderr: str, exit_code: int) -> str:
+    """The child's last exception line (a hint line may follow it), without file paths, cut to fit a table cell."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Invalid)\w*: ", line)]
+    reason = (errors or lines or [f"exit code {exit_code}"])[-1]
+    return re.sub(r' in file "[^"]+",', "", reason)[:180]
 
 
 def measure(run: Run, source: Path, repeat: int) -> Run:
@@ -378,7 +386,8 @@ def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace, 
             "# Transform benchmark results",
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{' '.join(['transform.py', *sys.argv[1:]])}`"
-            f" (repeats: {args.repeat} below 1 GB, {args.repeat_large} at 1 GB and above).",
+            f" (repeats: {args.repeat} below 1 GB, {args.repeat_large} at 1 GB and above,"
+            f" at most {args.repeat_baseline} for the baseline).",
             "",
             f"Machine: {machine_description()}.",
             "",
@@ -434,6 +443,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="10 MB only")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table shows the median")
     parser.add_argument("--repeat-large", type=int, default=1, help="runs per cell at 1 GB and above")
+    parser.add_argument(
+        "--repeat-baseline", type=int, default=1, help="at most this many baseline runs per cell (~7x slower)"
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS), help="any of ndjson,array,messy")
     parser.add_argument("--engines", default=",".join(ENGINES), help="any of baseline,pyarrow,duckdb,transform")
     parser.add_argument("--large-variants", default=",".join(VARIANTS), help="the variants run at 1 GB and above")
@@ -467,7 +479,8 @@ def main() -> None:
                     run.input_bytes, run.failure = source.stat().st_size, skip
                 else:
                     print(f"  running {engine} on {source.name} ...", flush=True)
-                    measure(run, source, args.repeat if size_mb < 1000 else args.repeat_large)
+                    repeat = args.repeat if size_mb < 1000 else args.repeat_large
+                    measure(run, source, min(repeat, args.repeat_baseline) if engine == "baseline" else repeat)
                 runs.append(run)
                 print("  " + " | ".join(fmt_row(run, None)), flush=True)  # peer ratios come in the table
     print()
