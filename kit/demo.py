@@ -27,7 +27,7 @@ import boto3
 import pandas as pd
 
 from kit.errors import script_boundary
-from kit.local_endpoint import REPO_ROOT, LocalAwsProcess
+from kit.local_endpoint import REPO_ROOT, LocalAwsProcess, console_url
 from kit.queries import QueryRun, run_query
 from kit.stack import load_outputs, stacks_dir
 from kit.uploads import upload_sample_data
@@ -128,7 +128,8 @@ def run_demo(stack: str) -> int:
     with timings.step("start localaws"):
         server = LocalAwsProcess(log_path=log_path)
     try:
-        print(f"  localaws is serving {server.endpoint} (log: {log_path})\n")
+        print(f"  localaws is serving {server.endpoint} (log: {log_path})")
+        print(f"  watch the pipeline live in the localaws console: {console_url(server.endpoint, stack)}\n")
         os.environ.update(server.env())
 
         print(f"Provisioning stack '{stack}' with the unchanged provision.py (AWS_ENDPOINT_URL={server.endpoint})…")

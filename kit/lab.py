@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from kit import stack as stack_names
 from kit.errors import script_boundary
-from kit.local_endpoint import FAKE_CREDENTIALS, LocalAwsProcess, is_localaws
+from kit.local_endpoint import FAKE_CREDENTIALS, LocalAwsProcess, console_url, is_localaws
 from kit.tutorial import STACK_ENV
 
 ROOT = stack_names.ROOT
@@ -174,6 +174,7 @@ def run_local(stack: str, port: int, open_browser: bool, endpoint: str | None = 
             print(f"Nothing answers as localaws at {endpoint}: start it with `make localaws`, or drop ENDPOINT=.")
             return 2
         print(f"Using localaws at {endpoint} (it keeps running after the lab).", flush=True)
+        print(f"  the localaws console (the pipeline, live): {console_url(endpoint, stack)}", flush=True)
         env = lab_env(os.environ, stack=stack, endpoint=endpoint)
         print(f"Provisioning stack '{stack}' on it with the unchanged provision.py (safe to re-run)…", flush=True)
         if provision(stack, env) != 0:
@@ -189,6 +190,7 @@ def run_local(stack: str, port: int, open_browser: bool, endpoint: str | None = 
     server = LocalAwsProcess(log_path=log_path)
     try:
         print(f"  localaws is serving {server.endpoint} (log: {_shown(log_path)})", flush=True)
+        print(f"  the localaws console (the pipeline, live): {console_url(server.endpoint, stack)}", flush=True)
         env = lab_env(os.environ, stack=stack, endpoint=server.endpoint)
         print(f"Provisioning stack '{stack}' on localaws with the unchanged provision.py…", flush=True)
         if provision(stack, env) != 0:

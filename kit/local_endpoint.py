@@ -91,6 +91,11 @@ def wait_idle(endpoint: str, timeout: float = 60) -> bool:
         raise
 
 
+def console_url(endpoint: str, stack: str | None = None) -> str:
+    """The localaws console's page (/_localaws/console), filtered to `stack` when given."""
+    return f"{endpoint.rstrip('/')}/_localaws/console" + (f"?stack={stack}" if stack else "")
+
+
 def is_localaws(endpoint: str | None) -> bool:
     """True when `endpoint` answers localaws' health check (so AWS_ENDPOINT_URL points at localaws)."""
     if not endpoint:

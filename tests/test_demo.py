@@ -31,6 +31,7 @@ def test_the_demo_runs_the_whole_pipeline_and_answers_three_queries(tmp_path: Pa
     out = demo.stdout
     assert demo.returncode == 0, out + demo.stderr
     assert "Stack demotest ready" in out
+    assert re.search(r"localaws console: http://127\.0\.0\.1:\d+/_localaws/console\?stack=demotest\n", out)
     assert "uploaded s3://demotest-123456789012-us-east-1/raw/messy/export 2024-06-02.jsonl" in out
     assert out.count("rows · ") == 3 and "scanned" in out  # three queries, each with rows and bytes scanned
     revenue = out.split("▶ Revenue by currency and country")[1].split("▶")[0]

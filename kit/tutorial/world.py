@@ -15,7 +15,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from kit import stack as stack_names
-from kit.local_endpoint import is_localaws
+from kit.local_endpoint import console_url, is_localaws
 from kit.waiting import wait_until
 
 STACK_ENV = "ETL_STACK"
@@ -70,7 +70,8 @@ class World:
 
     def summary(self) -> str:
         where = (
-            f"localaws at {self.endpoint} (no AWS account is used; nothing costs money)"
+            f"localaws at {self.endpoint} (no AWS account is used; nothing costs money)\n"
+            f"Watch the pipeline live in the localaws console: {console_url(self.endpoint, self.stack)}"
             if self.is_local
             else f"AWS account {self.account} in {self.region} (real resources: they cost money until teardown)"
         )

@@ -350,4 +350,5 @@ class Views:
             "partitions": sum(len(t["partitions"]) for t in crawls["tables"]),
             "queries": len(queries),
             "bytes_scanned": sum(q["bytes_scanned"] for q in queries),
+            "price_usd": sum(q["price_usd"] for q in queries),
         }

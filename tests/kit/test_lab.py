@@ -133,7 +133,9 @@ def _interrupt_when_exists(path: Path) -> None:
 
 @pytest.mark.localaws
 @pytest.mark.slow
-def test_local_lab_provisions_hands_its_environment_to_jupyter_and_stops_localaws(monkeypatch, tmp_path) -> None:
+def test_local_lab_provisions_hands_its_environment_to_jupyter_and_stops_localaws(
+    monkeypatch, tmp_path, capsys
+) -> None:
     """`make lab` end to end, with a stand-in for JupyterLab that records what a kernel would see."""
     monkeypatch.setenv("KIT_STACKS_DIR", str(tmp_path / "stacks"))
     seen = tmp_path / "seen.json"
@@ -149,6 +151,10 @@ def test_local_lab_provisions_hands_its_environment_to_jupyter_and_stops_localaw
     kernel_env = json.loads(seen.read_text())
     assert kernel_env["ETL_STACK"] == "labtest" and kernel_env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert not is_localaws(kernel_env["AWS_ENDPOINT_URL"]), "localaws is still running after the lab ended"
+    assert (
+        f"localaws console (the pipeline, live): {kernel_env['AWS_ENDPOINT_URL']}/_localaws/console?stack=labtest"
+        in (capsys.readouterr().out)
+    )
 
 
 def test_make_lab_passes_port_no_browser_endpoint_and_yes() -> None:

@@ -111,6 +111,7 @@ def test_describe_world_on_localaws_says_so(stacks_dir: Path, localaws_env: str)
     world = tutorial.describe_world("carol")
     assert world.is_local and world.endpoint == localaws_env and world.account == ACCOUNT
     assert world.summary().startswith(f"Connected to localaws at {localaws_env}")
+    assert f"localaws console: {localaws_env}/_localaws/console?stack=carol" in world.summary()
 
 
 def test_resources_lists_every_name_and_arn_but_not_tags(world: tutorial.World) -> None:

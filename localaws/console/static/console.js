@@ -69,14 +69,21 @@ function drawCounts(counts) {
     lastCounts[key] = counts[key];
   }
   for (const span of document.querySelectorAll("[data-bytes]")) span.textContent = bytes(counts[span.dataset.bytes] || 0);
+  for (const span of document.querySelectorAll("[data-usd]")) span.textContent = "$" + (counts[span.dataset.usd] || 0).toFixed(6);
 }
 
 // The function's own last log line (its outcome, usually), without the runtime's "[LEVEL]\ttime\trequest id\t" prefix.
 function lastLine(lines) {
   const own = lines.filter((l) => !/^(START|END|REPORT) RequestId:/.test(l)).pop();
   if (!own) return "";
-  const text = own.split("\t").slice(-1)[0];
-  return text.length > 90 ? text.slice(0, 90) + "…" : text;
+  let text = own.split("\t").slice(-1)[0];
+  try { // a JSON log line reads better as "key value · key value"
+    const doc = JSON.parse(text);
+    if (doc && typeof doc === "object" && !Array.isArray(doc)) {
+      text = Object.entries(doc).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k} ${v}`).join(" · ");
+    }
+  } catch (_) { /* not JSON: shown as written */ }
+  return text.length > 120 ? text.slice(0, 120) + "…" : text;
 }
 
 function drawInvocations(data) {
