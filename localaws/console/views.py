@@ -6,6 +6,7 @@ messages' visibility and receive count). Nothing is stored here.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,6 +34,12 @@ def belongs(name: str, stack: str) -> bool:
     if not stack:
         return True
     return name == stack or name.startswith(f"{stack}-") or name == stack.replace("-", "_")
+
+
+def arn_belongs(arn: str, stack: str) -> bool:
+    """True when a name in the ARN's resource part (a role, a bucket, a function...) belongs to the stack."""
+    resource = arn.split(":", 5)[5] if arn.startswith("arn:") and arn.count(":") >= 5 else arn
+    return not stack or any(belongs(part, stack) for part in re.split(r"[:/]", resource) if part)
 
 
 def _iso(value: Any) -> str | None:
@@ -321,7 +328,7 @@ class Views:
             {"principal": arn, **call}
             for arn, calls in data.get("principals", {}).items()
             for call in calls
-            if not call.get("allowed") and (not stack or stack in arn or stack in call.get("resource", ""))
+            if not call.get("allowed") and (arn_belongs(arn, stack) or arn_belongs(call.get("resource", ""), stack))
         ]
         return {"recorded": True, "mode": data.get("mode"), "denials": denials}
 

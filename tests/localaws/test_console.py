@@ -172,3 +172,38 @@ def test_stack_membership_follows_the_kit_names():
     assert belongs("etl-transform", "etl") and belongs("etl", "etl") and belongs("my_stack", "my-stack")
     assert not belongs("etlx-transform", "etl") and not belongs("other-etl", "etl")
     assert belongs("anything", "")
+
+
+def test_iam_denials_come_from_the_decisions_localaws_records():
+    """The shape of GET /_localaws/iam-usage (what IAM enforcement records); only denials of the stack are shown."""
+    from localaws.console.views import Views
+    from localaws.server import LocalAws, json_response
+
+    app = LocalAws()
+    assert Views(app).iam("etl", "us-east-1") == {"recorded": False, "denials": []}
+    role = "arn:aws:iam::123456789012:role/etl-transform-role"
+    usage = {
+        "mode": "enforce",
+        "principals": {
+            role: [
+                {"action": "s3:GetObject", "resource": "arn:aws:s3:::etl-b/raw/a.json", "allowed": True, "count": 3},
+                {"action": "s3:PutObject", "resource": "arn:aws:s3:::etl-b/raw/a.json", "allowed": False, "count": 1},
+            ],
+            "arn:aws:iam::123456789012:role/other-etl-role": [
+                {"action": "s3:ListBucket", "resource": "arn:aws:s3:::etlx-bucket", "allowed": False, "count": 2}
+            ],
+        },
+    }
+    app.internal("iam-usage", lambda _query: json_response(usage))
+    shown = Views(app).iam("etl", "us-east-1")
+    assert shown["recorded"] and shown["mode"] == "enforce"
+    assert shown["denials"] == [
+        {
+            "principal": role,
+            "action": "s3:PutObject",
+            "resource": "arn:aws:s3:::etl-b/raw/a.json",
+            "allowed": False,
+            "count": 1,
+        }
+    ]
+    assert len(Views(app).iam("", "us-east-1")["denials"]) == 2

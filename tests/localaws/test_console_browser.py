@@ -33,13 +33,9 @@ CHROMIUM_ARGS = [
 BOUND_MS = 240_000  # an upper bound for the pipeline to finish, not a measurement
 
 
-def launch(playwright):
+def test_an_upload_shows_its_event_invocation_crawl_and_new_table(localaws, localaws_env, tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: the browser test needs Debian's chromium (apt-get install chromium)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-def test_an_upload_shows_its_event_invocation_crawl_and_new_table(localaws, localaws_env, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make env installs it)")
     stack = "console"
     env = {**os.environ, "KIT_STACKS_DIR": str(tmp_path)}
@@ -51,7 +47,7 @@ def test_an_upload_shows_its_event_invocation_crawl_and_new_table(localaws, loca
     key = f"raw/orders/{SAMPLE.name}"
 
     with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(f"{localaws_env}/_localaws/console?stack={stack}")

@@ -93,7 +93,7 @@ function drawInvocations(data) {
     const event = inv.event
       ? el("span", {}, el("b", {}, inv.event.name || "S3 event"), " ", el("code", {}, inv.event.key), " ", el("span", { class: "muted" }, bytes(inv.event.size)))
       : el("span", { class: "muted" }, lastLine(inv.lines) || "(its log names no S3 event)");
-    const details = keepOpen(el("details", {}, el("summary", {}, event), el("pre", { class: "log" }, inv.lines.join("\n"))), inv.request_id);
+    const details = keepOpen(el("details", {}, el("summary", { title: event.textContent }, event), el("pre", { class: "log" }, inv.lines.join("\n"))), inv.request_id);
     rows.push(el("tr", { "data-request-id": inv.request_id, "data-status": inv.status, "data-function": inv.function },
       el("td", { class: "num" }, clock(inv.started)), el("td", { class: "event" }, details, el("div", { class: "fn" }, inv.function)),
       el("td", {}, statusWord(inv.status)), el("td", { class: "num" }, ms(r.duration_ms)), el("td", { class: "num" }, ms(r.billed_ms)),
