@@ -30,6 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "  LOCALAWS_LAMBDA_PREWARM       0 = no proactive initialization of new functions (default 1)\n"
             "  LOCALAWS_LAMBDA_IDLE_SECONDS  idle warm environments are stopped after this (default 300)\n"
             "  LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for a function's INIT phase (default 10)\n"
+            "  LOCALAWS_IAM                  enforce (default) | soft (log would-be denials) | off\n"
+            "  LOCALAWS_CORS_ORIGINS, LOCALAWS_ALLOWED_HOSTS   as --cors-origins, --allowed-hosts\n"
+            "commands:\n"
+            "  python -m localaws iam-report   used vs allowed-but-unused actions per principal, smallest policy\n"
         ),
         description=(
             "Serve an AWS-compatible endpoint on loopback. moto holds the control plane (S3, IAM, Lambda, Logs, SQS, "
@@ -99,6 +103,11 @@ def drop_credentials(environ: MutableMapping[str, str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["iam-report"]:
+        from localaws.iam.report import main as iam_report
+
+        return iam_report(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

@@ -7,6 +7,7 @@ from localaws import (
     console,
     glue_catalog,
     glue_crawler,
+    iam,
     lambda_runtime,
     s3_bucket_policy,
     s3_conditional_copy,
@@ -17,6 +18,7 @@ from localaws.browser_guard import BrowserGuard
 from localaws.server import LocalAws
 
 PARTS = (
+    iam,
     s3_bucket_policy,
     s3_conditional_copy,
     s3_events,

@@ -35,7 +35,7 @@ ACCOUNT_ID = "123456789012"  # moto's default account; STS GetCallerIdentity ans
 
 @dataclass
 class Request:
-    route: Route
+    route: Route | None  # None only for a gate: a request routing cannot name goes to moto as it is
     method: str
     path: str
     query: dict[str, list[str]]
@@ -102,6 +102,7 @@ class LocalAws:
     _validators: dict[tuple[str, str], list[Validator]] = field(default_factory=lambda: defaultdict(list))
     _after: dict[tuple[str, str], list[AfterHook]] = field(default_factory=lambda: defaultdict(list))
     _internal: dict[str, Callable[[dict[str, list[str]]], Response]] = field(default_factory=dict)
+    _gates: list[Validator] = field(default_factory=list)
     _controls: dict[str, Control] = field(default_factory=dict)
     _shutdown: list[Callable[[], None]] = field(default_factory=list)
     _kill: list[Callable[[], None]] = field(default_factory=list)
@@ -114,6 +115,10 @@ class LocalAws:
     # -- registration -------------------------------------------------------------------------------------
     def override(self, service: str, operation: str, handler: Override) -> None:
         self._overrides[(service, operation)] = handler
+
+    def gate(self, gate: Validator) -> None:
+        """Run `gate` on every request to a service before anything else; a Response it returns is the answer."""
+        self._gates.append(gate)
 
     def validate(self, service: str, operation: str, validator: Validator) -> None:
         self._validators[(service, operation)].append(validator)
@@ -194,11 +199,15 @@ class LocalAws:
             headers["content-type"] = environ["CONTENT_TYPE"]
         query_string = environ.get("QUERY_STRING", "")
         route = identify(environ["REQUEST_METHOD"], path, query_string, headers, body)
-        if route is None:
-            return self._send(self.call_moto(_rewound(environ, body)), start_response)
         request = Request(
             route, environ["REQUEST_METHOD"], path, parse_qs(query_string, keep_blank_values=True), headers, body
         )
+        for gate in self._gates:
+            refusal = gate(request)
+            if refusal is not None:
+                return self._send(refusal, start_response)
+        if route is None:
+            return self._send(self.call_moto(_rewound(environ, body)), start_response)
         key = (route.service, route.operation)
         for validator in self._validators.get(key, ()):
             rejection = validator(request)

@@ -37,6 +37,8 @@ from localaws.glue_crawler.layout import (
     plan_tables,
     skip_reason,
 )
+from localaws.iam import principals as iam_principals
+from localaws.server import ACCOUNT_ID
 
 log = logging.getLogger("localaws.glue_crawler")
 
@@ -83,7 +85,9 @@ class Crawl:
         self.app, self.region, self.crawler_name = app, region, crawler_name
         self.moto_crawl, self.record = moto_crawl, record
         self.log_lines: list[tuple[int, str]] = []
-        self.glue = self.s3 = self.logs = None  # connected in the crawl thread, off the StartCrawler request
+        self.glue = self.catalog = self.s3 = self.logs = (
+            None  # connected in the crawl thread, off the StartCrawler request
+        )
 
     def _connect(self) -> None:
         config = Config(
@@ -97,6 +101,33 @@ class Crawl:
             self.glue = session.client("glue", region_name=region, endpoint_url=endpoint, config=config)
             self.s3 = session.client("s3", region_name=region, endpoint_url=endpoint, config=config)
             self.logs = session.client("logs", region_name=region, endpoint_url=endpoint, config=config)
+        self.catalog = self.glue
+
+    def _connect_as(self, role: str | None) -> None:
+        """Read S3, write the catalog and the crawl's log with a session of the crawler's role, as Glue does
+        (https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html), so the role's policy is what the crawl
+        may do (localaws.iam). Reading the crawler's own definition stays Glue's."""
+        if not role:
+            return
+        arn = role if role.startswith("arn:") else f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+        with self.app.moto_lock:
+            credentials = iam_principals.assume_role(ACCOUNT_ID, self.region, arn, "AWS-Crawler")
+        config = Config(
+            user_agent_extra=f"{USER_AGENT_PREFIX}{self.record.crawl_id}",
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path"},
+        )
+        keys = {
+            "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": credentials["AWS_SESSION_TOKEN"],
+        }
+        options = {"region_name": self.region, "endpoint_url": self.app.endpoint, "config": config, **keys}
+        with _SESSION_LOCK:
+            session = _session()
+            self.s3 = session.client("s3", **options)
+            self.logs = session.client("logs", **options)
+            self.catalog = session.client("glue", **options)
 
     def note(self, message: str) -> None:
         self.log_lines.append((int(time.time() * 1000), f"[{self.record.crawl_id}] {message}"))
@@ -123,11 +154,12 @@ class Crawl:
 
     def _crawl(self) -> None:
         crawler = self.glue.get_crawler(Name=self.crawler_name)["Crawler"]
+        self._connect_as(crawler.get("Role"))
         settings = CrawlerSettings.from_crawler(crawler)
         database = crawler["DatabaseName"]
         try:
-            self.glue.get_database(Name=database)
-        except self.glue.exceptions.EntityNotFoundException as missing:
+            self.catalog.get_database(Name=database)
+        except self.catalog.exceptions.EntityNotFoundException as missing:
             raise CrawlFailed(f"Database {database} not found") from missing
         if settings.recrawl_behavior == "CRAWL_EVENT_MODE":
             self.note("WARN : localaws has no S3 event queue for crawlers; this crawl lists everything")
@@ -147,7 +179,7 @@ class Crawl:
         self.note(f"BENCHMARK : Classification complete, writing results to database {database}")
         self._check_stop()
         identity = CrawlIdentity(self.crawler_name, self.record.crawl_id)
-        writer = CatalogWriter(self.glue, database, settings, identity, self.note)
+        writer = CatalogWriter(self.catalog, database, settings, identity, self.note)
         with _CATALOG_WRITES:
             planned = set()
             for _, plans in plans_by_target:

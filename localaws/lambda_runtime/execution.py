@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localaws.iam import principals as iam_principals
 from localaws.lambda_runtime import layers, tmp_storage
 from localaws.lambda_runtime.environments import Attempt, Environment, EnvironmentPool
 from localaws.lambda_runtime.functions import CodeCache, FunctionSpec
@@ -38,6 +39,7 @@ from localaws.lambda_runtime.logs import (
 
 log = logging.getLogger("localaws")
 
+SESSION_TOKEN_PREFIX = "localaws-lambda-"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
 
 
@@ -217,12 +219,21 @@ class Executor:
             "AWS_ENDPOINT_URL": self.app.endpoint,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            **FAKE_CREDENTIALS,
-            # Each environment has its own session, as Lambda gives each its role's session: faults.py tells by the
-            # X-Amz-Security-Token header which environment made a request.
-            "AWS_SESSION_TOKEN": f"localaws-lambda-{uuid.uuid4().hex}",
+            **self._role_credentials(spec),
         }
         return {**dict(spec.environment), **reserved}
+
+    def _role_credentials(self, spec: FunctionSpec) -> dict[str, str]:
+        """A session of the function's execution role, as Lambda assumes it through STS for each environment
+        (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html), so the handler runs under
+        its role's policies (localaws.iam). Each environment has its own session: faults.py tells by the
+        X-Amz-Security-Token header which environment made a request."""
+        if not spec.role:
+            return {**FAKE_CREDENTIALS, "AWS_SESSION_TOKEN": f"{SESSION_TOKEN_PREFIX}{uuid.uuid4().hex}"}
+        with self.app.moto_lock:
+            return iam_principals.assume_role(
+                spec.account, spec.region, spec.role, spec.name, token_prefix=SESSION_TOKEN_PREFIX
+            )
 
 
 def _outcome(attempt: Attempt, request_id: str, spec: FunctionSpec) -> tuple[bytes, list[str]]:

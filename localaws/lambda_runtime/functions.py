@@ -65,6 +65,7 @@ class FunctionSpec:
     layers: tuple[str, ...]
     code_sha256: str
     ephemeral_storage: int = 512  # MB of /tmp (EphemeralStorage.Size)
+    role: str = ""  # the execution role's ARN: a new role needs environments with sessions of it
 
     @property
     def environment_key(self) -> tuple[Any, ...]:
@@ -79,6 +80,7 @@ class FunctionSpec:
             self.environment,
             self.layers,
             self.ephemeral_storage,
+            self.role,
         )
 
     @property
@@ -115,6 +117,7 @@ def find_function(
             layers=tuple(layer["Arn"] for layer in fn.layers),
             code_sha256=fn.code_sha_256,
             ephemeral_storage=int(fn.ephemeral_storage),
+            role=fn.role or "",
         )
         return spec, fn.code_bytes
 
