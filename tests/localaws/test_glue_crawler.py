@@ -14,6 +14,7 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from roles import allow_everything
 
 pytestmark = pytest.mark.localaws
 
@@ -83,7 +84,10 @@ class Lake:
 def create_role(name: str, service: str) -> str:
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}  # fmt: skip
-    return boto3.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam = boto3.client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    allow_everything(iam, name)
+    return arn
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import zipfile
 
 import boto3
 import pytest
+from roles import allow_everything
 
 pytestmark = pytest.mark.localaws
 
@@ -39,9 +40,9 @@ def zipped(files: dict[str, str]) -> bytes:
 def create_function(code: str | dict[str, str], handler: str = "app.handler", **settings) -> str:
     """Create a function from handler source (app.py) or a dict of files; return its (unique) name."""
     name = f"fn-{uuid.uuid4().hex[:12]}"
-    role = boto3.client("iam").create_role(RoleName=f"role-{name}", AssumeRolePolicyDocument=TRUST_POLICY)["Role"][
-        "Arn"
-    ]
+    iam = boto3.client("iam")
+    role = iam.create_role(RoleName=f"role-{name}", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    allow_everything(iam, f"role-{name}")
     files = code if isinstance(code, dict) else {"app.py": code}
     client = boto3.client("lambda")
     client.create_function(

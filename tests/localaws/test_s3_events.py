@@ -18,6 +18,7 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from botocore.serialize import create_serializer
+from roles import allow_everything
 
 from localaws.s3_events.records import CreatedObject, RequestFacts, Sequencer, build_event, encode_key, event_time
 from localaws.s3_events.rules import LAMBDA, QUEUE, NotificationRule, find_overlap, parse_notification_xml
@@ -538,6 +539,7 @@ def function_arn(clients) -> str:
     role = clients["iam"].create_role(
         RoleName=_name("role"), AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )
+    allow_everything(clients["iam"], role["Role"]["RoleName"])
     import io
     import zipfile
 
@@ -730,6 +732,7 @@ def test_object_creation_invokes_the_function_with_the_event(clients, bucket) ->
     role = clients["iam"].create_role(
         RoleName=_name("role"), AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )
+    allow_everything(clients["iam"], role["Role"]["RoleName"])
     function_arn = clients["lambda"].create_function(
         FunctionName=_name("recorder"),
         Runtime="python3.12",
