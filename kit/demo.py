@@ -6,7 +6,7 @@ Steps:
 3. upload every sample dataset to raw/<dataset>/;
 4. wait, through localaws' idle endpoint, until the Lambdas and the crawler have finished;
 5. run three Athena queries through pyathena and print each DataFrame with its rows, bytes scanned and time;
-6. list the quarantined files and why;
+6. list the quarantined files and why, and what each role did under IAM (localaws' least-privilege report);
 7. stop localaws, and print a timing summary.
 """
 
@@ -161,6 +161,10 @@ def run_demo(stack: str) -> int:
         print("\nQuarantined files (bad input is kept with a readable reason, never dropped):")
         for report in quarantine_report(s3, bucket):
             print(f"  {report['key'].removesuffix('.error.json')}: {report.get('reason')}")
+
+        print("\nLeast privilege, measured: what each role did under IAM enforcement (python -m localaws iam-report):")
+        report = [sys.executable, "-m", "localaws", "iam-report", "--summary", "--endpoint", server.endpoint]
+        print(subprocess.run(report, cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout.rstrip())
 
     finally:
         print("\nStopping localaws…")

@@ -21,6 +21,12 @@ import boto3
 
 from localaws.iam.evaluation import Document, statements, wildcard_match
 
+# Work localaws does itself, as the root, that AWS does with a role's credentials: such grants show as unused here.
+SERVICE_SIDE_NOTE = (
+    "  (Lambda's own log writes and DLQ/destination sends are made by localaws, not with the role: on AWS the role's "
+    "logs:CreateLogStream, logs:PutLogEvents and sqs:SendMessage grants are used by Lambda itself.)"
+)
+
 
 def fetch_usage(endpoint: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{endpoint}/_localaws/iam-usage", timeout=30) as response:
@@ -127,7 +133,25 @@ def render(report: dict[str, Any]) -> str:
         ] or ["    nothing: every grant was used"]
         lines.append("  smallest sufficient policy:")
         lines += ["    " + line for line in json.dumps(entry["smallest_policy"], indent=2).splitlines()]
+    if report["principals"]:
+        lines += ["", SERVICE_SIDE_NOTE.strip()]
     return "\n".join(lines)
+
+
+def render_summary(report: dict[str, Any]) -> str:
+    """A few lines per principal: the actions it used, what it was denied, the grants it never used."""
+    lines = []
+    for arn, entry in report["principals"].items():
+        used = sorted({u["action"] for u in entry["used"]})
+        lines.append(f"  {arn.rsplit(':', 1)[-1]}: used {', '.join(used) or 'nothing'}")
+        denied = sorted({u["action"] for u in entry["denied"]})
+        if denied:
+            lines.append(f"    denied: {', '.join(denied)}")
+        never = sorted({u["action"] for u in entry["allowed_but_unused"]} - set(used))
+        lines.append(f"    allowed, never used: {', '.join(never)}" if never else "    every granted action was used")
+    if not lines:
+        return "  no request was signed by an IAM user or a role session"
+    return "\n".join([*lines, SERVICE_SIDE_NOTE])
 
 
 def main(argv: list[str]) -> int:
@@ -137,7 +161,9 @@ def main(argv: list[str]) -> int:
         default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
         help="the running localaws (default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566)",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the report as JSON")
+    shape.add_argument("--summary", action="store_true", help="a few lines per principal, no policies")
     args = parser.parse_args(argv)
     iam = boto3.client(
         "iam",
@@ -147,5 +173,8 @@ def main(argv: list[str]) -> int:
         aws_secret_access_key="test",
     )
     report = build(args.endpoint, iam)
-    print(json.dumps(report, indent=2) if args.json else render(report))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(render_summary(report) if args.summary else render(report))
     return 0
