@@ -34,7 +34,14 @@ def fetch_usage(endpoint: str) -> dict[str, Any]:
 
 
 def identity_policies(iam, principal_arn: str) -> list[tuple[str, Document]]:
-    """(name, document) of every inline and attached policy of a role or user ARN."""
+    """(name, document) of every inline and attached policy of a role or user ARN; none once it was deleted."""
+    try:
+        return _identity_policies(iam, principal_arn)
+    except iam.exceptions.NoSuchEntityException:
+        return []
+
+
+def _identity_policies(iam, principal_arn: str) -> list[tuple[str, Document]]:
     kind, _, name = principal_arn.split(":", 5)[-1].partition("/")
     name = name.rsplit("/", 1)[-1]
     found: list[tuple[str, Document]] = []

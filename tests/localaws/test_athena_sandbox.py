@@ -106,3 +106,14 @@ def test_duckdb_refuses_files_and_settings_even_without_the_check() -> None:
     with pytest.raises(duckdb.InvalidInputException, match="locked"):
         cursor.execute("SET enable_external_access = true")
     assert cursor.execute("SELECT 5 / 2, current_setting('TimeZone')").fetchall() == [(2, "UTC")]
+
+
+def test_prepared_statements_are_checked_too(shop: Shop) -> None:
+    """PREPARE stores the statement; EXECUTE parses it again, so a DuckDB function fails either way."""
+    prepared = run_query(shop, "PREPARE leak FROM SELECT * FROM read_text('/etc/hostname')")
+    if prepared["Status"]["State"] == "SUCCEEDED":
+        assert _reason(run_query(shop, "EXECUTE leak")).startswith("FUNCTION_NOT_FOUND")
+    else:
+        assert _reason(prepared).startswith("FUNCTION_NOT_FOUND")
+    # A parameter value is one literal, and the query it completes is parsed and checked again.
+    _reason(run_query(shop, "SELECT ?", ExecutionParameters=["read_text('/etc/hostname')"]))
