@@ -86,19 +86,35 @@ function lastLine(lines) {
   return text.length > 120 ? text.slice(0, 120) + "…" : text;
 }
 
+let lastInvocations = { invocations: [] };
+document.getElementById("only-events").addEventListener("change", () => drawInvocations(lastInvocations));
+
 function drawInvocations(data) {
+  lastInvocations = data;
   const rows = [];
+  const onlyEvents = document.getElementById("only-events").checked;
   for (const inv of data.invocations) {
+    if (onlyEvents && !inv.event) continue;
     const r = inv.report || {};
     const event = inv.event
-      ? el("span", {}, el("b", {}, inv.event.name || "S3 event"), " ", el("code", {}, inv.event.key), " ", el("span", { class: "muted" }, bytes(inv.event.size)))
+      ? el("span", {}, el("code", {}, inv.event.key), " ", el("span", { class: "muted" }, bytes(inv.event.size)))
       : el("span", { class: "muted" }, lastLine(inv.lines) || "(its log names no S3 event)");
-    const details = keepOpen(el("details", {}, el("summary", { title: event.textContent }, event), el("pre", { class: "log" }, inv.lines.join("\n"))), inv.request_id);
+    // The log lines open in a row of their own, as wide as the table.
+    const details = el("details", { open: opened.has(inv.request_id) }, el("summary", { title: event.textContent }, event));
+    details.addEventListener("toggle", () => {
+      if (details.open === opened.has(inv.request_id)) return;
+      if (details.open) opened.add(inv.request_id); else opened.delete(inv.request_id);
+      drawInvocations(lastInvocations);
+    });
     rows.push(el("tr", { "data-request-id": inv.request_id, "data-status": inv.status, "data-function": inv.function },
-      el("td", { class: "num" }, clock(inv.started)), el("td", { class: "event" }, details, el("div", { class: "fn" }, inv.function)),
+      el("td", { class: "num" }, clock(inv.started)), el("td", { class: "event" }, details,
+        el("div", { class: "fn" }, inv.event ? el("b", {}, `${inv.event.name} → `) : null, inv.function)),
       el("td", {}, statusWord(inv.status)), el("td", { class: "num" }, ms(r.duration_ms)), el("td", { class: "num" }, ms(r.billed_ms)),
       el("td", { class: "num" }, r.init_ms ? ms(r.init_ms) : "warm"),
-      el("td", { class: "num" }, r.max_memory_mb ? `${r.max_memory_mb} / ${r.memory_mb} MB` : "")));
+      el("td", { class: "num" }, r.max_memory_mb ? `${r.max_memory_mb}/${r.memory_mb} MB` : "")));
+    if (opened.has(inv.request_id)) {
+      rows.push(el("tr", { class: "log-row" }, el("td", { colspan: 7 }, el("pre", { class: "log" }, inv.lines.join("\n")))));
+    }
   }
   replaceBody(document.getElementById("invocations"), rows, "No invocations yet: upload a file to raw/.", 7);
 }
