@@ -14,7 +14,7 @@ NO_BROWSER ?=
 ENDPOINT ?=
 YES ?=
 
-.PHONY: help env test test-fast test-layer test-clients clients lint format bench demo localaws lab html screenshots clean
+.PHONY: help env test test-fast test-layer test-clients clients lint format bench bench-burst demo localaws lab html screenshots clean
 
 help:
 	@echo "make demo      run the whole pipeline on localaws (the embedded local AWS) and query it"
@@ -23,6 +23,7 @@ help:
 	@echo "make html      render every notebook to HTML (notebooks/html/); make screenshots photographs them"
 	@echo "make localaws  serve the local AWS endpoint on 127.0.0.1:4566"
 	@echo "make bench     measure the transform against the naive pandas baseline"
+	@echo "make bench-burst  a burst of FILES (default 1000) small files through localaws, measured end to end"
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +75,11 @@ format: env
 
 bench: env
 	$(BIN)/python benchmarks/transform.py
+
+# FILES=200 for a shorter run; the table goes to benchmarks/results.md.
+FILES ?= 1000
+bench-burst: env
+	$(BIN)/python benchmarks/burst.py --files $(FILES) --record
 
 demo: env
 	$(BIN)/python -m kit.demo --stack $(STACK)
