@@ -3,7 +3,8 @@
 - after ("glue", "StartCrawler"): start a crawl thread for moto's new crawl record (crawl.py);
 - override ("glue", "GetCrawlerMetrics"): moto has none; answered from this process's record of runs
   (https://docs.aws.amazon.com/glue/latest/webapi/API_GetCrawlerMetrics.html);
-- after ("s3", "GetObject"): note each object read a crawl makes, so tests can prove it reads footers only;
+- after ("s3", "GetObject"): note each object read a crawl makes, so tests can prove it reads footers only, and
+  only those of new or changed objects (footers are cached by ETag, footer.py);
 - validate ("glue", "CreateCrawler" | "UpdateCrawler"): what AWS rejects there (validation.py);
 - GET /_localaws/glue-crawler?name=<crawler>: the runs of a crawler (states, outcome, S3 reads).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from localaws.glue_crawler import moto_state, validation
 from localaws.glue_crawler.crawl import USER_AGENT_PREFIX, Crawl, CrawlRecord
+from localaws.glue_crawler.footer import FooterCache
 from localaws.server import ACCOUNT_ID, LocalAws, Request, Response, json_error, json_response
 
 
@@ -45,6 +47,7 @@ class CrawlRegistry:
 def install(app: LocalAws) -> None:
     moto_state.patch_moto()
     registry = CrawlRegistry()
+    footers = FooterCache()
 
     def start_crawl(request: Request, _response: Response) -> None:
         region, name = request.route.region, request.json()["Name"]
@@ -53,7 +56,7 @@ def install(app: LocalAws) -> None:
         record = CrawlRecord(name, moto_crawl.crawl_id, time.time())
         registry.add(region, record)
         app.activity.begin()
-        crawl = Crawl(app, region, name, moto_crawl, record)
+        crawl = Crawl(app, region, name, moto_crawl, record, footers)
         threading.Thread(target=crawl.run, name=f"glue-crawl-{name}", daemon=True).start()
 
     def note_object_read(request: Request, _response: Response) -> None:

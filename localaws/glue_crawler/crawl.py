@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localaws.glue_crawler import moto_state
 from localaws.glue_crawler.catalog import CatalogOutcome, CatalogWriter, CrawlIdentity
-from localaws.glue_crawler.footer import UnreadableFile, read_footer
+from localaws.glue_crawler.footer import FooterCache, UnreadableFile
 from localaws.glue_crawler.layout import (
     CrawledFile,
     CrawlerSettings,
@@ -81,8 +81,10 @@ class CrawlRecord:
 
 
 class Crawl:
-    def __init__(self, app: Any, region: str, crawler_name: str, moto_crawl: Any, record: CrawlRecord):
-        self.app, self.region, self.crawler_name = app, region, crawler_name
+    def __init__(
+        self, app: Any, region: str, crawler_name: str, moto_crawl: Any, record: CrawlRecord, footers: FooterCache
+    ):
+        self.app, self.region, self.crawler_name, self.footers = app, region, crawler_name, footers
         self.moto_crawl, self.record = moto_crawl, record
         self.log_lines: list[tuple[int, str]] = []
         self.glue = self.catalog = self.s3 = self.logs = (
@@ -228,7 +230,7 @@ class Crawl:
     def _footer(self, bucket: str, obj: dict):
         self._check_stop()
         try:
-            return read_footer(self.s3, bucket, obj["Key"], obj["Size"])
+            return self.footers.read(self.s3, bucket, obj["Key"], obj["Size"], obj["ETag"])
         except UnreadableFile as unreadable:
             raise CrawlFailed(f"Unable to read the Parquet footer of {unreadable}") from unreadable
 

@@ -4,11 +4,16 @@ A Parquet file ends with the Thrift-encoded FileMetaData, its 4-byte little-endi
 (https://parquet.apache.org/docs/file-format/). Glue's Parquet classifier infers the schema from that metadata
 (https://docs.aws.amazon.com/glue/latest/dg/add-classifier.html). So two suffix-range GETs per object: the last 8 bytes
 (footer length and magic), then exactly the footer. No data page is ever fetched, however small the file.
+
+Footers are cached by (bucket, key, ETag): an S3 object is immutable under its ETag, so a re-crawl reads only the
+footers of new or changed objects (the cost Glue's incremental crawls avoid,
+https://docs.aws.amazon.com/glue/latest/dg/incremental-crawls.html).
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -47,6 +52,25 @@ def read_footer(s3, bucket: str, key: str, size: int) -> Footer | None:
     except (pa.ArrowException, OSError, ValueError) as error:
         raise UnreadableFile(f"s3://{bucket}/{key}: {error}") from error
     return Footer(tuple(columns), metadata.num_rows)
+
+
+class FooterCache:
+    """Footers (or None: not Parquet) by (bucket, key, ETag), shared by every crawl of one localaws process."""
+
+    def __init__(self) -> None:
+        self._footers: dict[tuple[str, str, str], Footer | None] = {}
+        self._lock = threading.Lock()
+
+    def read(self, s3, bucket: str, key: str, size: int, etag: str) -> Footer | None:
+        """read_footer, unless this object's footer was read before; raises UnreadableFile as read_footer does."""
+        cache_key = (bucket, key, etag)
+        with self._lock:
+            if cache_key in self._footers:
+                return self._footers[cache_key]
+        footer = read_footer(s3, bucket, key, size)
+        with self._lock:
+            self._footers[cache_key] = footer
+        return footer
 
 
 def _get_tail(s3, bucket: str, key: str, length: int) -> bytes:

@@ -399,6 +399,33 @@ def test_reads_footers_only_with_ranged_gets(lake: Lake) -> None:
     assert len(lake.tables()["wide"]["StorageDescriptor"]["Columns"]) == 1500
 
 
+def test_a_recrawl_reads_only_the_footers_of_new_or_changed_objects(lake: Lake) -> None:
+    """Incremental crawls (https://docs.aws.amazon.com/glue/latest/dg/incremental-crawls.html): localaws caches footers
+    by ETag, so an unchanged object is not read again, while a new or overwritten one is, and its new column lands."""
+    lake.put_parquet("processed/orders/dt=2024-01-01/part-a.parquet", orders([1]))
+    lake.put_parquet("processed/orders/dt=2024-01-02/part-b.parquet", orders([2]))
+    lake.create_crawler()
+    lake.crawl()
+    assert {g["key"] for g in lake.runs()[-1]["s3_gets"]} == {
+        "processed/orders/dt=2024-01-01/part-a.parquet",
+        "processed/orders/dt=2024-01-02/part-b.parquet",
+    }
+    assert lake.crawl()["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert lake.runs()[-1]["s3_gets"] == []
+    lake.put_parquet("processed/orders/dt=2024-01-03/part-c.parquet", orders([3]))
+    lake.put_parquet(
+        "processed/orders/dt=2024-01-02/part-b.parquet", orders([2]).append_column("channel", pa.array(["web"]))
+    )
+    assert lake.crawl()["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert {g["key"] for g in lake.runs()[-1]["s3_gets"]} == {
+        "processed/orders/dt=2024-01-03/part-c.parquet",
+        "processed/orders/dt=2024-01-02/part-b.parquet",
+    }
+    columns = [c["Name"] for c in lake.tables()["orders"]["StorageDescriptor"]["Columns"]]
+    assert "channel" in columns
+    assert set(lake.partitions("orders")) == {("2024-01-01",), ("2024-01-02",), ("2024-01-03",)}
+
+
 def test_an_unreadable_parquet_file_fails_the_crawl(lake: Lake) -> None:
     """A failed crawl: LastCrawl Status FAILED with an ErrorMessage, and the crawler back to READY."""
     lake.put_parquet("processed/orders/dt=2024-01-01/part-a.parquet", orders([1]))
