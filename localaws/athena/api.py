@@ -20,9 +20,10 @@ from localaws.athena.executions import START_WAIT_SECONDS, Execution, Executions
 from localaws.athena.prepared import PreparedStatements, expand
 from localaws.athena.prepared_api import PreparedStatementApi
 from localaws.athena.results import ResultSet
+from localaws.athena.s3_reads import moto_s3_filesystem
 from localaws.athena.statements import Statements, statement_type
 from localaws.athena.table_files import manifest_bytes
-from localaws.server import LocalAws, Request, Response, json_error, json_response
+from localaws.server import ACCOUNT_ID, LocalAws, Request, Response, json_error, json_response
 
 log = logging.getLogger("localaws.athena")
 
@@ -66,7 +67,8 @@ class AthenaService:
     def engine(self, region: str) -> Engine:
         with self._engines_lock:
             if region not in self.engines:
-                self.engines[region] = Engine(self.app.endpoint, region)
+                reads = moto_s3_filesystem(ACCOUNT_ID, self.app.moto_lock)
+                self.engines[region] = Engine(self.app.endpoint, region, reads)
             return self.engines[region]
 
     def operations(self) -> dict[str, Callable[[Request], Response]]:

@@ -1,5 +1,5 @@
 """Run one SELECT the way Athena does: resolve Glue tables and views, prune partitions, check footers, bill bytes,
-then execute the translated SQL on DuckDB over pyarrow datasets read from S3 through the localaws endpoint.
+then execute the translated SQL on DuckDB over pyarrow datasets read from moto's S3 store in-process (s3_reads.py).
 
 Steps for a query:
 1. parse (Trino), expand views stored in Glue into subqueries;
@@ -66,7 +66,8 @@ class _Reads:
 
 
 class Engine:
-    def __init__(self, endpoint: str, region: str) -> None:
+    def __init__(self, endpoint: str, region: str, reads: pafs.FileSystem | None = None) -> None:
+        """`reads`: where scans open files (s3_reads.py: moto's store in-process); the S3 API by default."""
         self.catalog = Catalog(endpoint, region)
         self.fs = pafs.S3FileSystem(
             endpoint_override=endpoint.split("://", 1)[-1],
@@ -75,6 +76,7 @@ class Engine:
             secret_key="test",
             region=region,
         )
+        self.scan_fs = reads or self.fs
         self.database = dialect.connect()
         self.footers = FooterCache()
         self.io = ThreadPoolExecutor(8, thread_name_prefix="athena-io")
@@ -211,7 +213,7 @@ class Engine:
             if text:
                 scan = build_text_scan(table, files, self.fs)
             else:
-                scan = build_scan(table, files, columns, self.fs, self.footers)
+                scan = build_scan(table, files, columns, self.scan_fs, self.footers)
             total_bytes += scan.bytes_scanned
             total_files += scan.files
             names[key] = f"__athena_t{index}"
