@@ -76,7 +76,7 @@ format: env
 bench: env
 	$(BIN)/python benchmarks/transform.py
 
-# FILES=200 for a shorter run; the table goes to benchmarks/results.md.
+# FILES=200 for a shorter run; the table is appended to benchmarks/burst-results.md.
 FILES ?= 1000
 bench-burst: env
 	$(BIN)/python benchmarks/burst.py --files $(FILES) --record

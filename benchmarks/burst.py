@@ -7,7 +7,8 @@
    seconds from the last upload to queryable, the time of `SELECT count(*)`, the crawls that ran (ListCrawls), and
    the RSS of the localaws process tree (psutil, the server and every Lambda worker it started).
 
-Prints a table and, with --record, appends it to benchmarks/results.md. A measurement, not a test: nothing asserts.
+Prints a table and, with --record, appends it to benchmarks/burst-results.md.
+A measurement, not a test: nothing asserts.
 
     .venv/bin/python benchmarks/burst.py --files 1000
 """
@@ -35,7 +36,7 @@ from kit.local_endpoint import LocalAwsProcess  # noqa: E402
 from kit.queries import run_query  # noqa: E402
 from kit.stack import load_outputs, stacks_dir  # noqa: E402
 
-RESULTS = Path(__file__).with_name("results.md")
+RESULTS = Path(__file__).with_name("burst-results.md")  # results.md is rewritten whole by transform.py
 
 
 def events(file_index: int, rows: int) -> bytes:
@@ -134,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16, help="uploading threads (default 16)")
     parser.add_argument("--stack", default="burst", help="stack name on localaws (default burst)")
     parser.add_argument("--idle-timeout", type=float, default=1800, help="seconds to wait for the pipeline")
-    parser.add_argument("--label", default="", help="a note for results.md (what code was measured)")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/results.md")
+    parser.add_argument("--label", default="", help="a note for burst-results.md (what code was measured)")
+    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/burst-results.md")
     args = parser.parse_args(argv)
     result = burst(args.files, args.rows, args.threads, args.stack, args.idle_timeout)
     text = table(result)
