@@ -229,3 +229,17 @@ def wait_until_untagged(world: World, timeout: float | None = None) -> list[str]
 def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run one of the kit's scripts (provision.py, teardown.py) unchanged, in this notebook's environment."""
     return subprocess.run([sys.executable, script, *args], cwd=repo_root(), capture_output=True, text=True, check=False)
+
+
+def least_privilege_report(world: World) -> str:
+    """What each of the stack's roles did, against what its policies allow: on localaws, the text of
+    `python -m localaws iam-report --summary` (localaws enforces IAM and records every decision). AWS keeps no such
+    record for free, so there the answer names the service that does it: IAM Access Analyzer's policy generation from
+    CloudTrail (https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-policy-generation.html)."""
+    if not world.is_local:
+        return (
+            "On AWS, generate a least-privilege policy from CloudTrail with IAM Access Analyzer: "
+            "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-policy-generation.html"
+        )
+    command = [sys.executable, "-m", "localaws", "iam-report", "--summary", "--endpoint", world.endpoint]
+    return subprocess.run(command, cwd=repo_root(), capture_output=True, text=True, check=False).stdout.rstrip()

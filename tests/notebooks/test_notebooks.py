@@ -168,6 +168,8 @@ def check_07_teardown(nb) -> None:
     before = _states(table(nb, "07-04"))
     assert set(before.values()) == {"exists"}, before
     assert any(name.startswith("Crawler log stream /aws-glue/crawlers/") for name in before)
+    report = text(nb, "07-04b")  # least privilege, measured under IAM enforcement: each kit role appears, none denied
+    assert "transform" in report and "crawler" in report, report
     assert f"nothing tagged etl-kit-stack={STACK} remains" in text(nb, "07-06")
     after = _states(table(nb, "07-08"))
     assert set(after) == set(before) and set(after.values()) == {"not found"}, after
