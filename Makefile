@@ -52,7 +52,7 @@ test-layer: $(LAYER_VENV)/.synced
 
 # Each Athena client in its own environment, from its lock (requirements/clients-*.in): tests/clients runs them.
 .venv-clients-%/.synced: requirements/clients-%-lock.txt | $(BIN)/uv
-	$(BIN)/uv venv --quiet --python $(BIN)/python .venv-clients-$*
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python .venv-clients-$*
 	$(BIN)/uv pip sync --quiet --python .venv-clients-$*/bin/python requirements/clients-$*-lock.txt
 	@touch $@
 
