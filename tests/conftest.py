@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +65,14 @@ def point_clients_at(server: LocalAwsProcess, monkeypatch: pytest.MonkeyPatch) -
 def localaws_env(localaws: LocalAwsProcess, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point boto3 (and pyathena) in this test at the session's localaws server; returns its endpoint."""
     return point_clients_at(localaws, monkeypatch)
+
+
+def provision_stack(stack: str, stacks_dir: Path) -> dict:
+    """Run provision.py unchanged for `stack` against the endpoint in this process's environment (a test points it at
+    localaws first); returns the stack's outputs file as a dict."""
+    env = {**os.environ, "KIT_STACKS_DIR": str(stacks_dir)}
+    provision = subprocess.run(
+        [sys.executable, "provision.py", "--stack", stack], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert provision.returncode == 0, provision.stdout + provision.stderr
+    return json.loads((stacks_dir / f"{stack}.json").read_text())

@@ -17,10 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +30,7 @@ from result_rows import rows, sorted_rows
 from kit.athena_client import connect
 from kit.local_endpoint import wait_idle
 from kit.uploads import sample_files, upload_file
+from tests.conftest import provision_stack
 
 pytestmark = [pytest.mark.localaws, pytest.mark.slow]
 
@@ -167,12 +165,7 @@ def suite(localaws, tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in localaws.env().items():
             patch.setenv(name, value)
-        env = {**os.environ, "KIT_STACKS_DIR": str(stacks_dir)}
-        provision = subprocess.run(
-            [sys.executable, "provision.py", "--stack", STACK], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert provision.returncode == 0, provision.stdout + provision.stderr
-        outputs = json.loads((stacks_dir / f"{STACK}.json").read_text())
+        outputs = provision_stack(STACK, stacks_dir)
         s3 = boto3.client("s3")
         for path in sample_files(SAMPLES):
             upload_file(s3, outputs["bucket"], path)

@@ -13,9 +13,6 @@ import codecs
 import json
 import lzma
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -23,6 +20,7 @@ import pytest
 
 from kit.athena_client import connect
 from kit.local_endpoint import wait_idle
+from tests.conftest import provision_stack
 
 pytestmark = [pytest.mark.localaws, pytest.mark.slow]
 
@@ -59,12 +57,7 @@ def stack(localaws, tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in localaws.env().items():
             patch.setenv(name, value)
-        env = {**os.environ, "KIT_STACKS_DIR": str(stacks_dir)}
-        provision = subprocess.run(
-            [sys.executable, "provision.py", "--stack", STACK], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert provision.returncode == 0, provision.stdout + provision.stderr
-        outputs = json.loads((stacks_dir / f"{STACK}.json").read_text())
+        outputs = provision_stack(STACK, stacks_dir)
         s3 = boto3.client("s3")
         for key, body in UPLOADS.items():
             s3.put_object(Bucket=outputs["bucket"], Key=key, Body=body)

@@ -8,10 +8,6 @@ datasets in one table (docs/transform.md, "The naming contract").
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -20,6 +16,7 @@ import pytest
 from kit.athena_client import connect
 from kit.local_endpoint import wait_idle
 from pipeline import naming
+from tests.conftest import provision_stack
 
 pytestmark = [pytest.mark.localaws, pytest.mark.slow]
 
@@ -44,12 +41,7 @@ def stack(localaws, tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in localaws.env().items():
             patch.setenv(name, value)
-        env = {**os.environ, "KIT_STACKS_DIR": str(stacks_dir)}
-        provision = subprocess.run(
-            [sys.executable, "provision.py", "--stack", STACK], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert provision.returncode == 0, provision.stdout + provision.stderr
-        outputs = json.loads((stacks_dir / f"{STACK}.json").read_text())
+        outputs = provision_stack(STACK, stacks_dir)
         s3 = boto3.client("s3")
         for key, body in UPLOADS:
             s3.put_object(Bucket=outputs["bucket"], Key=key, Body=body)

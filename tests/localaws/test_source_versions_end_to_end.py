@@ -10,9 +10,6 @@ recorded one sent again to the transform function through the Lambda API, as S3'
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -21,6 +18,7 @@ import pytest
 
 from kit.athena_client import connect
 from kit.local_endpoint import wait_idle
+from tests.conftest import provision_stack
 
 pytestmark = [pytest.mark.localaws, pytest.mark.slow]
 
@@ -95,12 +93,7 @@ def stack(localaws, tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in localaws.env().items():
             patch.setenv(name, value)
-        env = {**os.environ, "KIT_STACKS_DIR": str(stacks_dir)}
-        provision = subprocess.run(
-            [sys.executable, "provision.py", "--stack", STACK], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert provision.returncode == 0, provision.stdout + provision.stderr
-        yield Stack(json.loads((stacks_dir / f"{STACK}.json").read_text()), localaws.endpoint)
+        yield Stack(provision_stack(STACK, stacks_dir), localaws.endpoint)
 
 
 def test_reupload_of_the_same_bytes_leaves_three_rows(stack: Stack) -> None:
