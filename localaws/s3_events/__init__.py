@@ -9,7 +9,9 @@ How it fits moto:
 2. After PutObject, CopyObject or CompleteMultipartUpload has answered 200, an after hook takes that note and
    queues exactly one event (ObjectCreated:Put / :Copy / :CompleteMultipartUpload) per matching rule.
 3. Delivery (delivery.py) is asynchronous and goes through the destination's public API.
-4. PutBucketNotificationConfiguration is validated first, as S3 does (validation.py).
+4. PutBucketNotificationConfiguration is validated first, as S3 does (validation.py). Once it is stored, moto sends
+   the s3:TestEvent to each queue and topic destination (not to functions, as S3); `send_test_event` replaces moto's
+   to give it S3's RequestId and HostId. Object events never come from moto (step 1), so nothing arrives twice.
 5. Removals: moto notes only some deletes (not delete markers), so `S3Backend.delete_object`, which DeleteObject and
    each key of DeleteObjects go through, is wrapped: under moto's lock it notes what the delete did, with a sequencer
    from the same counter as the writes, so a PUT and a DELETE of one key order correctly. After DeleteObject or
@@ -39,6 +41,7 @@ from localaws.s3_events.records import (
     RequestFacts,
     Sequencer,
     build_event,
+    event_time,
     new_request_ids,
 )
 from localaws.s3_events.rules import LAMBDA, QUEUE, NotificationRule, parse_notification_xml, rules_from_moto
@@ -135,9 +138,52 @@ def _note_deletes(recorder: _WriteRecorder) -> None:
     S3Backend.delete_object = delete_object  # type: ignore[method-assign]
 
 
+def test_event(bucket: str) -> dict:
+    """The message S3 sends each queue and topic when a notification configuration is put:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html ("test message")."""
+    request_id, host_id = new_request_ids()
+    return {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": event_time(),
+        "Bucket": bucket,
+        "RequestId": request_id,
+        "HostId": host_id,
+    }
+
+
+def send_test_event(account_id: str, bucket) -> None:
+    """Stands in for moto's send_test_event (called under moto's lock, once the configuration is stored): one test
+    message to each distinct queue and topic, through moto's backends in-process. A destination deleted meanwhile
+    gets nothing, as on AWS."""
+    import json
+
+    from moto.sns.exceptions import SNSNotFoundError
+    from moto.sns.models import sns_backends
+    from moto.sqs.exceptions import QueueDoesNotExist
+    from moto.sqs.models import sqs_backends
+
+    configuration = bucket.notification_configuration
+    for arn in dict.fromkeys(n.arn for n in configuration.queue):
+        _, _, _, region, account, name = arn.split(":", 5)
+        try:
+            sqs_backends[account][region].send_message(name, json.dumps(test_event(bucket.name)))
+        except QueueDoesNotExist:
+            log.warning("s3 test event for %s not sent: queue %s does not exist", bucket.name, arn)
+    for arn in dict.fromkeys(n.arn for n in configuration.topic):
+        region, account = arn.split(":")[3:5]
+        try:
+            sns_backends[account][region].publish(
+                json.dumps(test_event(bucket.name)), arn=arn, subject="Amazon S3 Notification"
+            )
+        except SNSNotFoundError:
+            log.warning("s3 test event for %s not sent: topic %s does not exist", bucket.name, arn)
+
+
 def install(app: LocalAws) -> None:
     recorder = _WriteRecorder(Sequencer())
     moto.s3.notifications.send_event = recorder
+    moto.s3.notifications.send_test_event = send_test_event
     _note_deletes(recorder)
     deliverer = Deliverer(app)
     app.on_shutdown(deliverer.shutdown)

@@ -353,6 +353,37 @@ def test_put_object_sends_one_event_in_aws_shape(clients) -> None:
     assert re.fullmatch(r"[0-9A-F]{18}", s3["object"]["sequencer"])
 
 
+def _messages(clients, url: str) -> list[dict]:
+    """Every message body in the queue, deleted as read."""
+    _wait_idle(clients)
+    bodies = []
+    while messages := clients["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            clients["sqs"].delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+@pytest.mark.localaws
+def test_queue_gets_one_test_event_then_exactly_one_message_per_object(clients) -> None:
+    # CONTENT_DOC: "When you configure an event notification on a bucket, Amazon S3 sends the following test message"
+    bucket, url = _bucket_with_queue(clients, prefix="raw/")
+    [test_message] = _messages(clients, url)
+    assert set(test_message) == {"Service", "Event", "Time", "Bucket", "RequestId", "HostId"}
+    assert (test_message["Service"], test_message["Event"], test_message["Bucket"]) == (
+        "Amazon S3",
+        "s3:TestEvent",
+        bucket,
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", test_message["Time"])
+
+    clients["s3"].put_object(Bucket=bucket, Key="raw/a.json", Body=b"{}")
+
+    # moto would send its own event too if localaws did not replace its sender: one message, one record
+    [message] = _messages(clients, url)
+    assert [r["s3"]["object"]["key"] for r in message["Records"]] == ["raw/a.json"]
+
+
 @pytest.mark.localaws
 def test_versioned_object_event_names_its_version(clients) -> None:
     bucket, url = _bucket_with_queue(clients)
