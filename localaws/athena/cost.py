@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from localaws.athena import pseudo_columns
 from localaws.athena.athena_types import arrow_to_athena
 from localaws.athena.catalog import Table, split_s3_url
 from localaws.athena.errors import QueryFailed
@@ -43,6 +45,7 @@ class DataFile:
     size: int
     etag: str
     partition: dict[str, str]
+    modified: datetime | None = None  # S3 LastModified, for "$file_modified_time"
 
 
 class FooterCache:
@@ -76,7 +79,9 @@ def list_files(s3, location: str, partition: dict[str, str]) -> list[DataFile]:
             name = item["Key"].rsplit("/", 1)[-1]
             if item["Size"] == 0 or name.startswith(("_", ".")) or name.endswith("$folder$"):
                 continue
-            files.append(DataFile(f"{bucket}/{item['Key']}", item["Size"], item["ETag"], partition))
+            files.append(
+                DataFile(f"{bucket}/{item['Key']}", item["Size"], item["ETag"], partition, item.get("LastModified"))
+            )
     return files
 
 
@@ -167,15 +172,31 @@ class TableScan:
     files: int
 
 
+def partition_expression(schema: pa.Schema, file: DataFile, hidden: bool) -> pc.Expression | None:
+    """A fragment's constants: its partition's values, typed as the catalog types them, and with `hidden` the
+    pseudo-columns of its file (pseudo_columns.py)."""
+    expression = None
+    for name, value in file.partition.items():
+        term = pc.field(name) == pa.scalar(value).cast(schema.field(name).type)
+        expression = term if expression is None else expression & term
+    return pseudo_columns.expression(file, expression) if hidden else expression
+
+
 def build_scan(
-    table: Table, files: list[DataFile], columns: set[str], fs: pafs.FileSystem, footers: FooterCache
+    table: Table,
+    files: list[DataFile],
+    columns: set[str],
+    fs: pafs.FileSystem,
+    footers: FooterCache,
+    hidden: bool = False,
 ) -> TableScan:
     """Check each file's footer against the table, count the bytes, and make one dataset of the files.
 
     Each fragment carries its partition's values as an expression, so the partition columns read as the catalog
-    types them (a `dt` string stays a string) whatever the directory is called.
+    types them (a `dt` string stays a string) whatever the directory is called; with `hidden`, the pseudo-columns
+    ("$path", ...) ride along the same way.
     """
-    schema = table.schema
+    schema = pa.schema([*table.schema, *pseudo_columns.fields()]) if hidden else table.schema
     partition_names = {key["Name"].lower() for key in table.partition_keys}
     data_columns = columns - partition_names
     file_format = ds.ParquetFileFormat()
@@ -184,10 +205,7 @@ def build_scan(
         metadata = footers.get(fs, file)
         check_types(table, file, metadata, data_columns)
         total += scanned_bytes(metadata, data_columns)
-        expression = None
-        for name, value in file.partition.items():
-            term = pc.field(name) == pa.scalar(value).cast(schema.field(name).type)
-            expression = term if expression is None else expression & term
+        expression = partition_expression(schema, file, hidden)
         fragments.append(
             file_format.make_fragment(file.path, fs, partition_expression=expression)
             if expression is not None

@@ -26,11 +26,12 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from localaws.athena import dialect
+from localaws.athena import dialect, pseudo_columns
 from localaws.athena.athena_types import arrow_to_athena
 from localaws.athena.catalog import Catalog, Table
 from localaws.athena.cost import DataFile, FooterCache, build_scan, list_files, partition_values
 from localaws.athena.errors import QueryCancelled, QueryFailed, position
+from localaws.athena.json_tables import build_json_scan, is_json_table
 from localaws.athena.text_tables import build_text_scan, is_text_table
 
 log = logging.getLogger("localaws.athena")
@@ -200,20 +201,23 @@ class Engine:
         names: dict[tuple[str, str], str] = {}
         total_bytes = total_files = 0
         scans = []
+        hidden = pseudo_columns.named(tree)
         for index, (key, entry) in enumerate(reads.items()):
             table = entry.table
-            text = is_text_table(table)
-            if "parquet" not in _storage_format(table) and not text:
+            text, json_text = is_text_table(table), is_json_table(table)
+            if "parquet" not in _storage_format(table) and not text and not json_text:
                 raise QueryFailed(
-                    f"NOT_SUPPORTED: localaws reads Parquet and delimited text tables only; {key[0]}.{key[1]} is "
-                    f"{_storage_format(table) or 'of an unknown format'}"
+                    f"NOT_SUPPORTED: localaws reads Parquet, JSON and delimited text tables only; {key[0]}.{key[1]} "
+                    f"is {_storage_format(table) or 'of an unknown format'}"
                 )
             columns = {f.name for f in table.schema} if entry.all_columns else entry.columns
             files = self.files(entry, self.select_partitions(cursor, entry))
             if text:
-                scan = build_text_scan(table, files, self.fs)
+                scan = build_text_scan(table, files, self.scan_fs, hidden)
+            elif json_text:
+                scan = build_json_scan(table, files, self.scan_fs, hidden)
             else:
-                scan = build_scan(table, files, columns, self.scan_fs, self.footers)
+                scan = build_scan(table, files, columns, self.scan_fs, self.footers, hidden)
             total_bytes += scan.bytes_scanned
             total_files += scan.files
             names[key] = f"__athena_t{index}"
@@ -233,8 +237,12 @@ class Engine:
                     )
                 )
         _name_unnamed_columns(tree)
+        extra = pseudo_columns.fields() if hidden else []
+        if hidden:
+            pseudo_columns.hide_from_stars(tree, set(names.values()))
         schema = {
-            names[key]: {f.name: arrow_to_athena(f.type) for f in entry.table.schema} for key, entry in reads.items()
+            names[key]: {f.name: arrow_to_athena(f.type) for f in [*entry.table.schema, *extra]}
+            for key, entry in reads.items()
         }
         sql = dialect.to_duckdb(tree, schema)
         log.debug("duckdb: %s", sql)

@@ -2,8 +2,12 @@
 
 https://docs.aws.amazon.com/athena/latest/ug/lazy-simple-serde.html: fields split on `field.delim` (default \\x01),
 `\\N` is NULL, an empty field is NULL for a non-string column, `skip.header.line.count` skips header lines;
-https://docs.aws.amazon.com/athena/latest/ug/csv-serde.html (OpenCSVSerde): `separatorChar`, `quoteChar`, every value
-a string. Columns map by position. Bytes scanned is the size of the files read, as Athena bills text.
+https://docs.aws.amazon.com/athena/latest/ug/csv-serde.html (OpenCSVSerde): `separatorChar`, `quoteChar`,
+`escapeChar`; every value is read as a string, then BOOLEAN, INT, BIGINT and DOUBLE are parsed, a TIMESTAMP is UNIX
+milliseconds and a DATE days since 1970-01-01; a value that does not parse (an empty one too) fails the query with
+HIVE_BAD_DATA unless the table property `use.null.for.invalid.data` is true. Columns map by position. Bytes scanned is
+the size of the files read, as Athena bills text (https://aws.amazon.com/athena/pricing/: text cannot be pruned to
+columns).
 awswrangler's `s3.to_csv(dataset=True)` and dbt-athena's seeds register such tables.
 """
 
@@ -15,8 +19,9 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from localaws.athena import pseudo_columns
 from localaws.athena.catalog import Table
-from localaws.athena.cost import DataFile, TableScan
+from localaws.athena.cost import DataFile, TableScan, partition_expression
 from localaws.athena.errors import QueryFailed
 
 LAZY_SIMPLE = "org.apache.hadoop.hive.serde2.lazy.lazysimpleserde"
@@ -32,7 +37,7 @@ def _simple(dtype: pa.DataType) -> bool:
     return not (pa.types.is_nested(dtype) or pa.types.is_map(dtype))
 
 
-def build_text_scan(table: Table, files: list[DataFile], fs: pafs.FileSystem) -> TableScan:
+def build_text_scan(table: Table, files: list[DataFile], fs: pafs.FileSystem, hidden: bool = False) -> TableScan:
     descriptor = table.raw.get("StorageDescriptor", {})
     serde = descriptor.get("SerdeInfo", {})
     parameters = {**serde.get("Parameters", {})}
@@ -57,34 +62,66 @@ def build_text_scan(table: Table, files: list[DataFile], fs: pafs.FileSystem) ->
         )
     skip = int(table_parameters.get("skip.header.line.count", "0") or 0)
     read = pacsv.ReadOptions(column_names=[f.name for f in data], skip_rows=skip)
+    null_text = parameters.get("serialization.null.format", "\\N")
     convert = pacsv.ConvertOptions(
         column_types={f.name: pa.string() for f in data},
-        null_values=[] if open_csv else ["\\N"],
+        null_values=[] if open_csv else [null_text],
         strings_can_be_null=not open_csv,
     )
     file_format = ds.CsvFileFormat(parse_options=parse, read_options=read, convert_options=convert)
+    hidden_fields = pseudo_columns.fields() if hidden else []
     schema = pa.schema(
         [pa.field(f.name, pa.string()) for f in data]
         + [table.schema.field(n) for n in table.schema.names if n in partition_names]
+        + hidden_fields
     )
-    fragments = []
-    for file in files:
-        expression = None
-        for name, value in file.partition.items():
-            term = pc.field(name) == pa.scalar(value).cast(table.schema.field(name).type)
-            expression = term if expression is None else expression & term
-        fragments.append(file_format.make_fragment(file.path, fs, partition_expression=expression))
+    fragments = [
+        file_format.make_fragment(file.path, fs, partition_expression=partition_expression(schema, file, hidden))
+        for file in files
+    ]
     raw = ds.FileSystemDataset(fragments, schema, file_format, fs).to_table()
+    lenient = table_parameters.get("use.null.for.invalid.data", "false").strip().lower() == "true"
     columns = {}
-    for field in table.schema:
+    for index, field in enumerate(table.schema):
         column = raw.column(field.name)
         if field.name in partition_names or pa.types.is_string(field.type):
             columns[field.name] = column
-            continue
-        text = pc.if_else(pc.equal(pc.utf8_trim_whitespace(column), ""), pa.scalar(None, pa.string()), column)
-        columns[field.name] = _cast_or_null(text, field.type)
-    typed = pa.table(columns, schema=table.schema)
+        elif open_csv:
+            columns[field.name] = _open_csv_values(column, field.type, index, lenient)
+        else:
+            text = pc.if_else(pc.equal(pc.utf8_trim_whitespace(column), ""), pa.scalar(None, pa.string()), column)
+            columns[field.name] = _cast_or_null(text, field.type)
+    for hidden_field in hidden_fields:
+        columns[hidden_field.name] = raw.column(hidden_field.name)
+    typed = pa.table(columns, schema=pa.schema([*table.schema, *hidden_fields]))
     return TableScan(ds.dataset(typed), sum(f.size for f in files), len(files))
+
+
+def _open_csv_values(text: pa.ChunkedArray, dtype: pa.DataType, index: int, lenient: bool) -> pa.Array:
+    """OpenCSVSerde's typed columns: numbers and booleans parsed, TIMESTAMP as UNIX milliseconds, DATE as days."""
+    values = []
+    for value in text.to_pylist():
+        try:
+            if pa.types.is_timestamp(dtype):
+                parsed = pa.scalar(int(value), pa.int64()).cast(pa.timestamp("ms")).cast(dtype)
+            elif pa.types.is_date(dtype):
+                parsed = pa.scalar(int(value), pa.int32()).cast(pa.date32())
+            elif pa.types.is_boolean(dtype):
+                if value.strip().lower() not in ("true", "false"):
+                    raise ValueError(value)
+                parsed = pa.scalar(value.strip().lower() == "true")
+            else:
+                parsed = pc.cast(pa.scalar(value.strip() if value.strip() else value), dtype)
+            values.append(parsed.as_py())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, OverflowError):
+            if not lenient:
+                raise QueryFailed(
+                    f"HIVE_BAD_DATA: Error parsing field value '{value}' for field {index}: "
+                    f'For input string: "{value}"',
+                    error_type=1002,
+                ) from None
+            values.append(None)
+    return pa.array(values, dtype)
 
 
 def _cast_or_null(text: pa.ChunkedArray, dtype: pa.DataType) -> pa.Array:

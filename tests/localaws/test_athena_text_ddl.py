@@ -1,0 +1,191 @@
+"""CREATE EXTERNAL TABLE over JSON and CSV text, and the pseudo-columns, queried through Athena's API on localaws.
+
+- OpenX JSON SerDe: https://docs.aws.amazon.com/athena/latest/ug/openx-json-serde.html
+- Hive JSON SerDe: https://docs.aws.amazon.com/athena/latest/ug/hive-json-serde.html
+- LazySimpleSerDe: https://docs.aws.amazon.com/athena/latest/ug/lazy-simple-serde.html
+- OpenCSVSerDe: https://docs.aws.amazon.com/athena/latest/ug/csv-serde.html
+- "$path": https://docs.aws.amazon.com/athena/latest/ug/select.html#select-path
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+
+import pytest
+from athena_tables import Shop, result_rows, run_query
+
+pytestmark = pytest.mark.localaws
+
+OPENX = "org.openx.data.jsonserde.JsonSerDe"
+HIVE = "org.apache.hive.hcatalog.data.JsonSerDe"
+
+
+@pytest.fixture(scope="module")
+def shop(localaws):
+    return Shop(localaws.endpoint)
+
+
+def name() -> str:
+    return f"t_{uuid.uuid4().hex[:8]}"
+
+
+def succeeded(shop: Shop, sql: str) -> dict:
+    execution = run_query(shop, sql)
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+    return execution
+
+
+def values(shop: Shop, sql: str) -> list[list[str | None]]:
+    execution = succeeded(shop, sql)
+    return result_rows(shop.athena, execution["QueryExecutionId"])[1][1:]
+
+
+def failure(shop: Shop, sql: str) -> str:
+    execution = run_query(shop, sql)
+    assert execution["Status"]["State"] == "FAILED", execution["Status"]
+    return execution["Status"]["StateChangeReason"]
+
+
+def put(shop: Shop, key: str, body: bytes) -> None:
+    shop.s3.put_object(Bucket=shop.bucket, Key=key, Body=body)
+
+
+def json_table(shop: Shop, table: str, columns: str, serde: str, properties: str = "", extra: str = "") -> None:
+    serde_properties = f" WITH SERDEPROPERTIES ({properties})" if properties else ""
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {table} ({columns}) {extra} ROW FORMAT SERDE '{serde}'{serde_properties} "
+        f"LOCATION 's3://{shop.bucket}/json/{table}/'",
+    )
+
+
+EVENTS = (
+    b'{"Event_ID": "e1", "type": "view", "n": 3, "price": 1.50, "ok": true, '
+    b'"device": {"OS": "ios", "screen": {"w": 390}}, "tags": ["a", "b"], "attrs": {"k": "v"}, "extra": {"x": [1]}}\n'
+    b'{"event_id": "e2", "type": "click", "n": "4", "price": 2, "ok": false, "device": null, "tags": [], "attrs": {}}\n'
+    b"\n"
+    b'{"event_id": "e3", "type": "view", "n": null}\n'
+)
+COLUMNS = (
+    "event_id string, type string, n int, price double, ok boolean, "
+    "device struct<os:string, screen:struct<w:int>>, tags array<string>, attrs map<string,string>, extra string"
+)
+
+
+def test_openx_json_reads_nested_columns_case_insensitively(shop: Shop) -> None:
+    table = name()
+    put(shop, f"json/{table}/a.json", EVENTS)
+    json_table(shop, table, COLUMNS, OPENX)
+    stored = shop.glue.get_table(DatabaseName=shop.database, Name=table)["Table"]
+    assert stored["Parameters"]["classification"] == "json"
+    assert stored["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == OPENX
+    rows = values(
+        shop,
+        f"SELECT event_id, type, n, price, ok, device.os, device.screen.w, cardinality(tags), attrs['k'], extra "
+        f"FROM {table} ORDER BY event_id",
+    )
+    assert rows == [
+        ["e1", "view", "3", "1.5", "true", "ios", "390", "2", "v", '{"x":[1]}'],
+        ["e2", "click", "4", "2.0", "false", None, None, "0", None, None],
+        ["e3", "view", None, None, None, None, None, None, None, None],
+    ]
+    execution = succeeded(shop, f"SELECT event_id FROM {table}")
+    assert execution["Statistics"]["DataScannedInBytes"] == len(EVENTS)  # the whole file: text is not pruned
+
+
+def test_hive_json_serde_reads_the_same_lines(shop: Shop) -> None:
+    table = name()
+    put(shop, f"json/{table}/a.json", EVENTS)
+    json_table(shop, table, COLUMNS, HIVE)
+    assert values(shop, f"SELECT event_id, device.os, tags FROM {table} ORDER BY event_id") == [
+        ["e1", "ios", "[a, b]"],
+        ["e2", None, "[]"],
+        ["e3", None, None],
+    ]
+
+
+def test_a_malformed_line_fails_the_query_unless_ignore_malformed_json(shop: Shop) -> None:
+    body = b'{"id": "1"}\nnot json at all\n{"id": "3"}\n'
+    strict, lenient, hive = name(), name(), name()
+    for table in (strict, lenient, hive):
+        put(shop, f"json/{table}/a.json", body)
+    json_table(shop, strict, "id string", OPENX)
+    json_table(shop, lenient, "id string", OPENX, "'ignore.malformed.json' = 'true'")
+    json_table(shop, hive, "id string", HIVE, "'ignore.malformed.json' = 'true'")  # an OpenX-only property
+    assert failure(shop, f"SELECT count(*) FROM {strict}").startswith("HIVE_CURSOR_ERROR: Row is not a valid JSON")
+    assert failure(shop, f"SELECT * FROM {hive}").startswith("HIVE_CURSOR_ERROR")
+    # the malformed line is a row of NULLs, found by "$path" as AWS's knowledge center suggests
+    assert values(shop, f'SELECT id, "$path" FROM {lenient} ORDER BY id NULLS LAST') == [
+        ["1", f"s3://{shop.bucket}/json/{lenient}/a.json"],
+        ["3", f"s3://{shop.bucket}/json/{lenient}/a.json"],
+        [None, f"s3://{shop.bucket}/json/{lenient}/a.json"],
+    ]
+
+
+def test_case_insensitive_false_mapping_and_dots_in_keys(shop: Shop) -> None:
+    body = b'{"userId": "u1", "userid": "low", "a.b": 7, "ts": "2024-06-01T09:09:49.902Z"}\n'
+    sensitive, dotted, default = name(), name(), name()
+    for table in (sensitive, default):
+        put(shop, f"json/{table}/a.json", body)
+    put(shop, f"json/{dotted}/a.json", b'{"A.b": 7, "ts": "2024-06-01T09:09:49.902Z"}\n')
+    json_table(
+        shop, sensitive, "user_id string, userid string", OPENX,
+        "'case.insensitive' = 'false', 'mapping.user_id' = 'userId'",
+    )  # fmt: skip
+    assert values(shop, f"SELECT user_id, userid FROM {sensitive}") == [["u1", "low"]]
+    json_table(shop, dotted, "a_b int, ts timestamp", OPENX, "'dots.in.keys' = 'true'")
+    assert values(shop, f"SELECT a_b, ts FROM {dotted}") == [["7", "2024-06-01 09:09:49.902"]]
+    # by default the keys are lowercased first, so userId and userid collide: a malformed row
+    json_table(shop, default, "userid string", OPENX)
+    assert 'Duplicate key "userid"' in failure(shop, f"SELECT * FROM {default}")
+
+
+def test_a_value_the_column_cannot_read_is_bad_data(shop: Shop) -> None:
+    table, lenient = name(), name()
+    for each in (table, lenient):
+        put(shop, f"json/{each}/a.json", b'{"n": "many"}\n{"n": 2}\n')
+    json_table(shop, table, "n int", OPENX)
+    assert failure(shop, f"SELECT sum(n) FROM {table}").startswith("HIVE_BAD_DATA")
+    json_table(shop, lenient, "n int", OPENX, "'use.null.for.invalid.data' = 'true'")
+    assert values(shop, f"SELECT n FROM {lenient} ORDER BY n") == [["2"], [None]]
+
+
+def test_partitioned_json_gzip_files_and_file_pseudo_columns(shop: Shop) -> None:
+    table = name()
+    plain = b'{"id": "1"}\n{"id": "2"}\n'
+    packed = gzip.compress(b'{"id": "3"}\n')
+    put(shop, f"json/{table}/dt=2024-06-01/a.json", plain)
+    put(shop, f"json/{table}/dt=2024-06-02/b.json.gz", packed)
+    json_table(shop, table, "id string", OPENX, extra="PARTITIONED BY (dt string)")
+    succeeded(shop, f"MSCK REPAIR TABLE {table}")
+    rows = values(shop, f'SELECT id, dt, "$path", "$file_size" FROM {table} ORDER BY id')
+    assert rows == [
+        ["1", "2024-06-01", f"s3://{shop.bucket}/json/{table}/dt=2024-06-01/a.json", str(len(plain))],
+        ["2", "2024-06-01", f"s3://{shop.bucket}/json/{table}/dt=2024-06-01/a.json", str(len(plain))],
+        ["3", "2024-06-02", f"s3://{shop.bucket}/json/{table}/dt=2024-06-02/b.json.gz", str(len(packed))],
+    ]
+    execution = succeeded(shop, f"SELECT count(*) FROM {table} WHERE dt = '2024-06-02'")
+    assert execution["Statistics"]["DataScannedInBytes"] == len(packed)  # the compressed bytes of the pruned file
+    # the pseudo-columns stay out of SELECT *, and "$file_modified_time" is the object's LastModified
+    assert values(shop, f"SELECT * FROM {table} WHERE \"$path\" LIKE '%.gz'") == [["3", "2024-06-02"]]
+    head = shop.s3.head_object(Bucket=shop.bucket, Key=f"json/{table}/dt=2024-06-02/b.json.gz")
+    modified = values(shop, f"SELECT to_unixtime(\"$file_modified_time\") FROM {table} WHERE id = '3'")[0][0]
+    assert float(modified) == head["LastModified"].timestamp()
+
+
+def test_pseudo_columns_of_parquet_and_csv_tables(shop: Shop) -> None:
+    paths = values(shop, 'SELECT DISTINCT "$path", "$file_size" FROM orders WHERE dt = \'2024-03-01\'')
+    keys = shop.s3.list_objects_v2(Bucket=shop.bucket, Prefix="processed/orders/dt=2024-03-01/")["Contents"]
+    assert sorted(paths) == sorted([f"s3://{shop.bucket}/{k['Key']}", str(k["Size"])] for k in keys)
+    stars = succeeded(shop, 'SELECT o.*, "$path" AS p FROM orders o LIMIT 1')
+    columns = [c["Name"] for c in result_rows(shop.athena, stars["QueryExecutionId"])[0]]
+    assert columns[-1] == "p" and not any(c.startswith("$") for c in columns)
+    csv = name()
+    put(shop, f"csv/{csv}/a.csv", b"1,x\n2,y\n")
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {csv} (id int, v string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' "
+        f"LOCATION 's3://{shop.bucket}/csv/{csv}/'",
+    )
+    assert values(shop, f'SELECT v, "$path" FROM {csv} WHERE id = 2') == [["y", f"s3://{shop.bucket}/csv/{csv}/a.csv"]]
