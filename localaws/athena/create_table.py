@@ -41,6 +41,27 @@ STORED_AS = {
 }
 
 
+# ROW FORMAT DELIMITED clauses -> LazySimpleSerDe parameters, as Glue stores them
+# (https://docs.aws.amazon.com/athena/latest/ug/lazy-simple-serde.html).
+DELIMITED = {
+    r"FIELDS\s+TERMINATED\s+BY": "field.delim",
+    r"ESCAPED\s+BY": "escape.delim",
+    r"COLLECTION\s+ITEMS\s+TERMINATED\s+BY": "collection.delim",
+    r"MAP\s+KEYS\s+TERMINATED\s+BY": "mapkey.delim",
+    r"LINES\s+TERMINATED\s+BY": "line.delim",
+    r"NULL\s+DEFINED\s+AS": "serialization.null.format",
+}
+
+
+def _unescape(text: str) -> str:
+    r"""'\t', '\n', '\\' and '\001' as Hive reads them in DDL."""
+    return re.sub(
+        r"\\(0[0-7]{2}|[0-7]{1,3}|.)",
+        lambda m: chr(int(m[1], 8)) if m[1][0].isdigit() else {"t": "\t", "n": "\n", "r": "\r"}.get(m[1], m[1]),
+        text,
+    )
+
+
 def _balanced(text: str, start: int) -> int:
     """The index just after the parenthesis that closes the one at `start`, skipping quoted text."""
     depth, quote = 0, ""
@@ -92,7 +113,11 @@ def _columns(text: str) -> list[dict]:
 
 
 def _pairs(text: str) -> dict[str, str]:
-    return {k: v.replace("''", "'") for k, v in re.findall(r"'((?:[^']|'')*)'\s*=\s*'((?:[^']|'')*)'", text)}
+    """'k' = 'v' pairs (or "k" = "v", which Hive takes too); Hive unescapes the values as it does every string literal
+    of its DDL ('\\\\' is one '\\')."""
+    literal = r"'((?:[^'\\]|''|\\.)*)'" + "|" + r'"((?:[^"\\]|""|\\.)*)"'
+    pairs = re.findall(rf"(?:{literal})\s*=\s*(?:{literal})", text)
+    return {(k1 or k2): _unescape((v1.replace("''", "'")) or v2.replace('""', '"')) for k1, k2, v1, v2 in pairs}
 
 
 @dataclass
@@ -171,9 +196,13 @@ class CreateTable:
         if serde_properties:
             start = serde_properties.end() - 1
             found["serde_parameters"] |= _pairs(rest[start : _balanced(rest, start)])
-        delimiter = re.search(r"FIELDS\s+TERMINATED\s+BY\s+'([^']*)'", rest, re.I)
-        if delimiter:
-            found["serde_parameters"]["field.delim"] = delimiter.group(1)
+        for clause, parameter in DELIMITED.items():
+            given = re.search(rf"{clause}\s+'((?:[^'\\]|\\.)*)'", rest, re.I)
+            if given:
+                found["serde_parameters"][parameter] = _unescape(given.group(1))
+        if found["serde_parameters"].get("line.delim", "\n") != "\n":
+            # Hive's own rule, which Athena keeps: https://docs.aws.amazon.com/athena/latest/ug/lazy-simple-serde.html
+            raise QueryFailed("NOT_SUPPORTED: LINES TERMINATED BY only supports newline '\\n' right now")
         stored = re.search(r"STORED\s+AS\s+(\w+)", rest, re.I)
         if stored and stored.group(1).upper() != "INPUTFORMAT":
             kind = stored.group(1).upper()

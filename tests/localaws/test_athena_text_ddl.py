@@ -189,3 +189,50 @@ def test_pseudo_columns_of_parquet_and_csv_tables(shop: Shop) -> None:
         f"LOCATION 's3://{shop.bucket}/csv/{csv}/'",
     )
     assert values(shop, f'SELECT v, "$path" FROM {csv} WHERE id = 2') == [["y", f"s3://{shop.bucket}/csv/{csv}/a.csv"]]
+
+
+def test_lazy_simple_serde_delimiters_escapes_nulls_and_header(shop: Shop) -> None:
+    table = name()
+    put(shop, f"csv/{table}/a.tsv", b"id\tnote\tqty\n1\ta\\\tb\tNA\n2\tplain\t5\n")
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {table} (id int, note string, qty int) ROW FORMAT DELIMITED "
+        "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' NULL DEFINED AS 'NA' "
+        f"LOCATION 's3://{shop.bucket}/csv/{table}/' TBLPROPERTIES ('skip.header.line.count'='1')",
+    )
+    parameters = shop.glue.get_table(DatabaseName=shop.database, Name=table)["Table"]["StorageDescriptor"]
+    serde = parameters["SerdeInfo"]["Parameters"]
+    assert (serde["field.delim"], serde["escape.delim"], serde["serialization.null.format"]) == ("\t", "\\", "NA")
+    assert values(shop, f"SELECT id, note, qty FROM {table} ORDER BY id") == [["1", "a\tb", None], ["2", "plain", "5"]]
+    other = name()
+    reason = failure(
+        shop,
+        f"CREATE EXTERNAL TABLE {other} (a string) ROW FORMAT DELIMITED LINES TERMINATED BY '|' "
+        f"LOCATION 's3://{shop.bucket}/csv/{other}/'",
+    )
+    assert "LINES TERMINATED BY only supports newline" in reason
+
+
+def test_open_csv_serde_parses_typed_columns_as_athena_does(shop: Shop) -> None:
+    """csv-serde.html: BOOLEAN/INT/BIGINT/DOUBLE parsed, TIMESTAMP as UNIX ms, DATE as days; else HIVE_BAD_DATA."""
+    table, bad, lenient = name(), name(), name()
+    put(shop, f"csv/{table}/a.csv", b'"n","ok","at","day","q"\n"1","true","1579059880000","18276","say ""hi"""\n')
+    put(shop, f"csv/{bad}/a.csv", b'"1"\n""\n')
+    put(shop, f"csv/{lenient}/a.csv", b'"1"\n""\n')
+    serde = "ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' WITH SERDEPROPERTIES ('escapeChar'='\\\\')"
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {table} (n bigint, ok boolean, at timestamp, day date, q string) {serde} "
+        f"LOCATION 's3://{shop.bucket}/csv/{table}/' TBLPROPERTIES ('skip.header.line.count'='1')",
+    )
+    assert values(shop, f"SELECT n + 1, ok, at, day, q FROM {table}") == [
+        ["2", "true", "2020-01-15 03:44:40.000", "2020-01-15", 'say "hi"']
+    ]
+    succeeded(shop, f"CREATE EXTERNAL TABLE {bad} (n int) {serde} LOCATION 's3://{shop.bucket}/csv/{bad}/'")
+    assert failure(shop, f"SELECT sum(n) FROM {bad}").startswith("HIVE_BAD_DATA: Error parsing field value ''")
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {lenient} (n int) {serde} LOCATION 's3://{shop.bucket}/csv/{lenient}/' "
+        "TBLPROPERTIES ('use.null.for.invalid.data'='true')",
+    )
+    assert values(shop, f"SELECT n FROM {lenient} ORDER BY n") == [["1"], [None]]
