@@ -120,3 +120,25 @@ def function_policy(account: str, region: str, function: str) -> Document | None
     if fn.policy is None or not fn.policy.statements:
         return None
     return fn.policy.get_policy()["Policy"]
+
+
+def role_principal(account: str, role_arn: str) -> Principal | None:
+    """The role itself as a principal (its inline and attached policies, as a session of it would have), for the
+    checks a service makes of a role before it assumes it; None when the role does not exist."""
+    from moto.iam.exceptions import NotFoundException
+
+    backend = iam_backends[account][PARTITION]
+    try:
+        role = backend.get_role_by_arn(role_arn)
+    except NotFoundException:
+        return None
+    documents = [backend.get_role_policy(role.name, name)[1] for name in backend.list_role_policies(role.name)]
+    documents += backend.list_attached_role_policies(role.name)[0]
+    return Principal(
+        arn=role.arn,
+        account=account,
+        kind="assumed-role",
+        role_arn=role.arn,
+        identity_policies=_documents(documents),
+        names=(role.arn,),
+    )

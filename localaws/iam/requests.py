@@ -63,6 +63,19 @@ LAMBDA_ACTIONS = {
     "InvokeAsync": "InvokeFunction",
     "InvokeWithResponseStream": "InvokeFunction",
 }
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html: a batch is authorized as
+# the action it batches.
+SQS_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+# Event source mapping operations act on the mapping (arn:...:event-source-mapping:UUID; "*" to list, and a new
+# mapping's UUID is not known yet), with lambda:FunctionArn naming its function:
+# https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
+_ESM_OPERATIONS = frozenset(
+    {"CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping", "GetEventSourceMapping"}
+)
 # The IAM service prefix, where it differs from botocore's service name.
 PREFIXES = {"stepfunctions": "states", "cloudwatch": "cloudwatch", "opensearch": "es", "emr": "elasticmapreduce"}
 # Glue operations authorized on the catalog, the database and a table (https://docs.aws.amazon.com/glue/latest/dg/
@@ -162,6 +175,10 @@ def _deleted_keys(body: bytes) -> list[str]:
 def _lambda(request: Request, account: str, region: str, context: Context) -> Ask:
     operation = request.route.operation
     action = f"lambda:{LAMBDA_ACTIONS.get(operation, operation)}"
+    if operation in _ESM_OPERATIONS:
+        return _event_source_mapping(request, account, region, context, action)
+    if operation == "ListEventSourceMappings":
+        return Ask([Check(action, "*")], context)
     name = unquote(request.route.path_params.get("FunctionName", "")) or _member(_body(request), "FunctionName")
     if not name:
         layer = request.route.path_params.get("LayerName")
@@ -173,6 +190,15 @@ def _lambda(request: Request, account: str, region: str, context: Context) -> As
     function = name.split(":function:")[-1].split(":")[0] if name.startswith("arn:") else name.split(":")[0]
     arn = f"arn:aws:lambda:{region}:{account}:function:{function}"
     return Ask([Check(action, arn)], context, function=function)
+
+
+def _event_source_mapping(request: Request, account: str, region: str, context: Context, action: str) -> Ask:
+    uuid = request.route.path_params.get("UUID", "*")
+    name = _member(_body(request), "FunctionName")
+    if name:
+        function = name.split(":function:")[-1] if name.startswith("arn:") else name
+        context["lambda:functionarn"] = [f"arn:aws:lambda:{region}:{account}:function:{function}"]
+    return Ask([Check(action, f"arn:aws:lambda:{region}:{account}:event-source-mapping:{uuid}")], context)
 
 
 def _logs(request: Request, account: str, region: str, context: Context) -> Ask:
@@ -227,7 +253,7 @@ def _athena(request: Request, account: str, region: str, context: Context) -> As
 
 def _sqs(request: Request, account: str, region: str, context: Context) -> Ask:
     url = _member(_body(request), "QueueUrl") or _params(request).get("QueueUrl")
-    action = f"sqs:{request.route.operation}"
+    action = f"sqs:{SQS_ACTIONS.get(request.route.operation, request.route.operation)}"
     if not url:
         name = _member(_body(request), "QueueName") or _params(request).get("QueueName")
         return Ask([Check(action, f"arn:aws:sqs:{region}:{account}:{name}" if name else "*")], context)

@@ -9,6 +9,9 @@ Knobs (environment variables of the localaws process):
 - LOCALAWS_LAMBDA_CONCURRENCY   async invocations of one function run at once (default: the CPU count, at least 2;
                                 more processes than cores only add cold starts that compete for the same CPUs)
 - LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before the 1st, 2nd retry of a failed async event (default "0.5,1")
+- LOCALAWS_LAMBDA_THROTTLE_BACKOFF  first and longest backoff of a throttled async event, doubling (default "0.5,5")
+- LOCALAWS_ACCOUNT_CONCURRENCY  the account's concurrent executions per Region (default 1000, AWS's default; a new
+                                account may have 10). Reserved concurrency and throttling: concurrency.py
 - LOCALAWS_LAMBDA_IDLE_SECONDS  a warm environment idle this long is shut down (default 300)
 - LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for INIT, at least the function's timeout (default 10)
 - LOCALAWS_LAMBDA_PREWARM       "0" turns off proactive initialization of one environment per function when it is
@@ -22,6 +25,7 @@ import os
 from urllib.parse import unquote
 
 from localaws.lambda_runtime.async_queue import AsyncInvoker
+from localaws.lambda_runtime.concurrency import DEFAULT_ACCOUNT_LIMIT, Concurrency
 from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.faults import FaultInjector
@@ -32,7 +36,7 @@ from localaws.lambda_runtime.functions import (
     update_ephemeral_storage_on_update,
 )
 from localaws.lambda_runtime.invoke import _account_of, make_invoke, make_prewarm
-from localaws.server import LocalAws, Request, Response
+from localaws.server import LocalAws, Request, Response, json_error, json_response
 
 log = logging.getLogger("localaws.lambda")
 
@@ -43,14 +47,33 @@ def install(app: LocalAws) -> None:
     update_ephemeral_storage_on_update()
     cache = CodeCache()
     pool = EnvironmentPool(idle_seconds=float(os.environ.get("LOCALAWS_LAMBDA_IDLE_SECONDS", "300")))
-    executor = Executor(app, cache, pool, init_timeout_s=float(os.environ.get("LOCALAWS_LAMBDA_INIT_TIMEOUT", "10")))
-    delays = [
-        float(part) for part in os.environ.get("LOCALAWS_LAMBDA_RETRY_DELAYS", "0.5,1").split(",") if part.strip()
-    ]
+    concurrency = Concurrency(app, int(os.environ.get("LOCALAWS_ACCOUNT_CONCURRENCY", DEFAULT_ACCOUNT_LIMIT)))
+    executor = Executor(
+        app,
+        cache,
+        pool,
+        init_timeout_s=float(os.environ.get("LOCALAWS_LAMBDA_INIT_TIMEOUT", "10")),
+        concurrency=concurrency,
+    )
+    delays = _seconds(os.environ.get("LOCALAWS_LAMBDA_RETRY_DELAYS", "0.5,1"))
+    first, longest = _seconds(os.environ.get("LOCALAWS_LAMBDA_THROTTLE_BACKOFF", "0.5,5"))
     invoker = AsyncInvoker(
-        app, executor, int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", max(2, os.cpu_count() or 2))), delays
+        app,
+        executor,
+        int(os.environ.get("LOCALAWS_LAMBDA_CONCURRENCY", max(2, os.cpu_count() or 2))),
+        delays,
+        throttle_backoff=(first, longest),
     )
     app.override("lambda", "Invoke", make_invoke(executor, invoker))
+    app.validate("lambda", "PutFunctionConcurrency", concurrency.validate_put)
+    app.override("lambda", "GetAccountSettings", concurrency.account_settings)
+
+    def concurrency_control(method: str, _query: dict[str, list[str]], _body: bytes) -> Response:
+        if method != "GET":
+            return json_error("MethodNotAllowed", f"{method} is not served here: GET", 405)
+        return json_response(concurrency.describe())
+
+    app.control("lambda-concurrency", concurrency_control)
     FaultInjector(app, pool).install()
     if os.environ.get("LOCALAWS_LAMBDA_PREWARM", "1") != "0":
         for operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
@@ -77,3 +100,7 @@ def install(app: LocalAws) -> None:
 
     app.on_shutdown(shut_down)
     app.on_kill(shut_down)
+
+
+def _seconds(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]

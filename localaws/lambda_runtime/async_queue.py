@@ -7,7 +7,11 @@ https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.htm
 - A function error (handler exception, timeout, out of memory) is retried up to MaximumRetryAttempts times
   (default 2). AWS waits about 1 minute and then 2 minutes; locally the waits are LOCALAWS_LAMBDA_RETRY_DELAYS
   (default "0.5,1" seconds). Every attempt keeps the same request id, as on AWS.
-- An event older than MaximumEventAgeInSeconds (default 6 hours) is discarded when it comes up.
+- A throttled event (the function's reserved concurrency or the account's limit is used up, concurrency.py) goes
+  back to its queue and is tried again after a backoff that doubles from LOCALAWS_LAMBDA_THROTTLE_BACKOFF's first
+  value to its second (default "0.5,5" seconds; AWS: from 1 second to 5 minutes). Throttles are not retry attempts.
+- An event older than MaximumEventAgeInSeconds (default 6 hours) is discarded when it comes up: to the OnFailure
+  destination with condition EventAgeExceeded.
 - Then the event goes to the OnFailure destination (SQS, SNS or another function), or on success to OnSuccess,
   wrapped in Lambda's invocation record.
 Each event holds one unit of `app.activity` from Invoke until it is finally done (including delivery), so
@@ -29,6 +33,7 @@ from typing import Any
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
+from localaws.lambda_runtime.concurrency import Throttled
 from localaws.lambda_runtime.execution import Executor, Invocation
 from localaws.lambda_runtime.functions import FunctionNotFound, event_invoke_config, find_function
 
@@ -49,6 +54,7 @@ class Event:
     request_id: str
     received_at: float  # time.monotonic()
     attempts: int = 0
+    throttles: int = 0
     executed_arn: str = ""  # the qualified ARN that ran, e.g. ...:function:name:$LATEST
     last: Invocation | None = None
 
@@ -65,13 +71,14 @@ class FunctionQueues:
     running crawl) never holds back another function's events; the bound stands in for reserved concurrency.
     """
 
-    def __init__(self, process: Callable[[Event], None], per_function: int) -> None:
-        self._process = process
+    def __init__(self, process: Callable[[Event], float | None], per_function: int) -> None:
+        self._process = process  # returns None when done with the event, or seconds to back off before it again
         self._per_function = max(1, per_function)
         self._queues: dict[str, deque[Event]] = {}
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopped = False
+        self._stopping = threading.Event()
 
     def put(self, event: Event) -> bool:
         """Queue the event; False once stopped."""
@@ -94,18 +101,31 @@ class FunctionQueues:
                     self._running[key] -= 1
                     return
                 event = events.popleft()
-            self._process(event)
+            backoff = self._process(event)
+            if backoff is not None:
+                with self._lock:
+                    self._queues[key].appendleft(event)
+                self._stopping.wait(backoff)
 
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
+        self._stopping.set()
 
 
 class AsyncInvoker:
-    def __init__(self, app: Any, executor: Executor, concurrency: int, retry_delays: list[float]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        executor: Executor,
+        concurrency: int,
+        retry_delays: list[float],
+        throttle_backoff: tuple[float, float] = (0.5, 5.0),
+    ) -> None:
         self.app = app
         self.executor = executor
         self.retry_delays = retry_delays or [0.0]
+        self.throttle_backoff = throttle_backoff
         self._queues = FunctionQueues(self._process, concurrency)
         self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
@@ -127,28 +147,37 @@ class AsyncInvoker:
         if not self._queues.put(event):
             self.app.activity.end()  # shutting down: the event is dropped
 
-    def _process(self, event: Event) -> None:
+    def _process(self, event: Event) -> float | None:
         try:
-            self._attempt(event)
+            return self._attempt(event)
         except Exception:  # keep the queue alive; the event is dropped with its cause logged
             log.exception("lambda async event %s for %s failed inside localaws", event.request_id, event.function)
             self.app.activity.end()
+            return None
 
-    def _attempt(self, event: Event) -> None:
+    def _attempt(self, event: Event) -> float | None:
+        """Run the event once; the backoff in seconds when it was throttled, else None."""
         try:
             spec, code = find_function(self.app, event.account, event.region, event.function, event.qualifier)
         except FunctionNotFound:
             log.warning("lambda async event %s dropped: function %s no longer exists", event.request_id, event.function)
             self.app.activity.end()
-            return
+            return None
         event.executed_arn = f"{spec.arn}:{spec.version}"
         config = event_invoke_config(self.app, spec)
         max_age = config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S)
         if time.monotonic() - event.received_at > max_age:
             self._finish(event, config, "EventAgeExceeded")
-            return
+            return None
+        try:
+            event.last = self.executor.run(spec, code, event.payload, event.invoked_arn, event.request_id)
+        except Throttled as throttled:
+            event.throttles += 1
+            first, longest = self.throttle_backoff
+            backoff = min(first * 2 ** (event.throttles - 1), longest)
+            log.info("lambda async event %s for %s throttled (%s)", event.request_id, spec.name, throttled.reason)
+            return backoff
         event.attempts += 1
-        event.last = self.executor.run(spec, code, event.payload, event.invoked_arn, event.request_id)
         if event.last.status == "ok":
             self._finish(event, config, "Success")
         elif event.attempts <= config.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS):
@@ -156,6 +185,7 @@ class AsyncInvoker:
             self._retry_later(event, delay)
         else:
             self._finish(event, config, "RetriesExhausted")
+        return None
 
     def _retry_later(self, event: Event, delay: float) -> None:
         def requeue() -> None:

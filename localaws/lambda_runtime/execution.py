@@ -24,6 +24,7 @@ from typing import Any
 
 from localaws.iam import principals as iam_principals
 from localaws.lambda_runtime import layers, tmp_storage
+from localaws.lambda_runtime.concurrency import Concurrency
 from localaws.lambda_runtime.environments import Attempt, Environment, EnvironmentPool
 from localaws.lambda_runtime.functions import CodeCache, FunctionSpec
 from localaws.lambda_runtime.logs import (
@@ -57,11 +58,19 @@ class Invocation:
 
 
 class Executor:
-    def __init__(self, app: Any, cache: CodeCache, pool: EnvironmentPool, init_timeout_s: float) -> None:
+    def __init__(
+        self,
+        app: Any,
+        cache: CodeCache,
+        pool: EnvironmentPool,
+        init_timeout_s: float,
+        concurrency: Concurrency | None = None,
+    ) -> None:
         self.app = app
         self.cache = cache
         self.pool = pool
         self.init_timeout_s = init_timeout_s
+        self.concurrency = concurrency or Concurrency(app)
 
     def run(
         self,
@@ -72,7 +81,9 @@ class Executor:
         request_id: str | None = None,
         client_context: str | None = None,
     ) -> Invocation:
-        with self.app.activity.tracking():
+        """Run one invocation; concurrency.Throttled (before anything runs) when the function or the account has no
+        concurrency left."""
+        with self.app.activity.tracking(), self.concurrency.slot(spec):
             return self._run(spec, code, payload, invoked_arn, request_id or str(uuid.uuid4()), client_context)
 
     def _run(

@@ -4,6 +4,8 @@
   X-Amz-Function-Error: Unhandled; LogType=Tail adds X-Amz-Log-Result (base64 of the last 4 KB of the log).
 - Event: queues the event and answers 202 at once (S3 notifications arrive this way).
 - DryRun: checks the function and the caller, answers 204.
+- Over the function's reserved concurrency or the account's limit, a RequestResponse invocation answers 429
+  TooManyRequestsException (concurrency.py); an Event one is queued all the same and throttled there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from localaws.lambda_runtime.async_queue import AsyncInvoker, Event
+from localaws.lambda_runtime.concurrency import Throttled, throttled_response
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.functions import FunctionNotFound, find_function
 from localaws.server import ACCOUNT_ID, AfterHook, Override, Request, Response, json_error
@@ -66,7 +69,10 @@ def make_invoke(executor: Executor, invoker: AsyncInvoker) -> Override:
             )
             return Response(202, list(base_headers.items()), b"")
         client_context = _client_context(request.headers.get("x-amz-client-context"))
-        result = executor.run(spec, code, payload, invoked_arn, request_id, client_context)
+        try:
+            result = executor.run(spec, code, payload, invoked_arn, request_id, client_context)
+        except Throttled as throttled:
+            return throttled_response(throttled.reason)
         headers = {
             **base_headers,
             "Content-Type": "application/json",

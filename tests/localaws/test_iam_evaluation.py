@@ -97,3 +97,43 @@ def test_decisions_and_their_reasons() -> None:
     assert not decide(role, "s3:PutObject", "arn:aws:s3:::b/k", {}, [other]).allowed
     session = Principal(**{**role.__dict__, "session_policy": policy(allow("s3:ListBucket"))})
     assert decide(session, "s3:GetObject", "arn:aws:s3:::b/k", {}).reason.startswith("because no session policy")
+
+
+# -- what a request asks for (localaws.iam.requests), for the actions of SQS batches and event source mappings ----
+def _ask(service: str, operation: str, body: dict, path_params: dict | None = None):
+    import json
+
+    from localaws.iam.requests import describe
+    from localaws.routing import Route
+    from localaws.server import Request
+
+    route = Route(service, operation, "us-east-1", path_params or {})
+    request = Request(route, "POST", "/", {}, {"content-type": "application/x-amz-json-1.0"}, json.dumps(body).encode())
+    return describe(request, "123456789012")
+
+
+@pytest.mark.parametrize(
+    ("operation", "action"),
+    [
+        ("SendMessageBatch", "sqs:SendMessage"),
+        ("DeleteMessageBatch", "sqs:DeleteMessage"),
+        ("ChangeMessageVisibilityBatch", "sqs:ChangeMessageVisibility"),
+        ("ReceiveMessage", "sqs:ReceiveMessage"),
+    ],
+)
+def test_sqs_batches_are_authorized_as_the_action_they_batch(operation, action) -> None:
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html
+    ask = _ask("sqs", operation, {"QueueUrl": "http://localhost/123456789012/q"})
+    assert [(c.action, c.resource) for c in ask.checks] == [(action, "arn:aws:sqs:us-east-1:123456789012:q")]
+
+
+def test_event_source_mapping_operations_act_on_the_mapping_with_the_function_as_condition() -> None:
+    # https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
+    created = _ask("lambda", "CreateEventSourceMapping", {"FunctionName": "trigger", "EventSourceArn": "arn:q"})
+    assert [(c.action, c.resource) for c in created.checks] == [
+        ("lambda:CreateEventSourceMapping", "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:*")
+    ]
+    assert created.context["lambda:functionarn"] == ["arn:aws:lambda:us-east-1:123456789012:function:trigger"]
+    deleted = _ask("lambda", "DeleteEventSourceMapping", {}, {"UUID": "abc"})
+    assert [c.resource for c in deleted.checks] == ["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:abc"]
+    assert [c.resource for c in _ask("lambda", "ListEventSourceMappings", {}).checks] == ["*"]
