@@ -137,6 +137,19 @@ class Catalog:
                 DatabaseName=database, TableName=name, PartitionInputList=partition_inputs[start : start + 100]
             )
 
+    def delete_partitions(self, database: str, name: str, values: list[tuple[str, ...]]) -> None:
+        for start in range(0, len(values), 25):  # BatchDeletePartition takes at most 25
+            self.glue.batch_delete_partition(
+                DatabaseName=database,
+                TableName=name,
+                PartitionsToDelete=[{"Values": list(v)} for v in values[start : start + 25]],
+            )
+
+    def update_partition(self, database: str, name: str, values: list[str], partition_input: dict) -> None:
+        self.glue.update_partition(
+            DatabaseName=database, TableName=name, PartitionValueList=values, PartitionInput=partition_input
+        )
+
 
 def split_s3_url(url: str) -> tuple[str, str]:
     """s3://bucket/key/prefix -> (bucket, key/prefix)."""

@@ -26,7 +26,7 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from localaws.athena import dialect, pseudo_columns
+from localaws.athena import dialect, projection, pseudo_columns
 from localaws.athena.athena_types import arrow_to_athena
 from localaws.athena.catalog import Catalog, Table
 from localaws.athena.cost import DataFile, FooterCache, build_scan, list_files, partition_values
@@ -154,18 +154,28 @@ class Engine:
                 entry.partition_filters.append(None)
         return reads
 
-    def select_partitions(self, cursor: duckdb.DuckDBPyConnection, entry: _Reads) -> list[dict[str, str]]:
+    def select_partitions(self, cursor: duckdb.DuckDBPyConnection, entry: _Reads) -> list[tuple[dict[str, str], str]]:
+        """The partitions the query reads, as (values by column, folder): the registered ones, or with partition
+        projection the computed ones (projection.py), kept where the query's partition filters hold."""
         table = entry.table
         if not table.partition_keys:
-            return [{}]
-        values = [partition_values(table, p) for p in table.partitions]
-        if any(f is None or not f for f in entry.partition_filters) or not values:
-            return values
+            return [({}, table.location)]
+        if projection.enabled(table):
+            candidates = projection.partitions(table, entry.partition_filters)
+        else:
+            candidates = [
+                (partition_values(table, p), p.get("StorageDescriptor", {}).get("Location", ""))
+                for p in table.partitions
+            ]
+        if any(f is None or not f for f in entry.partition_filters) or not candidates:
+            return candidates
         names = [k["Name"].lower() for k in table.partition_keys]
-        columns = {n: pa.array([v.get(n) for v in values]).cast(table.schema.field(n).type) for n in names}
-        candidates = pa.table({**columns, "__index": pa.array(range(len(values)))})
+        columns = {
+            n: pa.array([values.get(n) for values, _ in candidates]).cast(table.schema.field(n).type) for n in names
+        }
+        table_of_candidates = pa.table({**columns, "__index": pa.array(range(len(candidates)))})
         kept: set[int] = set()
-        cursor.register("__partitions", candidates)
+        cursor.register("__partitions", table_of_candidates)
         try:
             for conjuncts in entry.partition_filters:
                 where = " AND ".join(f"({c})" for c in conjuncts)
@@ -173,21 +183,13 @@ class Engine:
                 kept |= {row[0] for row in rows}
         except duckdb.Error as error:
             log.debug("partition filter not evaluable (%s): reading every partition", error)
-            return values
+            return candidates
         finally:
             cursor.unregister("__partitions")
-        return [values[i] for i in sorted(kept)]
+        return [candidates[i] for i in sorted(kept)]
 
-    def files(self, entry: _Reads, partitions: list[dict[str, str]]) -> list[DataFile]:
-        table = entry.table
-        if not table.partition_keys:
-            return list_files(self.catalog.s3, table.location, {})
-        by_values = {tuple(partition_values(table, p).values()): p for p in table.partitions}
-        jobs = []
-        for values in partitions:
-            partition = by_values[tuple(values.values())]
-            location = partition.get("StorageDescriptor", {}).get("Location", "")
-            jobs.append(self.io.submit(list_files, self.catalog.s3, location, values))
+    def files(self, partitions: list[tuple[dict[str, str], str]]) -> list[DataFile]:
+        jobs = [self.io.submit(list_files, self.catalog.s3, location, values) for values, location in partitions]
         return [file for job in jobs for file in job.result()]
 
     # -- the query ---------------------------------------------------------------------------------------------
@@ -211,7 +213,7 @@ class Engine:
                     f"is {_storage_format(table) or 'of an unknown format'}"
                 )
             columns = {f.name for f in table.schema} if entry.all_columns else entry.columns
-            files = self.files(entry, self.select_partitions(cursor, entry))
+            files = self.files(self.select_partitions(cursor, entry))
             if text:
                 scan = build_text_scan(table, files, self.scan_fs, hidden)
             elif json_text:
@@ -269,9 +271,9 @@ def _name_unnamed_columns(tree: exp.Expression) -> None:
     outer = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     if outer is None:
         return
-    for index, projection in enumerate(outer.expressions):
-        if not isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
-            projection.replace(exp.alias_(projection.copy(), f"_col{index}"))
+    for index, item in enumerate(outer.expressions):
+        if not isinstance(item, (exp.Alias, exp.Column, exp.Star)):
+            item.replace(exp.alias_(item.copy(), f"_col{index}"))
 
 
 def _storage_format(table: Table) -> str:
