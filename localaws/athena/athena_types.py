@@ -106,8 +106,18 @@ def arrow_to_hive(dtype: pa.DataType) -> str:
     )
 
 
+# A TIMESTAMP WITH TIME ZONE outside UTC leaves DuckDB as this struct (functions/timezones.py: output).
+ZONED_FIELDS = ("trino_local", "trino_zone")
+
+
+def is_zoned_struct(dtype: pa.DataType) -> bool:
+    return pa.types.is_struct(dtype) and tuple(f.name for f in dtype) == ZONED_FIELDS
+
+
 def result_type(dtype: pa.DataType) -> str:
     """ResultSetMetadata.ColumnInfo.Type: the short name Athena reports (varchar, bigint, array, map, row, ...)."""
+    if is_zoned_struct(dtype):
+        return "timestamp with time zone"
     if isinstance(dtype, pa.ExtensionType):
         return "json" if "json" in str(dtype.extension_name).lower() else result_type(dtype.storage_type)
     checks = (

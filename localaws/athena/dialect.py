@@ -25,8 +25,9 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import TokenType
 
-from localaws.athena import functions, sandbox, trino_types
+from localaws.athena import functions, sandbox, trino_types, trino_zones
 from localaws.athena.errors import QueryFailed
+from localaws.athena.functions import timezones
 
 log = logging.getLogger("localaws.athena")
 
@@ -137,5 +138,6 @@ def to_duckdb(tree: exp.Expression, schema: dict[str, dict[str, str]] | None = N
         if any(not column.table for column in typed.find_all(exp.Column)):
             typed = tree.copy()  # a column it could not place (missing, or an alias): DuckDB reports it as it is
     typed = trino_types.annotate(typed, schema)
-    fixed = functions.translate(typed)
+    trino_zones.annotate(typed)
+    fixed = timezones.zoned_outputs(functions.translate(typed))
     return fixed.sql(dialect="duckdb")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from localaws.athena.athena_types import column_info
+from localaws.athena.athena_types import ZONED_FIELDS, column_info
 
 
 def java_double(value: float) -> str:
@@ -47,6 +47,10 @@ def format_value(value, dtype: pa.DataType | None = None, nested: bool = False) 
         return java_double(value)
     if isinstance(value, decimal.Decimal):
         return format(value, "f")  # Trino prints every digit of the scale: 0.00, never 0E-2
+    if isinstance(value, dict) and tuple(value) == ZONED_FIELDS:
+        # A TIMESTAMP WITH TIME ZONE outside UTC: its local date-time and zone (functions/timezones.py).
+        local, zone = (value[name] for name in ZONED_FIELDS)
+        return None if local is None else f"{format_value(local)} {zone}"
     if isinstance(value, dt.datetime):
         # Three digits (Athena's timestamp(3)); six when the value carries microseconds (timestamp(6)).
         fraction = f"{value.microsecond // 1000:03d}" if value.microsecond % 1000 == 0 else f"{value.microsecond:06d}"

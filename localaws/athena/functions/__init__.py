@@ -19,9 +19,12 @@ import sqlglot
 from sqlglot import exp
 
 from localaws.athena.errors import QueryFailed
+from localaws.athena.trino_zones import ZONE
 
 Translator = Callable[[exp.Expression], exp.Expression | None]
 TRANSLATORS: dict[object, Translator] = {}
+# Run before the translators, in order; the first that answers a replacement translates the node (timezones.py).
+REWRITERS: list[Translator] = []
 MACROS: list[str] = []
 UDFS: list[tuple[str, Callable, list, object]] = []
 
@@ -93,14 +96,16 @@ def translate(tree: exp.Expression) -> exp.Expression:
     """The tree with every registered node replaced by its translation, innermost first."""
     root = tree
     for node in reversed(list(tree.walk())):
+        replacement = next((r for r in map(lambda rewriter: rewriter(node), REWRITERS) if r is not None), None)
         function = TRANSLATORS.get(key_of(node))
-        if function is None:
-            continue
-        replacement = function(node)
+        if replacement is None and function is not None:
+            replacement = function(node)
         if replacement is None or replacement is node:
             continue
         if node.type is not None and replacement.type is None:
             replacement.type = node.type
+        if ZONE in node.meta:
+            replacement.meta[ZONE] = node.meta[ZONE]  # the value's time zone (trino_zones)
         if node is root:
             root = replacement
         else:
@@ -116,6 +121,9 @@ def setup(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 # Each family module registers its translators and functions when imported.
-FAMILIES = ("arrays", "casts", "datetime", "decimal", "formatting", "json", "maps", "math", "regexp", "strings", "url")
+FAMILIES = (
+    "arrays", "casts", "datetime", "decimal", "formatting", "json", "maps", "math", "regexp", "strings",
+    "timezones", "url",
+)  # fmt: skip
 for _family in FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")

@@ -56,13 +56,10 @@ def cast_(node: exp.Cast) -> exp.Expression | None:
     to, value = node.to, node.this
     source = tt.type_of(value)
     if source is None:
-        from localaws.athena.functions.datetime import zoned_literal
-
-        return zoned_literal(node)
-    from localaws.athena.functions.datetime import zoned_literal
+        return None
     from localaws.athena.functions.json import cast_json
 
-    rewritten = cast_json(node) or zoned_literal(node)
+    rewritten = cast_json(node)
     if rewritten is not None:
         return rewritten
     if source.this in tt.FLOATING and to.this in tt.INTEGERS:

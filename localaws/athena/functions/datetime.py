@@ -4,8 +4,7 @@
 - date_format / date_parse take MySQL specifiers and format_datetime / parse_datetime Joda patterns, converted here
   from the original text (sqlglot's own conversion drops Trino's meaning of %f, %v, %x and literal letters).
 - Fractions: %f and SSS print milliseconds, rounded half up as Trino does for these millisecond functions.
-- TIMESTAMP WITH TIME ZONE is kept in UTC only: a zone other than UTC (a literal's offset, from_unixtime's zone,
-  with_timezone, at_timezone) is refused with NOT_SUPPORTED rather than answered in the wrong zone.
+- TIMESTAMP WITH TIME ZONE in zones other than UTC: timezones.py (the zone is carried by the translation).
 """
 
 from __future__ import annotations
@@ -133,7 +132,7 @@ def _literal_pattern(node: exp.Expression, function: str) -> str:
     return node.this
 
 
-def _to_millis(value: exp.Expression) -> exp.Expression:
+def to_millis(value: exp.Expression) -> exp.Expression:
     """The timestamp rounded half up to milliseconds (what Trino's millisecond-precision functions see)."""
     return template("date_trunc('millisecond', CAST(:t AS TIMESTAMP) + INTERVAL 500 MICROSECOND)", t=value)
 
@@ -142,14 +141,14 @@ def _to_millis(value: exp.Expression) -> exp.Expression:
 def date_format(node: exp.Anonymous) -> exp.Expression:
     value, pattern = node.expressions
     fmt = mysql_to_strftime(_literal_pattern(pattern, "date_format"))
-    return call("strftime", _to_millis(value), exp.Literal.string(fmt))
+    return call("strftime", to_millis(value), exp.Literal.string(fmt))
 
 
 @translator("format_datetime")
 def format_datetime(node: exp.Anonymous) -> exp.Expression:
     value, pattern = node.expressions
     fmt = joda_to_strftime(_literal_pattern(pattern, "format_datetime"))
-    return call("strftime", _to_millis(value), exp.Literal.string(fmt))
+    return call("strftime", to_millis(value), exp.Literal.string(fmt))
 
 
 def _parse(text: exp.Expression, fmt: str) -> exp.Expression:
@@ -228,36 +227,6 @@ def millisecond(node: exp.Anonymous) -> exp.Expression:
     return template("CAST(millisecond(:t) % 1000 AS BIGINT)", t=node.expressions[0])
 
 
-@translator(exp.UnixToTime)
-def from_unixtime(node: exp.UnixToTime) -> exp.Expression | None:
-    if node.args.get("zone") is not None or node.args.get("hours") is not None:
-        raise not_supported("localaws keeps TIMESTAMP WITH TIME ZONE in UTC; from_unixtime with a zone is refused")
-    return template("to_timestamp(CAST(:s AS DOUBLE))", s=node.this)
-
-
-@translator("with_timezone", "at_timezone", "timezone_hour", "timezone_minute")
-def zoned(node: exp.Anonymous) -> exp.Expression:
-    raise not_supported(f"localaws keeps TIMESTAMP WITH TIME ZONE in UTC; {node.name.lower()} is not supported")
-
-
-_UTC_SUFFIX = re.compile(r"\s*(UTC|Z|\+00:00|\+00|-00:00|Etc/UTC|GMT)$", re.I)
-_ZONE_SUFFIX = re.compile(r"(\d\s+[+-]\d{1,2}(:?\d{2})?|\d[+-]\d{2}:\d{2}|\d\s*[A-Za-z][A-Za-z_/+-]*)$")
-
-
-def zoned_literal(node: exp.Cast) -> exp.Expression | None:
-    """TIMESTAMP '... UTC' is a UTC TIMESTAMP WITH TIME ZONE; another zone is refused (see the module docstring)."""
-    if not (isinstance(node.this, exp.Literal) and node.this.is_string):
-        return None
-    if node.to.this not in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPLTZ):
-        return None
-    text = node.this.this.strip()
-    if _UTC_SUFFIX.search(text):
-        return cast(exp.Literal.string(_UTC_SUFFIX.sub("", text) + "+00"), "TIMESTAMPTZ")
-    if _ZONE_SUFFIX.search(text):
-        raise not_supported(f"localaws keeps TIMESTAMP WITH TIME ZONE in UTC; '{text}' is in another zone")
-    return None
-
-
 @translator("to_iso8601")
 def to_iso8601(node: exp.Anonymous) -> exp.Expression:
     value = node.expressions[0]
@@ -265,8 +234,8 @@ def to_iso8601(node: exp.Anonymous) -> exp.Expression:
     if dtype is not None and dtype.this == T.DATE:
         return call("strftime", value, exp.Literal.string("%Y-%m-%d"))
     if dtype is not None and dtype.this in (T.TIMESTAMPTZ, T.TIMESTAMPLTZ):
-        return call("strftime", _to_millis(value), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%gZ"))
-    return call("strftime", _to_millis(value), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%g"))
+        return call("strftime", to_millis(value), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%gZ"))
+    return call("strftime", to_millis(value), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%g"))
 
 
 # Trino's EXTRACT fields (https://trino.io/docs/current/functions/datetime.html#extraction-function) in DuckDB's
@@ -324,22 +293,10 @@ def date_diff(node: exp.DateDiff) -> exp.Expression | None:
     return call("date_sub", exp.Literal.string(unit.name.lower()), node.expression, node.this)
 
 
-_UTC_NAMES = {"utc", "z", "+00:00", "-00:00", "etc/utc", "gmt", "+00", "zulu"}
-
-
-@translator(exp.AtTimeZone)
-def at_time_zone(node: exp.AtTimeZone) -> exp.Expression | None:
-    """x AT TIME ZONE 'UTC' is kept; any other zone is refused (see the module docstring)."""
-    zone = node.args.get("zone")
-    if isinstance(zone, exp.Literal) and zone.is_string and zone.this.strip().lower() in _UTC_NAMES:
-        return cast(node.this.copy(), "TIMESTAMPTZ")
-    raise not_supported("localaws keeps TIMESTAMP WITH TIME ZONE in UTC; AT TIME ZONE another zone is not supported")
-
-
 @translator(exp.FromISO8601Timestamp)
 def from_iso8601_timestamp(node: exp.FromISO8601Timestamp) -> exp.Expression:
-    """A UTC (or zone-less) ISO 8601 text is read as Trino reads it; an offset other than UTC fails at run time
-    with NOT_SUPPORTED, since Trino would keep and show that zone."""
+    """A UTC (or zone-less) ISO 8601 text of a column is read as Trino reads it; an offset other than UTC fails at
+    run time with NOT_SUPPORTED, since Trino would keep and show that zone (a literal's zone is kept: timezones.py)."""
     return template(
         r"CASE WHEN regexp_matches(:s, ':\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}(:?\d{2})?$') "
         r"AND NOT regexp_matches(:s, '[+-]00(:?00)?$') "
