@@ -224,7 +224,7 @@ def _cast(node: exp.Cast) -> exp.Expression | None:
         if tz.zone_of(value) is None and (source is None or source.this in _TEXT):
             return _checked_text(value)
         return cast(value, "TIMESTAMPTZ") if tz.zone_of(value) is not None else None
-    if isinstance(value, exp.Literal) and value.is_string and to.this in (T.TIMESTAMP, T.DATE):
+    if isinstance(value, exp.Literal) and value.is_string and to.this == T.TIMESTAMP:
         parts = tz.split_literal(value.this)
         if parts is not None and parts[1] is not None:
             return type(node)(this=exp.Literal.string(parts[0]), to=to.copy())  # the zone is dropped, as Trino does
