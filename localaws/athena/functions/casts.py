@@ -3,14 +3,16 @@ https://trino.io/docs/current/language/types.html).
 
 - A double or real prints in Java's scientific form: CAST(37.7E0 AS VARCHAR) = '3.77E1', NaN, Infinity.
 - A decimal prints its leading zero (0.5); DuckDB prints DECIMAL(1,1) as '.5'.
-- A double becomes a decimal through its shortest decimal text (DOUBLE '1234567890.0' is exactly 1234567890),
-  not through its binary value.
+- A double or real becomes a decimal through Java's Double.toString / Float.toString digits (Trino's
+  BigDecimal.valueOf), not through its binary value: DOUBLE '1234567890.0' is exactly 1234567890, and REAL
+  '1234567940' (the float 1234567936) is 1234567940 (see java_digits).
 - varchar(n): a longer string is cut to n characters; a number or date whose text is longer fails.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from decimal import Decimal
 
 from sqlglot import exp
@@ -33,6 +35,55 @@ def java_scientific(value: float, single: bool = False) -> str:
     sign, digits, exponent = Decimal(f"{value:.6e}" if single else repr(value)).normalize().as_tuple()
     text = "".join(map(str, digits))
     return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{len(text) + exponent - 1}"
+
+
+# Java's FloatingDecimal (Double.toString, Float.toString up to Java 18) prints an integer-valued double or float
+# below 2^63 from its exact value, dropping only as many low digits as this table allows for 2^(exponent - bits - 1);
+# that is more digits than the shortest text that reads back (Float.toString(1.23456790519087104E17f) = 1.23456791E17).
+_INSIGNIFICANT_DIGITS = (
+    *(0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9),
+    *(9, 9, 10, 10, 10, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16),
+    *(17, 17, 17, 18, 18, 18, 19),
+)
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def java_digits(value: float, single: bool = False) -> Decimal:
+    """The decimal Java's Double.toString (or Float.toString, `single`) denotes for a finite value.
+
+    Integer values below 2^63 take FloatingDecimal's fast path (exact digits, rounded half up at the insignificant
+    ones); others print the shortest digits that read back as the same double (float)."""
+    if value != 0 and value == int(value):
+        exponent = math.frexp(abs(value))[1] - 1
+        if exponent <= 62:
+            bits = 24 if single else 53
+            power = exponent - bits - 1
+            dropped = _INSIGNIFICANT_DIGITS[power] if exponent > bits and 1 < power < len(_INSIGNIFICANT_DIGITS) else 0
+            digits = int(abs(value))
+            if dropped:
+                digits, residue = divmod(digits, 10**dropped)
+                digits += residue >= 10**dropped // 2
+            return Decimal(digits).scaleb(dropped).copy_sign(Decimal(value))
+    if not single:
+        return Decimal(repr(value))
+    for count in range(1, 10):
+        text = f"{value:.{count - 1}e}"
+        if _float32(float(text)) == value:
+            return Decimal(text)
+    return Decimal(repr(value))
+
+
+@udf("trino_double_to_decimal_text", ["DOUBLE"], "VARCHAR")
+def _double_to_decimal_text(value: float) -> str:
+    return format(java_digits(value), "f") if math.isfinite(value) else str(value)
+
+
+@udf("trino_real_to_decimal_text", ["FLOAT"], "VARCHAR")
+def _real_to_decimal_text(value: float) -> str:
+    return format(java_digits(value, single=True), "f") if math.isfinite(value) else str(value)
 
 
 @udf("trino_double_to_varchar", ["DOUBLE"], "VARCHAR")
@@ -74,7 +125,8 @@ def cast_(node: exp.Cast) -> exp.Expression | None:
         length = _length(to)
         return _length_checked(text, length, value) if length else text
     if to.this == T.DECIMAL and tt.is_floating(source):
-        return type(node)(this=to_text(value, exp.DataType.build("DOUBLE"), shortest=True), to=to.copy())
+        name = "trino_real_to_decimal_text" if source.this == T.FLOAT else "trino_double_to_decimal_text"
+        return type(node)(this=call(name, value.copy()), to=to.copy())
     return None
 
 
@@ -84,9 +136,7 @@ def _length(to: exp.DataType) -> int | None:
     return None
 
 
-def to_text(value: exp.Expression, source: exp.DataType, shortest: bool = False) -> exp.Expression | None:
-    if shortest:
-        return cast(value.copy(), "VARCHAR")  # DuckDB prints a double's shortest round-trip digits
+def to_text(value: exp.Expression, source: exp.DataType) -> exp.Expression | None:
     if source.this == T.DOUBLE:
         return call("trino_double_to_varchar", value.copy())
     if source.this == T.FLOAT:

@@ -13,6 +13,7 @@ import statistics
 from sqlglot import exp
 
 from localaws.athena import trino_types as tt
+from localaws.athena.results import java_double
 from localaws.athena.functions import call, cast, template, translator, udf
 
 _NAN_ANSWER = {exp.EQ: False, exp.NEQ: True, exp.LT: False, exp.LTE: False, exp.GT: False, exp.GTE: False}
@@ -162,15 +163,41 @@ def round_(node: exp.Round) -> exp.Expression | None:
     if tt.is_floating(tt.type_of(node.this)):
         rounded = _nan_if(node.this, exp.Round(this=node.this.copy(), decimals=digits.copy() if digits else None))
         return _null_digits(digits, rounded)
+    dtype = tt.type_of(node.this)
+    if digits is not None and dtype is not None and dtype.this in _INTEGER_MINIMUM:
+        bits = exp.Literal.number(_INTEGER_MINIMUM[dtype.this].bit_length())
+        return cast(call("trino_round_integer", node.this.copy(), digits.copy(), bits), dtype)
     if params is None:
         return _null_digits(digits, node.copy()) if digits is not None else None
     precision, scale = params
+    if digits is not None and _is_null(digits):
+        return cast(exp.Null(), tt.decimal_type(min(tt.MAX_PRECISION, precision + 1), scale))
     if digits is None:
         return _decimal_cast(node, exp.Round(this=node.this.copy()), precision - scale + min(scale, 1), 0)
     value = _decimal_cast(node, exp.Round(this=node.this.copy(), decimals=digits.copy()), precision + 1, scale)
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=digits.copy(), expression=exp.Null()), true=exp.Null())], default=value
     )
+
+
+def _is_null(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Null) or (isinstance(node, exp.Cast) and isinstance(node.this, exp.Null))
+
+
+@udf("trino_round_integer", ["BIGINT", "BIGINT", "INTEGER"], "BIGINT")
+def _round_integer(value: int, digits: int, bits: int) -> int:
+    """round(integer, d) for d < 0: to a multiple of 10^-d, half away from zero, in Trino's 64-bit arithmetic; a
+    factor or result past the type (10^19 and up for any value) is NUMERIC_VALUE_OUT_OF_RANGE."""
+    if digits >= 0:
+        return value
+    if digits <= -19:
+        raise ValueError(f"NUMERIC_VALUE_OUT_OF_RANGE: numerical overflow: {value}")
+    factor = 10**-digits
+    quotient, residue = divmod(abs(value), factor)
+    rounded = (quotient + (2 * residue >= factor)) * factor * (-1 if value < 0 else 1)
+    if not -(2 ** (bits - 1)) <= rounded < 2 ** (bits - 1):
+        raise ValueError(f"NUMERIC_VALUE_OUT_OF_RANGE: numerical overflow: {value}")
+    return rounded
 
 
 @translator(exp.Trunc)
@@ -227,6 +254,45 @@ def _inverse_normal_cdf(mean: float, sd: float, p: float) -> float:
     return statistics.NormalDist(mean, sd).inv_cdf(p)
 
 
+def _regularized_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the Beta distribution's cdf, from mpmath (installed with sympy, which moto's cfn-lint needs) at
+    30 digits; Trino computes it with Apache Commons Math."""
+    import mpmath
+
+    with mpmath.workdps(30):
+        return float(mpmath.betainc(a, b, 0, x, regularized=True))
+
+
+@udf("trino_beta_cdf", ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE", calls=("beta_cdf",))
+def _beta_cdf(a: float, b: float, value: float) -> float:
+    """https://trino.io/docs/current/functions/math.html#beta_cdf: a, b > 0 and 0 <= v <= 1."""
+    if not (a > 0 and b > 0):
+        raise ValueError("a, b must be > 0")
+    if not 0 <= value <= 1:
+        raise ValueError("value must be in the interval [0, 1]")
+    return _regularized_beta(a, b, value)
+
+
+@udf("trino_inverse_beta_cdf", ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE", calls=("inverse_beta_cdf",))
+def _inverse_beta_cdf(a: float, b: float, p: float) -> float:
+    """The v with beta_cdf(a, b, v) = p, by bisection down to adjacent doubles (the cdf is monotonic on [0, 1])."""
+    if not (a > 0 and b > 0):
+        raise ValueError("a, b must be > 0")
+    if not 0 <= p <= 1:
+        raise ValueError("p must be in the interval [0, 1]")
+    if p in (0, 1):
+        return p
+    low, high = 0.0, 1.0
+    while True:
+        middle = (low + high) / 2
+        if middle in (low, high):
+            return low if p - _regularized_beta(a, b, low) <= _regularized_beta(a, b, high) - p else high
+        if _regularized_beta(a, b, middle) < p:
+            low = middle
+        else:
+            high = middle
+
+
 def _wilson(successes: int, trials: int, z: float, sign: int) -> float:
     if successes < 0 or trials <= 0 or successes > trials or z < 0:
         raise ValueError("wilson_interval: 0 <= successes <= trials, trials > 0, z >= 0")
@@ -258,12 +324,21 @@ def _width_bucket(value: float, low: float, high: float, count: int) -> int:
 
 @udf("trino_width_bucket_array", ["DOUBLE", "DOUBLE[]"], "BIGINT")
 def _width_bucket_array(value: float, bins: list[float]) -> int:
-    """The bucket of value among sorted bin lower bounds (Trino's binary search: it does not check the order)."""
+    """The bucket of value among sorted bin lower bounds: Trino's binary search, which checks only the bins it
+    visits (finite, and first <= last of the range it narrows to)."""
+    if not bins:
+        raise ValueError("Bins cannot be an empty array")
     if any(b is None for b in bins):
         raise ValueError("width_bucket: bins must not be NULL")
+    if math.isnan(value):
+        raise ValueError("Operand cannot be NaN")
     lower, upper = 0, len(bins)
     while lower < upper:
+        if bins[lower] > bins[upper - 1]:
+            raise ValueError("Bin values are not sorted in ascending order")
         middle = (lower + upper) // 2
+        if not math.isfinite(bins[middle]):
+            raise ValueError(f"Bin value must be finite, got {java_double(bins[middle])}")
         if value < bins[middle]:
             upper = middle
         else:
@@ -313,3 +388,24 @@ def avg(node: exp.Avg) -> exp.Expression | None:
         s=exp.Literal.number(scale),
     )
     return cast(exact, tt.decimal_type(precision, scale))
+
+
+_INTEGER_NAMES = {tt.T.TINYINT: "tinyint", tt.T.SMALLINT: "smallint", tt.T.INT: "integer", tt.T.BIGINT: "bigint"}
+_INTEGER_MINIMUM = {tt.T.TINYINT: -(2**7), tt.T.SMALLINT: -(2**15), tt.T.INT: -(2**31), tt.T.BIGINT: -(2**63)}
+
+
+@translator(exp.Neg)
+def negate(node: exp.Neg) -> exp.Expression | None:
+    """-x keeps x's integer type, and the type's minimum has no negation: NUMERIC_VALUE_OUT_OF_RANGE (DuckDB widens
+    -(TINYINT '-128') to a SMALLINT 128). A minus sign on a literal is part of the literal (-9223372036854775808).
+    https://trino.io/docs/current/functions/math.html#mathematical-operators"""
+    dtype = tt.type_of(node.this)
+    if dtype is None or dtype.this not in _INTEGER_MINIMUM or isinstance(node.this, exp.Literal):
+        return None
+    name = _INTEGER_NAMES[dtype.this]
+    return template(
+        f"CASE WHEN :x = {_INTEGER_MINIMUM[dtype.this]} THEN "
+        f"error('NUMERIC_VALUE_OUT_OF_RANGE: {name} negation overflow: ' || CAST(:x AS VARCHAR)) "
+        f"ELSE CAST(-(:x) AS {name.upper()}) END",
+        x=node.this,
+    )
