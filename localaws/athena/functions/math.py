@@ -13,8 +13,8 @@ import statistics
 from sqlglot import exp
 
 from localaws.athena import trino_types as tt
-from localaws.athena.results import java_double
 from localaws.athena.functions import call, cast, template, translator, udf
+from localaws.athena.results import java_double
 
 _NAN_ANSWER = {exp.EQ: False, exp.NEQ: True, exp.LT: False, exp.LTE: False, exp.GT: False, exp.GTE: False}
 
