@@ -64,14 +64,16 @@ def check_lines(data: bytes, first_line: int, byte_offset: int, limit: int | Non
         start = end + 1
 
 
-def check_long_lines(data: bytes, first_line: int, byte_offset: int) -> None:
-    """Before pyarrow: `check_lines` on the lines of NDJSON `data` longer than SAFE_LINE_BYTES (one numpy pass)."""
+def check_long_lines(data: bytes, first_line: int, byte_offset: int) -> int:
+    """Before pyarrow: `check_lines` on the lines of NDJSON `data` longer than SAFE_LINE_BYTES (one numpy pass);
+    returns the number of newlines in `data` (which that pass counts anyway, for the next block's line number)."""
     newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(data)]))
     for index in np.flatnonzero(ends - starts > SAFE_LINE_BYTES).tolist():
         start, end = int(starts[index]), int(ends[index])
         check_lines(data[start:end], first_line + index, byte_offset + start)
+    return len(newlines)
 
 
 def arrow_depth(schema: pa.Schema) -> int:

@@ -29,6 +29,7 @@ from pipeline.input_base import (
     InputFormatError,
     peek_input,
     read_input,
+    readline_input,
     snippet_of,
 )
 from pipeline.input_base import WHITESPACE as _WHITESPACE
@@ -90,9 +91,7 @@ def iter_blocks(stream: io.BufferedReader, block_bytes: int = config.BLOCK_BYTES
     """The input's records, block by block; see the module docstring."""
     shape = detect_shape(stream)
     if shape == "ndjson":
-        for block in _ndjson_blocks(stream, block_bytes):
-            check_long_lines(block.data, block.first_line, block.byte_offset)  # short lines: blocks.py checks
-            yield block
+        yield from _ndjson_blocks(stream, block_bytes)
     elif shape == "array":
         yield from array_blocks(stream, block_bytes)
     else:
@@ -100,32 +99,32 @@ def iter_blocks(stream: io.BufferedReader, block_bytes: int = config.BLOCK_BYTES
 
 
 def _ndjson_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]:
-    carry = b""
+    """Blocks of about `block_bytes` of whole lines: a read, completed by a (C-level) readline of the block's last
+    line, so each block is copied once. Long lines are depth-checked here; short ones in blocks.py."""
     line = 1
     offset = 0
     while True:
-        chunk = read_input(stream, block_bytes)
-        if not chunk:
-            if carry.strip():
-                yield Block(first_line=line, byte_offset=offset, data=carry)
+        data = read_input(stream, block_bytes)
+        if not data:
             return
-        data = carry + chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            if len(data) > config.MAX_RECORD_BYTES:
+        if data[-1:] != b"\n":
+            last = len(data) - data.rfind(b"\n") - 1  # the block's last line so far
+            rest = readline_input(stream, max(0, config.MAX_RECORD_BYTES + 1 - last))
+            if last + len(rest) > config.MAX_RECORD_BYTES and rest[-1:] != b"\n":
+                start = len(data) - last
                 raise InputFormatError(
                     "line longer than the record limit",
                     expected=f"NDJSON lines under {config.MAX_RECORD_BYTES} bytes",
-                    line=line,
-                    byte_offset=offset,
-                    snippet=snippet_of(data[:SNIPPET_CHARS]),
+                    line=line + data.count(b"\n"),
+                    byte_offset=offset + start,
+                    snippet=snippet_of(data[start : start + SNIPPET_CHARS]),
                 )
-            carry = data
-            continue
-        block, carry = data[:cut], data[cut:]
-        yield Block(first_line=line, byte_offset=offset, data=block)
-        line += block.count(b"\n")
-        offset += cut
+            data += rest
+        newlines = check_long_lines(data, line, offset)  # short lines: blocks.py checks
+        if not (data.isspace() and not data.translate(None, _WHITESPACE)):  # only blank lines: no record
+            yield Block(first_line=line, byte_offset=offset, data=data)
+        line += newlines
+        offset += len(data)
 
 
 def parse_ndjson_block(block: Block) -> list[dict[str, Any]]:

@@ -81,6 +81,9 @@ class RawStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        readinto = getattr(self._source, "readinto", None)
+        if readinto is not None:  # straight into the buffer: no intermediate copy, no large allocation to free
+            return readinto(buffer) or 0
         data = self._source.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -96,6 +99,13 @@ def peek_input(stream: io.BufferedReader, size: int) -> bytes:
 def read_input(stream: io.BufferedReader, size: int) -> bytes:
     try:
         return stream.read(size)
+    except (OSError, EOFError, zlib.error) as error:
+        raise InputFormatError(f"corrupt gzip data ({error})", expected="a valid gzip stream") from error
+
+
+def readline_input(stream: io.BufferedReader, limit: int) -> bytes:
+    try:
+        return stream.readline(limit)
     except (OSError, EOFError, zlib.error) as error:
         raise InputFormatError(f"corrupt gzip data ({error})", expected="a valid gzip stream") from error
 

@@ -131,6 +131,19 @@ class _CountingReader:
         self.count += len(data)
         return data
 
+    def readinto(self, buffer: Any) -> int:
+        """Straight into the reader's buffer where the source can (files, botocore's StreamingBody): one copy less,
+        and no 4 MB allocation to free per block, which the system allocator returns to the kernel each time."""
+        readinto = getattr(self.source, "readinto", None)
+        if readinto is None:
+            data = self.source.read(len(buffer))
+            buffer[: len(data)] = data
+            size = len(data)
+        else:
+            size = readinto(buffer) or 0
+        self.count += size
+        return size
+
 
 def transform_stream(
     source: IO[bytes] | BinaryIO,

@@ -56,6 +56,33 @@ def test_streaming_is_independent_of_block_size(block_bytes: int) -> None:
     assert records_of(array, block_bytes) == records
 
 
+@pytest.mark.parametrize("block_bytes", [1, 10, 100, 1000])
+def test_ndjson_blocks_are_whole_lines_that_know_where_they_start(block_bytes: int) -> None:
+    lines = [json.dumps({"i": i, "pad": "x" * (i * 7 % 50)}).encode() for i in range(100)]
+    data = b"\n".join(lines[:50]) + b"\n\n  \n" + b"\n".join(lines[50:])  # blank lines, no final newline
+    blocks = list(iter_blocks(open_input(io.BytesIO(data)), block_bytes))
+    covered = 0
+    for block in blocks:
+        assert not data[covered : block.byte_offset].strip()  # only a block of blank lines is left out
+        assert data[block.byte_offset :].startswith(block.data)
+        assert block.first_line == data[: block.byte_offset].count(b"\n") + 1
+        assert block.data.endswith(b"\n") or block is blocks[-1]
+        covered = block.byte_offset + len(block.data)
+    assert covered == len(data)
+
+
+@pytest.mark.parametrize("block_bytes", [16, 50])  # the limit bounds a line read across blocks
+def test_an_ndjson_line_over_the_record_limit_is_bad_input(monkeypatch, block_bytes: int) -> None:
+    from pipeline import config
+
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 100)
+    data = b'{"a": 1}\n{"a": 2}\n{"a": "' + b"x" * 200 + b'"}\n{"a": 4}\n'
+    with pytest.raises(InputFormatError, match="longer than the record limit") as caught:
+        records_of(data, block_bytes)
+    assert (caught.value.line, caught.value.byte_offset) == (3, 18)
+    assert records_of(data.replace(b"x" * 200, b"x" * 80), block_bytes)[2] == {"a": "x" * 80}
+
+
 @pytest.mark.parametrize(
     ("label", "data", "reason", "line", "byte_offset"),
     [
