@@ -76,7 +76,12 @@ class ParquetOutput:
         self.pending_bytes = 0
         self.pending_rows = 0
         destination.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = pq.ParquetWriter(str(destination), self.schema, compression=compression)
+        self.writer = pq.ParquetWriter(
+            str(destination),
+            self.schema,
+            compression=compression,
+            dictionary_pagesize_limit=config.DICTIONARY_PAGE_BYTES,
+        )
 
     def add(self, block: pa.Table) -> None:
         arrays = []
