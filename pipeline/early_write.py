@@ -66,6 +66,7 @@ class EarlyWriter:
         self.compression, self.row_group_bytes = compression, row_group_bytes
         self.records: dict[str, dict[str, Any] | None] = {}
         self.guess: tuple[dict[TableKey, str], dict[TableKey, MergeResult]] | None = None
+        self.seen: dict[TableKey, dict[Any, Any]] | None = None  # the file's columns when the guess was last checked
         self.outputs: dict[TableKey, ParquetOutput] = {}
         self.queued: deque[Future[None]] = deque()
         self.thread: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-write")
@@ -83,13 +84,17 @@ class EarlyWriter:
         """A block just spilled (its tables by level), with the file's schemas including it."""
         if self.thread is None:
             return
-        guess = merge_all(self._record, self.dataset, schemas, self.merge)
-        if self.guess is None:
-            self.guess = guess
-        elif not same_plan(self.guess, guess):
-            log.debug("early write dropped: the file's schema changed")
-            self.abort()
-            return
+        seen = {key: dict(schema.columns) for key, schema in schemas.items()}
+        if seen != self.seen:  # most blocks add nothing to the file's schema: the guess stands without a merge
+            self.seen = seen
+            guess = merge_all(self._record, self.dataset, schemas, self.merge)
+            if self.guess is None:
+                self.guess = guess
+            elif not same_plan(self.guess, guess):
+                log.debug("early write dropped: the file's schema changed")
+                self.abort()
+                return
+        guess = self.guess
         for key, table in spilled.items():
             output = self.outputs.get(key)
             if output is None:

@@ -21,6 +21,7 @@ skip files and folders whose names start with `_` or `.` (Hadoop's hidden-file f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -58,6 +59,11 @@ def sanitize_key(key: str) -> str:
 
 def base_name(path: Sequence[str]) -> str:
     """The plain column name of a path, before collision handling."""
+    return _base_name(tuple(path))
+
+
+@functools.lru_cache(maxsize=4096)  # the early writer merges the file's schema once per block: the same paths
+def _base_name(path: tuple[str, ...]) -> str:
     name = "_".join(sanitize_key(key) for key in path)
     if not re.search(r"[a-z0-9]", name):
         name = f"col_{path_hash(path)}"  # e.g. a key made only of symbols or CJK characters
