@@ -125,9 +125,10 @@ class BlockParser:
                 table = self._read(data)
             elif learned != self.schema:
                 self.schema = learned
-            table.validate(full=True)  # pyarrow.json does not check UTF-8; the exact path reports where it breaks
+            if not data.isascii():  # pure ASCII is valid UTF-8 (a bytes scan ~5x faster than validating the table)
+                table.validate(full=True)  # pyarrow.json does not check UTF-8; the exact path reports where it breaks
             return flatten_arrow(table)
-        except (pa.ArrowInvalid, FastPathDeclined) as reason:
+        except (pa.ArrowInvalid, FastPathDeclined, UnicodeDecodeError) as reason:  # the last: a key's bad UTF-8
             log.debug("fast path declined a block: %s", reason)
             return None
 

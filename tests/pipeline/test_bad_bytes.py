@@ -274,3 +274,13 @@ def test_an_object_over_the_record_limit_is_bad_input(monkeypatch, transform) ->
     monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1_000)
     with pytest.raises(InputFormatError, match="longer than the record limit"):
         transform(b'{"a": 1}{"b": "' + b"x" * 5_000 + b'"}', block_bytes=100)
+
+
+def test_invalid_utf8_is_bad_input_and_valid_non_ascii_lands(parse_path, transform) -> None:
+    # pyarrow.json does not check UTF-8: the fast path validates every block that is not pure ASCII
+    good = '{"name": "Zoë", "city": "Kraków"}\n{"name": "Ann", "city": "Oslo"}\n'.encode()
+    assert rows(transform(good)) == [{"name": "Zoë", "city": "Kraków"}, {"name": "Ann", "city": "Oslo"}]
+    for bad in (b'{"name": "Zo\xeb"}\n', b'{"name": "ok"}\n{"na\xc3me": "x"}\n'):
+        with pytest.raises(InputFormatError, match="invalid UTF-8") as caught:
+            transform(good + bad)
+        assert caught.value.line == 2 + bad.count(b"\n")  # a bad key too: the exact path says which line
