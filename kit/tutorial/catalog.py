@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit.queries import QueryRun
+from kit.queries import TB, QueryRun, athena_cost_usd
 from kit.tutorial.world import World
 
 
@@ -85,6 +85,26 @@ def cost_table(runs: dict[str, QueryRun]) -> pd.DataFrame:
                 "engine_ms": run.engine_ms,
                 "in_athena_ms": run.total_ms,
                 "usd_on_aws": run.cost_usd,
+            }
+            for title, run in runs.items()
+        ]
+    )
+
+
+def scan_comparison(runs: dict[str, QueryRun], baseline: str) -> pd.DataFrame:
+    """The same question asked of several tables: per query the bytes scanned, their share of the `baseline` query's
+    bytes, the price on AWS today ($5 per TB, 10 MB minimum: https://aws.amazon.com/athena/pricing/), and the price
+    once the data has grown so that the baseline scans 1 TB (each query scanning the same share of it)."""
+    base = runs[baseline].data_scanned_bytes or 1
+    return pd.DataFrame(
+        [
+            {
+                "query": title,
+                "rows": len(run.frame),
+                "bytes_scanned": run.data_scanned_bytes,
+                "share_of_baseline": round(run.data_scanned_bytes / base, 4),
+                "usd_on_aws": run.cost_usd,
+                "usd_at_1_tb_baseline": round(athena_cost_usd(round(TB * run.data_scanned_bytes / base)), 4),
             }
             for title, run in runs.items()
         ]

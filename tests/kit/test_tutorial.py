@@ -382,3 +382,13 @@ def test_bar_chart_is_an_image_with_its_alt_text() -> None:
     assert re.fullmatch(
         r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="Orders by status: &quot;a&quot; 3, b 1">', chart.data
     )
+
+
+def test_scan_comparison_prices_each_query_now_and_at_a_terabyte_of_the_baseline() -> None:
+    raw = QueryRun("q", "id-1", pd.DataFrame({"n": [1, 2]}), 20_000, 5, 20, 0.1)
+    parquet = QueryRun("q", "id-2", pd.DataFrame({"n": [1, 2]}), 500, 5, 20, 0.1)
+    table = tutorial.scan_comparison({"raw": raw, "parquet": parquet}, baseline="raw").set_index("query")
+    assert table.loc["parquet", "share_of_baseline"] == 0.025
+    assert table.loc["raw", "usd_on_aws"] == table.loc["parquet", "usd_on_aws"]  # both billed the 10 MB minimum
+    assert table.loc["raw", "usd_at_1_tb_baseline"] == 5.0
+    assert table.loc["parquet", "usd_at_1_tb_baseline"] == 0.125

@@ -140,6 +140,23 @@ def check_05_athena_queries(nb) -> None:
     for chart in ("05-06", "05-14"):
         html = cell(nb, chart).outputs[0].data["text/html"]
         assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="[^"]{20,}">', html), chart
+    # the raw JSON through CREATE EXTERNAL TABLE (OpenX SerDe): every event, "$path" naming each raw file
+    assert "struct<type:string,os:string,browser:string" in text(nb, "05-14b")
+    per_file = {row["s3_object"].split("/", 3)[3]: int(row["events"]) for row in table(nb, "05-14b")}
+    raw_files = sorted((ROOT / "sample_data" / "clickstream").glob("*.jsonl"))
+    assert per_file == {
+        f"raw/clickstream/{p.name}": EXPECTED["files"][f"clickstream/{p.name}"]["clickstream"] for p in raw_files
+    }
+    assert "Same answer from both: True" in text(nb, "05-14d")
+    per_device = table(nb, "05-14d")
+    assert sum(int(row["events"]) for row in per_device) == TABLES["clickstream"]
+    assert sum(int(row["purchases"]) for row in per_device) == 9  # sample_data/README.md
+    scans = {row["query"]: row for row in table(nb, "05-14f")}
+    raw, parquet = scans["raw JSON (OpenX SerDe)"], scans["Parquet"]
+    assert int(raw["bytes_scanned"]) == sum(p.stat().st_size for p in raw_files)  # whole files: text is not pruned
+    assert 0 < int(parquet["bytes_scanned"]) < int(raw["bytes_scanned"]) / 2
+    assert raw["usd_on_aws"] == parquet["usd_on_aws"]  # both billed Athena's 10 MB minimum
+    assert float(raw["usd_at_1_tb_baseline"]) == 5.0 and float(parquet["usd_at_1_tb_baseline"]) < 2.5
 
 
 def check_06_bad_input_and_drift(nb) -> None:
