@@ -112,7 +112,7 @@ def _columns(text: str) -> list[dict]:
     return columns
 
 
-def _pairs(text: str) -> dict[str, str]:
+def pairs(text: str) -> dict[str, str]:
     """'k' = 'v' pairs (or "k" = "v", which Hive takes too); Hive unescapes the values as it does every string literal
     of its DDL ('\\\\' is one '\\')."""
     literal = r"'((?:[^'\\]|''|\\.)*)'" + "|" + r'"((?:[^"\\]|""|\\.)*)"'
@@ -195,7 +195,7 @@ class CreateTable:
         serde_properties = re.search(r"WITH\s+SERDEPROPERTIES\s*\(", rest, re.I)
         if serde_properties:
             start = serde_properties.end() - 1
-            found["serde_parameters"] |= _pairs(rest[start : _balanced(rest, start)])
+            found["serde_parameters"] |= pairs(rest[start : _balanced(rest, start)])
         for clause, parameter in DELIMITED.items():
             given = re.search(rf"{clause}\s+'((?:[^'\\]|\\.)*)'", rest, re.I)
             if given:
@@ -221,6 +221,6 @@ class CreateTable:
         properties = re.search(r"TBLPROPERTIES\s*\(", rest, re.I)
         if properties:
             start = properties.end() - 1
-            found["properties"] = _pairs(rest[start : _balanced(rest, start)])
+            found["properties"] = pairs(rest[start : _balanced(rest, start)])
         found.update(input=input_format, output=output_format, serde=serde, classification=classification)
         return found

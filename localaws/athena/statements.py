@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from localaws.athena import dialect, names
+from localaws.athena.alter_table import AlterTable
 from localaws.athena.athena_types import arrow_to_athena, arrow_to_hive, column_info
 from localaws.athena.catalog import Catalog, Table, split_s3_url, view_original_text
 from localaws.athena.create_table import CreateTable
 from localaws.athena.engine import Context, Engine
 from localaws.athena.errors import QueryFailed
-from localaws.athena.partition_ddl import PartitionDdl
 from localaws.athena.results import ResultSet
 from localaws.athena.table_files import PARQUET_INPUT, PARQUET_OUTPUT, PARQUET_SERDE
 from localaws.athena.table_writes import TableWrites, writable
@@ -82,7 +82,7 @@ class Statements:
             (r"DROP\s+(?:DATABASE|SCHEMA)\s+(IF\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?(\s+CASCADE)?$", self.drop_database),
             *TableWrites(self.engine).handlers(),
             *CreateTable(self.engine).handlers(),
-            *PartitionDdl(self.engine).handlers(),
+            *AlterTable(self.engine).handlers(),
             (r"EXPLAIN\s+(?:ANALYZE\s+)?(.+)$", self.explain),
         )
 

@@ -167,3 +167,29 @@ def test_projected_dates_relative_to_now_and_java_formats() -> None:
                           "projection.dt.interval": "1", "projection.dt.interval.unit": "MONTHS"}  # fmt: skip
     found = projection.partitions(Table("d", "t", raw), [None], now=dt.datetime(2024, 3, 31))
     assert [values["dt"] for values, _ in found] == ["2024-02", "2024-03"]
+
+
+@pytest.mark.localaws
+def test_rename_partition_set_location_and_serde_properties(shop: Shop) -> None:
+    table = name()
+    put(shop, f"r/{table}/dt=a/x.json", b'{"id": "1"}\n')
+    put(shop, f"moved/{table}/x.json", b'{"id": "2"}\nnot json\n')
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {table} (id string) PARTITIONED BY (dt string) ROW FORMAT SERDE '{OPENX}' "
+        f"LOCATION 's3://{shop.bucket}/r/{table}/'",
+    )
+    succeeded(shop, f"MSCK REPAIR TABLE {table}")
+    succeeded(shop, f"ALTER TABLE {table} PARTITION (dt='a') RENAME TO PARTITION (dt='b')")
+    assert glue_partitions(shop, table) == {("b",): f"s3://{shop.bucket}/r/{table}/dt=a/"}  # the folder stays
+    assert values(shop, f"SELECT id, dt FROM {table}") == [["1", "b"]]
+    unpartitioned = name()
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {unpartitioned} (id string) ROW FORMAT SERDE '{OPENX}' "
+        f"LOCATION 's3://{shop.bucket}/r/{unpartitioned}/'",
+    )
+    succeeded(shop, f"ALTER TABLE {unpartitioned} SET LOCATION 's3://{shop.bucket}/moved/{table}/'")
+    assert failure(shop, f"SELECT id FROM {unpartitioned}").startswith("HIVE_CURSOR_ERROR")
+    succeeded(shop, f"ALTER TABLE {unpartitioned} SET SERDEPROPERTIES ('ignore.malformed.json' = 'true')")
+    assert values(shop, f"SELECT id FROM {unpartitioned} ORDER BY id") == [["2"], [None]]

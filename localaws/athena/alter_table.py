@@ -1,11 +1,14 @@
-"""ALTER TABLE ... ADD / DROP PARTITION and PARTITION (...) SET LOCATION, written to Glue as Athena writes them.
+"""ALTER TABLE on partitions and storage: ADD / DROP / RENAME PARTITION, PARTITION (...) SET LOCATION, SET LOCATION
+and SET SERDEPROPERTIES, written to Glue as Athena writes them.
 
 - https://docs.aws.amazon.com/athena/latest/ug/alter-table-add-partition.html: one or more `PARTITION (k = v, ...)
   [LOCATION 's3://...']`; without LOCATION the partition's folder is `<table location>/k=v/...` (Hive style); a value
   is quoted only for a string column; IF NOT EXISTS suppresses the error for a partition already there.
 - https://docs.aws.amazon.com/athena/latest/ug/alter-table-drop-partition.html: `DROP [IF EXISTS] PARTITION (...),
   PARTITION (...)`; the data stays in S3.
-- https://docs.aws.amazon.com/athena/latest/ug/alter-table-set-location.html: `PARTITION (...) SET LOCATION`.
+- https://docs.aws.amazon.com/athena/latest/ug/alter-table-rename-partition.html: the partition keeps its folder.
+- https://docs.aws.amazon.com/athena/latest/ug/alter-table-set-location.html: `[PARTITION (...)] SET LOCATION`.
+- https://docs.aws.amazon.com/athena/latest/ug/alter-table-set-serdeproperties.html: merged into the SerDe's.
 A partition spec must name every partition column, and only those (Hive's "Partition spec ... contains
 non-partition columns").
 """
@@ -17,10 +20,11 @@ from dataclasses import dataclass
 
 from localaws.athena import names
 from localaws.athena.catalog import Catalog, Table
+from localaws.athena.create_table import pairs
 from localaws.athena.engine import Context, Engine
 from localaws.athena.errors import QueryFailed
 from localaws.athena.results import ResultSet
-from localaws.athena.table_writes import writable
+from localaws.athena.table_writes import table_input, writable
 
 _NAME = names.QUALIFIED
 _SPEC = r"PARTITION\s*\(([^)]*)\)"
@@ -52,7 +56,7 @@ def _label(table: Table, values: tuple[str, ...]) -> str:
 
 
 @dataclass
-class PartitionDdl:
+class AlterTable:
     engine: Engine
 
     @property
@@ -64,6 +68,9 @@ class PartitionDdl:
             (rf"ALTER\s+TABLE\s+{_NAME}\s+ADD\s+(IF\s+NOT\s+EXISTS\s+)?({_SPEC}.*)$", self.add),
             (rf"ALTER\s+TABLE\s+{_NAME}\s+DROP\s+(IF\s+EXISTS\s+)?({_SPEC}.*)$", self.drop),
             (rf"ALTER\s+TABLE\s+{_NAME}\s+{_SPEC}\s+SET\s+LOCATION\s+'([^']+)'$", self.set_location),
+            (rf"ALTER\s+TABLE\s+{_NAME}\s+{_SPEC}\s+RENAME\s+TO\s+{_SPEC}$", self.rename),
+            (rf"ALTER\s+TABLE\s+{_NAME}\s+SET\s+LOCATION\s+'([^']+)'$", self.set_table_location),
+            (rf"ALTER\s+TABLE\s+{_NAME}\s+SET\s+SERDEPROPERTIES\s*(\(.*\))$", self.set_serde_properties),
         )
 
     def _table(self, match: re.Match, context: Context) -> Table:
@@ -120,4 +127,33 @@ class PartitionDdl:
         self.catalog.update_partition(
             table.database, table.name, list(values), {"Values": list(values), "StorageDescriptor": descriptor}
         )
+        return ResultSet.text("result", [])
+
+    def rename(self, match, context: Context, cursor, query_id: str, output: str) -> ResultSet:
+        table = self._table(match, context)
+        old, new = _spec(match.group(2), table), _spec(match.group(3), table)
+        partition = next((p for p in table.partitions if tuple(p["Values"]) == old), None)
+        if partition is None:
+            raise QueryFailed(f"PARTITION_NOT_FOUND: Partition not found: {table.name}:{_label(table, old)}")
+        if any(tuple(p["Values"]) == new for p in table.partitions):
+            raise QueryFailed(f"ALREADY_EXISTS: Partition already exists: {table.name}:{_label(table, new)}")
+        descriptor = writable(partition.get("StorageDescriptor", {}))
+        self.catalog.update_partition(
+            table.database, table.name, list(old), {"Values": list(new), "StorageDescriptor": descriptor}
+        )
+        return ResultSet.text("result", [])
+
+    def set_table_location(self, match, context: Context, cursor, query_id: str, output: str) -> ResultSet:
+        table = self._table(match, context)
+        updated = table_input(table.raw)
+        updated["StorageDescriptor"]["Location"] = match.group(2)
+        self.catalog.update_table(table.database, updated)
+        return ResultSet.text("result", [])
+
+    def set_serde_properties(self, match, context: Context, cursor, query_id: str, output: str) -> ResultSet:
+        table = self._table(match, context)
+        updated = table_input(table.raw)
+        serde = updated["StorageDescriptor"].setdefault("SerdeInfo", {})
+        serde["Parameters"] = {**serde.get("Parameters", {}), **pairs(match.group(2))}
+        self.catalog.update_table(table.database, updated)
         return ResultSet.text("result", [])
