@@ -50,6 +50,14 @@ def statement_type(sql: str) -> tuple[str, str]:
     return "DDL", f"{first}_{second}".strip("_")
 
 
+def _properties(head: str, properties: dict[str, str]) -> list[str]:
+    """SHOW CREATE TABLE's `'key'='value'` list, as Athena prints SERDEPROPERTIES and TBLPROPERTIES."""
+    if not properties:
+        return []
+    pairs = [f"  '{k}'='{v}'" for k, v in sorted(properties.items())]
+    return [head, *[f"{pair}," for pair in pairs[:-1]], f"{pairs[-1]})"]
+
+
 @dataclass
 class Statements:
     engine: Engine
@@ -152,6 +160,9 @@ class Statements:
         lines += [
             "ROW FORMAT SERDE",
             f"  '{descriptor.get('SerdeInfo', {}).get('SerializationLibrary', PARQUET_SERDE)}'",
+        ]
+        lines += _properties("WITH SERDEPROPERTIES (", descriptor.get("SerdeInfo", {}).get("Parameters", {}))
+        lines += [
             "STORED AS INPUTFORMAT",
             f"  '{descriptor.get('InputFormat', PARQUET_INPUT)}'",
             "OUTPUTFORMAT",
@@ -159,6 +170,7 @@ class Statements:
             "LOCATION",
             f"  '{table.location}'",
         ]
+        lines += _properties("TBLPROPERTIES (", table.raw.get("Parameters", {}))
         return ResultSet.text("createtab_stmt", "\n".join(lines).split("\n"))
 
     # -- MSCK REPAIR TABLE: add key=value folders that Glue does not list --------------------------------------

@@ -193,3 +193,19 @@ def test_rename_partition_set_location_and_serde_properties(shop: Shop) -> None:
     assert failure(shop, f"SELECT id FROM {unpartitioned}").startswith("HIVE_CURSOR_ERROR")
     succeeded(shop, f"ALTER TABLE {unpartitioned} SET SERDEPROPERTIES ('ignore.malformed.json' = 'true')")
     assert values(shop, f"SELECT id FROM {unpartitioned} ORDER BY id") == [["2"], [None]]
+
+
+@pytest.mark.localaws
+def test_show_create_table_prints_serde_and_table_properties(shop: Shop) -> None:
+    table = name()
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {table} (id string) ROW FORMAT SERDE '{OPENX}' "
+        "WITH SERDEPROPERTIES ('ignore.malformed.json'='true') "
+        f"LOCATION 's3://{shop.bucket}/r/{table}/' TBLPROPERTIES ('projection.enabled'='false')",
+    )
+    text = "\n".join(row[0] for row in values(shop, f"SHOW CREATE TABLE {table}"))
+    assert f"  '{OPENX}'\nWITH SERDEPROPERTIES (\n  'ignore.malformed.json'='true',\n" in text
+    assert text.endswith(
+        "TBLPROPERTIES (\n  'EXTERNAL'='TRUE',\n  'classification'='json',\n  'projection.enabled'='false')"
+    )
