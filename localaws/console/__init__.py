@@ -10,6 +10,8 @@ localaws already holds; the console keeps no store of its own:
 - GET /_localaws/console/crawls    crawls (ListCrawls) with the tables and partitions each added or changed
 - GET /_localaws/console/queries   Athena query executions with SQL, state, bytes scanned, time, price
 - GET /_localaws/console/iam       IAM denials, when localaws records IAM decisions (/_localaws/iam-usage)
+- GET /_localaws/console/queues    SQS event source mappings of the stack's functions: messages waiting, in flight
+                                   and delayed in each queue, batches running, invocations and throttles
 - GET /_localaws/console/pipeline  the counts on the diagram's arrows, from the views above
 Each view takes ?stack=<name>&region=<region> (default us-east-1). A resource belongs to stack s when its name is s,
 starts with "s-", or is its Glue database; a bucket also when its etl-kit-stack tag is s.

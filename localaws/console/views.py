@@ -72,6 +72,7 @@ class Views:
             "crawls": self.crawls,
             "queries": self.queries,
             "iam": self.iam,
+            "queues": self.queues,
             "pipeline": self.pipeline,
         }
 
@@ -332,6 +333,51 @@ class Views:
         ]
         return {"recorded": True, "mode": data.get("mode"), "denials": denials}
 
+    # -- event source mappings ----------------------------------------------------------------------------------------
+    def queues(self, stack: str, region: str) -> dict[str, Any]:
+        """Each SQS event source mapping of the stack's functions: its queue's messages (waiting, in flight, delayed,
+        from GetQueueAttributes) and the batches localaws's poller is running (/_localaws/event-source-mappings)."""
+        lam, sqs = self._client("lambda", region), self._client("sqs", region)
+        mappings = [
+            m
+            for page in lam.get_paginator("list_event_source_mappings").paginate()
+            for m in page["EventSourceMappings"]
+            if m["EventSourceArn"].split(":")[2] == "sqs" and arn_belongs(m["FunctionArn"], stack)
+        ]
+        pollers = {p["UUID"]: p for p in self._local("event-source-mappings").get("Mappings", [])}
+        shown = []
+        for mapping in mappings:
+            name, account = mapping["EventSourceArn"].split(":")[5], mapping["EventSourceArn"].split(":")[4]
+            try:
+                url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            except ClientError:
+                attributes = {}  # the queue was deleted; the mapping stays, as on AWS
+            poller = pollers.get(mapping["UUID"], {})
+            shown.append(
+                {
+                    "uuid": mapping["UUID"],
+                    "queue": name,
+                    "function": mapping["FunctionArn"].split(":")[6],
+                    "state": mapping.get("State"),
+                    "batch_size": mapping.get("BatchSize"),
+                    "window_s": mapping.get("MaximumBatchingWindowInSeconds", 0),
+                    "waiting": int(attributes.get("ApproximateNumberOfMessages", 0)),
+                    "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                    "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+                    "batches_in_flight": poller.get("BatchesInFlight", 0),
+                    "invocations": poller.get("Invocations", 0),
+                    "throttles": poller.get("Throttles", 0),
+                }
+            )
+        return {"mappings": shown}
+
+    def _local(self, name: str) -> dict[str, Any]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.app.endpoint}/_localaws/{name}", timeout=30) as response:
+            return json.load(response)
+
     # -- the diagram ----------------------------------------------------------------------------------------------
     def pipeline(self, stack: str, region: str) -> dict[str, Any]:
         counts, sizes = dict.fromkeys(PREFIXES, 0), dict.fromkeys(PREFIXES, 0)
@@ -343,6 +389,7 @@ class Views:
         quarantine = self.quarantine(stack, region)
         crawls = self.crawls(stack, region)
         queries = self.queries(stack, region)["queries"]
+        mappings = self.queues(stack, region)["mappings"]
         return {
             "raw_objects": counts["raw/"],
             "s3_events": sum(1 for inv in invocations if inv["event"]),
@@ -352,6 +399,8 @@ class Views:
             "processed_bytes": sizes["processed/"],
             "quarantined_files": len(quarantine["files"]),
             "dead_letters": len(quarantine["dead_letters"]),
+            "queued_messages": sum(m["waiting"] + m["in_flight"] + m["delayed"] for m in mappings),
+            "batches_in_flight": sum(m["batches_in_flight"] for m in mappings),
             "crawls": len(crawls["crawls"]),
             "tables": len(crawls["tables"]),
             "partitions": sum(len(t["partitions"]) for t in crawls["tables"]),

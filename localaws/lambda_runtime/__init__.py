@@ -4,12 +4,16 @@ moto keeps the control plane (CreateFunction, configuration, event-invoke config
 Invoke, runs the code in warm worker processes (environments.py, bootstrap.py), enforces timeout and memory,
 writes CloudWatch Logs (logs.py), and delivers asynchronous events with retries and destinations (async_queue.py).
 /_localaws/lambda-faults arms fault injection (faults.py): a worker killed at a chosen call, as by a timeout or OOM.
+Concurrency (concurrency.py): reserved concurrency, the account's limit and throttling; /_localaws/lambda-concurrency.
+SQS event source mappings (event_source_mappings.py, sqs_poller.py); /_localaws/event-source-mappings.
 
 Knobs (environment variables of the localaws process):
 - LOCALAWS_LAMBDA_CONCURRENCY   async invocations of one function run at once (default: the CPU count, at least 2;
                                 more processes than cores only add cold starts that compete for the same CPUs)
 - LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before the 1st, 2nd retry of a failed async event (default "0.5,1")
 - LOCALAWS_LAMBDA_THROTTLE_BACKOFF  first and longest backoff of a throttled async event, doubling (default "0.5,5")
+- LOCALAWS_ESM_CONCURRENCY      batches an SQS event source mapping without ScalingConfig.MaximumConcurrency runs at
+                                once (default 5, the batches Lambda starts polling with). sqs_poller.py
 - LOCALAWS_ACCOUNT_CONCURRENCY  the account's concurrent executions per Region (default 1000, AWS's default; a new
                                 account may have 10). Reserved concurrency and throttling: concurrency.py
 - LOCALAWS_LAMBDA_IDLE_SECONDS  a warm environment idle this long is shut down (default 300)
@@ -24,6 +28,7 @@ import logging
 import os
 from urllib.parse import unquote
 
+from localaws.lambda_runtime import event_source_mappings
 from localaws.lambda_runtime.async_queue import AsyncInvoker
 from localaws.lambda_runtime.concurrency import DEFAULT_ACCOUNT_LIMIT, Concurrency
 from localaws.lambda_runtime.environments import EnvironmentPool
@@ -36,6 +41,7 @@ from localaws.lambda_runtime.functions import (
     update_ephemeral_storage_on_update,
 )
 from localaws.lambda_runtime.invoke import _account_of, make_invoke, make_prewarm
+from localaws.lambda_runtime.sqs_poller import Mappings
 from localaws.server import LocalAws, Request, Response, json_error, json_response
 
 log = logging.getLogger("localaws.lambda")
@@ -74,6 +80,8 @@ def install(app: LocalAws) -> None:
         return json_response(concurrency.describe())
 
     app.control("lambda-concurrency", concurrency_control)
+    mappings = Mappings(app, executor, int(os.environ.get("LOCALAWS_ESM_CONCURRENCY", "5")), (first, longest))
+    event_source_mappings.install(app, mappings)
     FaultInjector(app, pool).install()
     if os.environ.get("LOCALAWS_LAMBDA_PREWARM", "1") != "0":
         for operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):

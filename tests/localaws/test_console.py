@@ -207,3 +207,43 @@ def test_iam_denials_come_from_the_decisions_localaws_records():
         }
     ]
     assert len(Views(app).iam("", "us-east-1")["denials"]) == 2
+
+
+def test_event_source_mappings_show_their_queue_and_batches(localaws_env, stack):
+    from test_lambda_runtime import TRUST_POLICY, zipped
+
+    iam, sqs, lam = boto3.client("iam"), boto3.client("sqs"), boto3.client("lambda")
+    role = iam.create_role(RoleName=f"{stack}-trigger", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]
+    iam.put_role_policy(
+        RoleName=role["RoleName"],
+        PolicyName="sqs",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}
+        ),
+    )
+    lam.create_function(
+        FunctionName=f"{stack}-trigger",
+        Runtime="python3.12",
+        Role=role["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": zipped({"app.py": "def handler(event, context):\n    return None\n"})},
+    )
+    url = sqs.create_queue(QueueName=f"{stack}-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(
+        FunctionName=f"{stack}-trigger",
+        EventSourceArn=arn,
+        Enabled=False,
+        BatchSize=100,
+        MaximumBatchingWindowInSeconds=5,
+    )["UUID"]
+    for body in ("a", "b"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    [shown] = view(localaws_env, "queues", stack)["mappings"]
+    assert shown["uuid"] == mapping
+    assert (shown["queue"], shown["function"], shown["state"]) == (f"{stack}-events", f"{stack}-trigger", "Disabled")
+    assert (shown["batch_size"], shown["window_s"]) == (100, 5)
+    assert (shown["waiting"], shown["in_flight"], shown["batches_in_flight"]) == (2, 0, 0)
+    counts = view(localaws_env, "pipeline", stack)
+    assert (counts["queued_messages"], counts["batches_in_flight"]) == (2, 0)

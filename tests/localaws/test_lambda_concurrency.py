@@ -23,6 +23,7 @@ from test_lambda_async import create_queue, invoke_async, receive_all, wait_idle
 from test_lambda_runtime import create_function
 
 from kit.local_endpoint import LocalAwsProcess
+from kit.waiting import wait_until
 
 pytestmark = pytest.mark.localaws
 CONCURRENCY_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
@@ -50,11 +51,15 @@ def function_state(endpoint: str, name: str) -> dict:
 
 
 def wait_for(predicate, what: str) -> None:
-    """Wait on localaws's state (the handler's own progress), never on a clock: the pytest timeout bounds it."""
-    import time
-
-    while not predicate():
-        time.sleep(0.05)
+    """Wait on localaws's state (the handler's own progress), never on a clock."""
+    wait_until(
+        lambda: "reached" if predicate() else "not yet",
+        what=what,
+        success={"reached"},
+        timeout=300,
+        interval=0.05,
+        max_interval=0.2,
+    )
 
 
 def new_bucket() -> str:
