@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +23,7 @@ from localaws.athena import pseudo_columns
 from localaws.athena.athena_types import arrow_to_athena
 from localaws.athena.catalog import Table, split_s3_url
 from localaws.athena.errors import QueryFailed
+from localaws.lru import MISSING, LruCache, footer_cache_bytes
 
 log = logging.getLogger("localaws.athena")
 
@@ -48,23 +48,29 @@ class DataFile:
     modified: datetime | None = None  # S3 LastModified, for "$file_modified_time"
 
 
-class FooterCache:
-    """Parquet footers by (path, etag): a file is immutable once written, so its footer never changes."""
+# Decoded FileMetaData takes several times its Thrift size in memory; the factor keeps the bound honest.
+_DECODED_FACTOR = 4
 
-    def __init__(self) -> None:
-        self._footers: dict[tuple[str, str], pq.FileMetaData] = {}
-        self._lock = threading.Lock()
+
+def metadata_size(metadata: pq.FileMetaData) -> int:
+    return 256 + metadata.serialized_size * _DECODED_FACTOR
+
+
+class FooterCache:
+    """Parquet footers by (path, etag): a file is immutable once written, so its footer never changes. A bounded LRU
+    (localaws.lru, LOCALAWS_FOOTER_CACHE_MB): memory stays bounded however many files the tables hold."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.footers: LruCache[pq.FileMetaData] = LruCache(max_bytes or footer_cache_bytes(), metadata_size)
 
     def get(self, fs: pafs.FileSystem, file: DataFile) -> pq.FileMetaData:
         key = (file.path, file.etag)
-        with self._lock:
-            cached = self._footers.get(key)
-        if cached is not None:
+        cached = self.footers.get(key)
+        if cached is not MISSING:
             return cached
         with fs.open_input_file(file.path) as handle:
             metadata = pq.ParquetFile(handle).metadata
-        with self._lock:
-            self._footers[key] = metadata
+        self.footers.put(key, metadata)
         return metadata
 
 

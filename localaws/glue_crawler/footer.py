@@ -7,19 +7,20 @@ A Parquet file ends with the Thrift-encoded FileMetaData, its 4-byte little-endi
 
 Footers are cached by (bucket, key, ETag): an S3 object is immutable under its ETag, so a re-crawl reads only the
 footers of new or changed objects (the cost Glue's incremental crawls avoid,
-https://docs.aws.amazon.com/glue/latest/dg/incremental-crawls.html).
+https://docs.aws.amazon.com/glue/latest/dg/incremental-crawls.html). The cache is a bounded LRU (localaws.lru,
+LOCALAWS_FOOTER_CACHE_MB), so memory does not grow with every object ever crawled; an evicted footer is read again.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from localaws.glue_crawler.hive_types import columns_from_metadata
+from localaws.lru import MISSING, LruCache, footer_cache_bytes
 
 MAGIC = b"PAR1"
 _TRAILER = 8  # footer length (4 bytes) + magic (4 bytes)
@@ -54,22 +55,27 @@ def read_footer(s3, bucket: str, key: str, size: int) -> Footer | None:
     return Footer(tuple(columns), metadata.num_rows)
 
 
+def footer_size(footer: Footer | None) -> int:
+    """An estimate of the bytes a cached footer holds: the objects' overhead plus the column names and types."""
+    if footer is None:
+        return 64
+    return 200 + sum(len(name) + len(kind) + 120 for name, kind in footer.columns)
+
+
 class FooterCache:
     """Footers (or None: not Parquet) by (bucket, key, ETag), shared by every crawl of one localaws process."""
 
-    def __init__(self) -> None:
-        self._footers: dict[tuple[str, str, str], Footer | None] = {}
-        self._lock = threading.Lock()
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.footers: LruCache[Footer | None] = LruCache(max_bytes or footer_cache_bytes(), footer_size)
 
     def read(self, s3, bucket: str, key: str, size: int, etag: str) -> Footer | None:
         """read_footer, unless this object's footer was read before; raises UnreadableFile as read_footer does."""
         cache_key = (bucket, key, etag)
-        with self._lock:
-            if cache_key in self._footers:
-                return self._footers[cache_key]
+        cached = self.footers.get(cache_key)
+        if cached is not MISSING:
+            return cached
         footer = read_footer(s3, bucket, key, size)
-        with self._lock:
-            self._footers[cache_key] = footer
+        self.footers.put(cache_key, footer)
         return footer
 
 
