@@ -38,7 +38,14 @@ from moto.sqs.models import sqs_backends
 from localaws.lambda_runtime.concurrency import Throttled
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.functions import FunctionNotFound, find_function, lambda_backend
-from localaws.lambda_runtime.sqs_records import MAX_PAYLOAD, failed_message_ids, record, record_size
+from localaws.lambda_runtime.sqs_records import (
+    MAX_PAYLOAD,
+    event_json,
+    failed_message_ids,
+    next_visible_in,
+    record,
+    record_size,
+)
 
 log = logging.getLogger("localaws.esm")
 
@@ -227,31 +234,41 @@ class Poller:
 
     def _run(self) -> None:
         while not self._stopped:
-            config = self._config()
-            if config is None:
-                return
-            self._queue_arn = config.queue_arn
-            limit = config.max_concurrency or self.mappings.default_concurrency
-            if not config.enabled:
-                self._release_if_idle(force=True)
-                self._nap(_LONGEST_NAP)
-                continue
-            if self._in_flight >= limit:
-                self._nap(_LONGEST_NAP)
-                continue
             try:
-                batch = self._gather(config)
-            except QueueDoesNotExist:
-                self._release_if_idle(force=True)
+                if not self._poll_once():
+                    return
+            except Exception:  # the poller must outlive any one poll; a failed poll is logged and retried
+                log.exception("esm %s: polling failed inside localaws; trying again", self.uuid)
                 self._nap(_LONGEST_NAP)
-                continue
-            if batch is None:
-                continue
-            with self._wake:
-                self._in_flight += 1
-            threading.Thread(
-                target=self._process, args=(batch,), name=f"localaws-esm-batch-{self.uuid[:8]}", daemon=True
-            ).start()
+
+    def _poll_once(self) -> bool:
+        """One step of the loop: False once the mapping is gone."""
+        config = self._config()
+        if config is None:
+            return False
+        self._queue_arn = config.queue_arn
+        limit = config.max_concurrency or self.mappings.default_concurrency
+        if not config.enabled:
+            self._release_if_idle(force=True)
+            self._nap(_LONGEST_NAP)
+            return True
+        if self._in_flight >= limit:
+            self._nap(_LONGEST_NAP)
+            return True
+        try:
+            batch = self._gather(config)
+        except QueueDoesNotExist:
+            self._release_if_idle(force=True)
+            self._nap(_LONGEST_NAP)
+            return True
+        if batch is None:
+            return True
+        with self._wake:
+            self._in_flight += 1
+        threading.Thread(
+            target=self._process, args=(batch,), name=f"localaws-esm-batch-{self.uuid[:8]}", daemon=True
+        ).start()
+        return True
 
     def _gather(self, config: MappingConfig) -> Batch | None:
         """One batch, or None after a nap when there was nothing to receive."""
@@ -292,7 +309,7 @@ class Poller:
                 batch.size += size
                 if len(batch.messages) == 1:
                     batch.hidden_until = time.time() + visibility
-            return len(messages), _next_visible_in(queue)
+            return len(messages), next_visible_in(queue, _LONGEST_NAP)
 
     def _nap(self, seconds: float) -> None:
         with self._wake:
@@ -343,7 +360,7 @@ class Poller:
                     "esm %s: function %s not found; the batch returns to the queue", self.uuid, config.function_arn
                 )
                 return
-            payload = _event_json(batch.records)
+            payload = event_json(batch.records)
             try:
                 result = self.executor.run(spec, code, payload, config.function_arn, str(uuid_module.uuid4()))
             except Throttled as throttled:
@@ -374,19 +391,3 @@ class Poller:
                 with contextlib.suppress(ReceiptHandleIsInvalid, QueueDoesNotExist):
                     backend.delete_message(batch.config.queue_name, message.receipt_handle)
         log.info("esm %s: batch of %d done, %d reported failed", self.uuid, len(ids), len(failed))
-
-
-def _event_json(records: list[dict[str, Any]]) -> str:
-    import json
-
-    return json.dumps({"Records": records})
-
-
-def _next_visible_in(queue: Any) -> float:
-    """Seconds until the first hidden or delayed message of `queue` becomes receivable (a long nap if none)."""
-    now_ms = time.time() * 1000
-    moments = [max(m.visible_at, m.delayed_until) for m in queue._messages]
-    future = [moment for moment in moments if moment > now_ms]
-    if not future:
-        return _LONGEST_NAP
-    return max(0.0, (min(future) - now_ms) / 1000) + 0.002
