@@ -159,6 +159,9 @@ def _lambda_parameters(node: exp.Lambda) -> list[exp.DataType | None]:
             return []
     elif isinstance(function, _ELEMENT_LAMBDAS):
         container = type_of(function.this)
+    elif isinstance(function, exp.ArraySort):  # a comparator (x, y): two elements
+        element = type_of(function.this)
+        return list(element.expressions[:1]) * 2 if element is not None and element.this == T.ARRAY else []
     if container is not None and container.this == T.ARRAY and container.expressions:
         return [container.expressions[0]]
     return []

@@ -2,16 +2,18 @@
 
 DuckDB's list functions drop NULL elements (list_distinct), lose the input order (list_distinct, array_intersect),
 answer false where Trino answers NULL (contains over an array holding NULL), count sequences upward only, and read
-repeat() as string repetition. Each translation below keeps Trino's answer; array_sort with a comparator is refused.
+repeat() as string repetition, and have no comparator sort. Each translation below keeps Trino's answer.
 """
 
 from __future__ import annotations
+
+import functools
 
 from sqlglot import exp
 
 from localaws.athena import trino_types as tt
 from localaws.athena.errors import QueryFailed
-from localaws.athena.functions import not_supported, template, translator
+from localaws.athena.functions import template, translator, udf
 
 T = exp.DataType.Type
 NESTED = (T.ARRAY, T.MAP, T.STRUCT)
@@ -29,7 +31,20 @@ def _has(array: str, element: str) -> str:
 
 @translator(exp.ArrayContains)
 def contains(node: exp.ArrayContains) -> exp.Expression:
-    """true if found; NULL if not found but the array holds NULL, or if the element is NULL."""
+    """true if found; NULL if not found but the array holds NULL, or if the element is NULL. Over nested arrays an
+    element that compares indeterminate (it or the value holds NULL) before any match fails: NOT_SUPPORTED."""
+    codes = _searched(node.this, node.expression)
+    if codes is not None:
+        first = _first_decisive(codes)
+        return template(
+            f"CASE WHEN :a IS NULL OR :x IS NULL THEN NULL WHEN :f = 0 THEN "
+            f"CASE WHEN list_contains(:k, {_NULL_ELEMENT}) THEN NULL ELSE false END "
+            f"WHEN list_extract(:k, :f) = {_INDETERMINATE} THEN {_indeterminate('contains')} ELSE true END",
+            a=node.this,
+            x=node.expression,
+            k=codes,
+            f=first,
+        )
     return template(
         f"CASE WHEN :a IS NULL OR :x IS NULL THEN NULL WHEN list_contains(:a, :x) THEN true "
         f"WHEN {HAS_NULL} THEN NULL ELSE false END",
@@ -51,7 +66,19 @@ def array_min(node: exp.Func) -> exp.Expression:
 
 @translator(exp.ArrayPosition)
 def array_position(node: exp.ArrayPosition) -> exp.Expression:
-    """1-based position of the first match, 0 when absent, NULL for a NULL element."""
+    """1-based position of the first match, 0 when absent, NULL for a NULL element; over nested arrays an
+    indeterminate comparison before the first match fails (NOT_SUPPORTED), as in contains."""
+    codes = _searched(node.this, node.expression)
+    if codes is not None:
+        first = _first_decisive(codes)
+        return template(
+            f"CASE WHEN :a IS NULL OR :x IS NULL THEN NULL WHEN :f > 0 AND list_extract(:k, :f) = {_INDETERMINATE} "
+            f"THEN {_indeterminate('array_position')} ELSE CAST(:f AS BIGINT) END",
+            a=node.this,
+            x=node.expression,
+            k=codes,
+            f=first,
+        )
     return template(
         "CASE WHEN :a IS NULL OR :x IS NULL THEN NULL ELSE CAST(coalesce(list_position(:a, :x), 0) AS BIGINT) END",
         a=node.this,
@@ -61,6 +88,18 @@ def array_position(node: exp.ArrayPosition) -> exp.Expression:
 
 @translator(exp.ArrayRemove)
 def array_remove(node: exp.ArrayRemove) -> exp.Expression:
+    """Every element equal to x removed, NULL elements kept; over nested arrays any indeterminate comparison fails
+    (NOT_SUPPORTED)."""
+    codes = _searched(node.this, node.expression)
+    if codes is not None:
+        return template(
+            f"CASE WHEN :a IS NULL OR :x IS NULL THEN NULL WHEN list_contains(:k, {_INDETERMINATE}) "
+            f"THEN {_indeterminate('array_remove')} "
+            f"ELSE list_filter(:a, (_r, _ri) -> list_extract(:k, _ri) <> {_TRUE}) END",
+            a=node.this,
+            x=node.expression,
+            k=codes,
+        )
     return template(
         "CASE WHEN :x IS NULL THEN NULL ELSE list_filter(:a, _r -> _r IS NULL OR _r <> :x) END",
         a=node.this,
@@ -158,11 +197,59 @@ def repeat(node: exp.Repeat) -> exp.Expression:
     )
 
 
+def bind_lambda(function: exp.Lambda, *values: exp.Expression) -> exp.Expression:
+    """The body of `function` with its parameters replaced by `values` (in order)."""
+    bound = dict(zip((p.name for p in function.expressions), values, strict=False))
+
+    def replace(inner: exp.Expression) -> exp.Expression:
+        is_name = isinstance(inner, exp.Column) and not inner.table
+        is_name = is_name or (isinstance(inner, exp.Identifier) and not isinstance(inner.parent, (exp.Column, exp.Dot)))
+        if is_name and inner.name in bound:
+            return exp.Paren(this=bound[inner.name].copy())
+        return inner
+
+    return function.this.copy().transform(replace)
+
+
+@udf("trino_sort_positions", ["BIGINT[][]"], "BIGINT[]")
+def _sort_positions(comparisons: list[list[int | None]]) -> list[int]:
+    """The 1-based positions of the elements in sorted order, given comparator(a[i], a[j]) for every pair: a stable
+    TimSort, as Java's List.sort that Trino calls (Python's sort is the same algorithm), so that even an inconsistent
+    comparator (NULL before everything, NULL included) answers as in Trino. Only the comparisons the sort makes are
+    checked: Trino fails on a result other than -1, 0 or 1."""
+
+    def compare(i: int, j: int) -> int:
+        result = comparisons[i][j]
+        if result not in (-1, 0, 1):
+            raise ValueError("Lambda comparator must return either -1, 0, or 1")
+        return result
+
+    return [i + 1 for i in sorted(range(len(comparisons)), key=functools.cmp_to_key(compare))]
+
+
 @translator(exp.ArraySort)
 def array_sort(node: exp.ArraySort) -> exp.Expression | None:
-    if node.expression is not None:
-        raise not_supported("localaws does not run array_sort with a comparator function")
-    return None
+    """array_sort(a, (x, y) -> c) sorts by the comparator (negative: x first, 0: equal, positive: y first). DuckDB
+    has no comparator sort: the comparator runs on every pair, and trino_sort_positions sorts by the answers."""
+    function = node.expression
+    if function is None:
+        return None
+    if not isinstance(function, exp.Lambda) or len(function.expressions) != 2:
+        raise QueryFailed("FUNCTION_NOT_FOUND: array_sort takes an array and a lambda (x, y) -> comparison")
+    element = functools.partial(template, "list_extract(:a, :i)", a=node.this)
+    compare = bind_lambda(function, element(i=exp.column("_si")), element(i=exp.column("_sj")))
+    comparisons = template(
+        "list_transform(generate_series(1, len(:a)), _si -> "
+        "list_transform(generate_series(1, len(:a)), _sj -> CAST(:c AS BIGINT)))",
+        a=node.this,
+        c=compare,
+    )
+    return template(
+        "CASE WHEN :a IS NULL THEN NULL "
+        "ELSE list_transform(trino_sort_positions(:m), _sr -> list_extract(:a, _sr)) END",
+        a=node.this,
+        m=comparisons,
+    )
 
 
 @translator(exp.ArraySize)
@@ -233,22 +320,64 @@ def none_match(node: exp.Anonymous) -> exp.Expression:
     return _match(node, "true", "false")
 
 
+def trino_equal(a: exp.Expression, b: exp.Expression, dtype: exp.DataType | None, depth: int = 0) -> exp.Expression:
+    """Trino's = on two values of `dtype`: for arrays, false when the lengths or a pair of elements differ, else NULL
+    (indeterminate) when a pair holds NULL or compares NULL, else true; nested arrays compare so at every level."""
+    element = element_type(dtype)
+    if not is_array(dtype):
+        return template(":a = :b", a=a, b=b)
+    i, v = f"_q{depth}", f"_v{depth}"
+    pair = trino_equal(
+        template(f"list_extract(:a, {i})", a=a), template(f"list_extract(:b, {i})", b=b), element, depth + 1
+    )
+    pairs = template(f"list_transform(generate_series(1, len(:a)), {i} -> :p)", a=a, p=pair)
+    return template(
+        f"CASE WHEN :a IS NULL OR :b IS NULL THEN NULL WHEN len(:a) <> len(:b) THEN false "
+        f"WHEN list_contains(:r, false) THEN false WHEN len(list_filter(:r, {v} -> {v} IS NULL)) > 0 THEN NULL "
+        "ELSE true END",
+        a=a,
+        b=b,
+        r=pairs,
+    )
+
+
 def equal(node: exp.Binary) -> exp.Expression | None:
-    """Array = and <>: NULL when no pair differs but some pair holds NULL (elements that are not nested)."""
+    """Array = and <> (https://trino.io/docs/current/functions/comparison.html): see trino_equal."""
     left, right = tt.type_of(node.this), tt.type_of(node.expression)
     if not (is_array(left) and is_array(right)):
         return None
-    element = element_type(left)
-    if element is None or element.is_type(*NESTED):
-        return None
-    same = template(
-        "CASE WHEN :a IS NULL OR :b IS NULL THEN NULL WHEN len(:a) <> len(:b) THEN false "
-        "WHEN len(list_filter(:a, (_x, _i) -> _x <> :b[_i])) > 0 THEN false "
-        "WHEN len(list_filter(:a, (_x, _i) -> _x IS NULL OR :b[_i] IS NULL)) > 0 THEN NULL ELSE true END",
-        a=node.this,
-        b=node.expression,
-    )
+    same = trino_equal(node.this, node.expression, left)
     return same if isinstance(node, exp.EQ) else template("NOT (:s)", s=same)
+
+
+# What comparing each element of an array with a value found, for the search functions over nested arrays.
+_FALSE, _TRUE, _INDETERMINATE, _NULL_ELEMENT = 0, 1, 2, 3
+
+
+def _searched(array: exp.Expression, value: exp.Expression) -> exp.Expression | None:
+    """For an array of arrays, the code (_FALSE.._NULL_ELEMENT) of each element compared with `value`; None for
+    other arrays, whose elements never compare indeterminate."""
+    element = element_type(tt.type_of(array))
+    if not is_array(element):
+        return None
+    compared = trino_equal(exp.column("_c"), value, element, depth=1)
+    return template(
+        f"list_transform(:a, _c -> CASE WHEN _c IS NULL THEN {_NULL_ELEMENT} "
+        f"ELSE coalesce(CAST(:e AS INTEGER), {_INDETERMINATE}) END)",
+        a=array,
+        e=compared,
+    )
+
+
+def _indeterminate(function: str) -> str:
+    return f"error('NOT_SUPPORTED: {function} does not support arrays with elements that are null or contain null')"
+
+
+def _first_decisive(codes: exp.Expression) -> exp.Expression:
+    """The 1-based position of the first element that matched or compared indeterminate; 0 if none did."""
+    return template(
+        f"coalesce(list_position(list_transform(:k, _k -> _k IN ({_TRUE}, {_INDETERMINATE})), true), 0)", k=codes
+    )
 
 
 @translator(exp.DPipe)
