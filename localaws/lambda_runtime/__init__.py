@@ -30,7 +30,7 @@ from urllib.parse import unquote
 
 from localaws.lambda_runtime import event_source_mappings
 from localaws.lambda_runtime.async_queue import AsyncInvoker
-from localaws.lambda_runtime.concurrency import DEFAULT_ACCOUNT_LIMIT, Concurrency
+from localaws.lambda_runtime.concurrency import DEFAULT_ACCOUNT_LIMIT, Concurrency, show_zero_reservation
 from localaws.lambda_runtime.environments import EnvironmentPool
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.faults import FaultInjector
@@ -51,6 +51,7 @@ def install(app: LocalAws) -> None:
     allow_managed_layers()
     replace_event_invoke_config_on_put()
     update_ephemeral_storage_on_update()
+    show_zero_reservation()
     cache = CodeCache()
     pool = EnvironmentPool(idle_seconds=float(os.environ.get("LOCALAWS_LAMBDA_IDLE_SECONDS", "300")))
     concurrency = Concurrency(app, int(os.environ.get("LOCALAWS_ACCOUNT_CONCURRENCY", DEFAULT_ACCOUNT_LIMIT)))

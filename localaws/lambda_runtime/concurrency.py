@@ -53,6 +53,25 @@ def throttled_response(reason: str) -> Response:
     )
 
 
+def show_zero_reservation() -> None:
+    """Patch moto so that GetFunction shows Concurrency for a reservation of 0 too (moto tests the value for truth):
+    https://docs.aws.amazon.com/lambda/latest/api/API_GetFunction.html"""
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.get_code
+    if getattr(original, "_localaws", False):
+        return
+
+    def get_code(self: Any) -> dict[str, Any]:
+        response = original(self)
+        if self.reserved_concurrency is not None and "Concurrency" not in response:
+            response["Concurrency"] = {"ReservedConcurrentExecutions": int(self.reserved_concurrency)}
+        return response
+
+    get_code._localaws = True  # type: ignore[attr-defined]
+    LambdaFunction.get_code = get_code  # type: ignore[method-assign]
+
+
 def minimum_unreserved(account_limit: int) -> int:
     return min(MINIMUM_UNRESERVED, account_limit)
 

@@ -76,6 +76,9 @@ def _notify_on_add(mappings: Mappings) -> None:
         original = original._localaws_original  # type: ignore[attr-defined]
 
     def add_message(self: Any, message: Any) -> None:
+        # moto's add_message invokes the mappings it finds here itself: never let it see one, even in the moment
+        # between moto's CreateEventSourceMapping and the after hook that detaches it.
+        self.lambda_event_source_mappings.clear()
         original(self, message)
         mappings.on_message_added(self)
 

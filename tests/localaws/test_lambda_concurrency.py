@@ -109,6 +109,7 @@ def test_reserved_concurrency_zero_throttles_every_sync_invoke(localaws_env):
     name = create_function("def handler(event, context):\n    return 1\n")
     client = boto3.client("lambda", config=NO_RETRIES)
     client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    assert client.get_function(FunctionName=name)["Concurrency"] == {"ReservedConcurrentExecutions": 0}
     with pytest.raises(ClientError) as caught:
         client.invoke(FunctionName=name, Payload=b"{}")
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
