@@ -7,7 +7,8 @@
   as https://repost.aws/knowledge-center/athena-hive-cursor-error relies on to find such files by `"$path"`; false,
   the default: the query fails with HIVE_CURSOR_ERROR), `use.null.for.invalid.data`.
 - https://docs.aws.amazon.com/athena/latest/ug/hive-json-serde.html (org.apache.hive.hcatalog.data.JsonSerDe): keys
-  match columns case-insensitively; the OpenX-only properties above do not apply, so a malformed line always fails.
+  match columns case-insensitively; the OpenX-only properties above do not apply, so a malformed line always fails;
+  `timestamp.formats` lists Joda patterns (or `millis`) tried before the default `yyyy-MM-dd HH:mm:ss[.f...]`.
 - Nested columns: struct<...> from an object, array<...> from an array, map<k,v> from an object. A string column
   reads a number, boolean, object or array as its JSON text; a value a typed column cannot read fails the query with
   HIVE_BAD_DATA (OpenX with `use.null.for.invalid.data`: NULL). Blank lines are skipped; `.gz` files are gunzipped.
@@ -32,6 +33,7 @@ from localaws.athena import pseudo_columns
 from localaws.athena.catalog import Table
 from localaws.athena.cost import DataFile, TableScan
 from localaws.athena.errors import QueryFailed
+from localaws.athena.projection import strftime_pattern
 
 OPENX = "org.openx.data.jsonserde.jsonserde"
 HIVE = "org.apache.hive.hcatalog.data.jsonserde"
@@ -64,6 +66,7 @@ class _Options:
     ignore_malformed: bool
     null_for_invalid: bool
     mapping: dict[str, str]  # column -> JSON key
+    timestamp_formats: tuple[str, ...]  # the Hive SerDe's `timestamp.formats`
 
     @classmethod
     def of(cls, table: Table) -> _Options:
@@ -83,6 +86,9 @@ class _Options:
             ignore_malformed=openx and _true(parameters, "ignore.malformed.json", False),
             null_for_invalid=openx and _true(parameters, "use.null.for.invalid.data", False),
             mapping=mapping,
+            timestamp_formats=tuple(
+                f.strip() for f in ("" if openx else parameters.get("timestamp.formats", "")).split(",") if f.strip()
+            ),
         )
 
     def fold(self, document: dict) -> dict:
@@ -244,13 +250,21 @@ def _value(value, dtype: pa.DataType, options: _Options):
 
 
 def _timestamp(value, text: str, options: _Options) -> dt.datetime:
-    """`yyyy-MM-dd HH:mm:ss[.fff]` for both SerDes; OpenX also reads ISO 8601 (a `Z` or offset is converted to UTC)
-    and a number as UNIX milliseconds."""
+    """`yyyy-MM-dd HH:mm:ss[.fff]` for both SerDes; the Hive SerDe first tries each of `timestamp.formats` (Joda
+    patterns, or `millis`); OpenX also reads ISO 8601 and a number as UNIX milliseconds. An offset converts to UTC."""
+    for pattern in options.timestamp_formats:
+        try:
+            if pattern == "millis":
+                return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(text))
+            return _utc(dt.datetime.strptime(text, strftime_pattern(pattern, parsing=True)))
+        except ValueError:
+            continue
     if isinstance(value, Decimal) and options.openx:
         return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(value))
     if not options.openx and "T" in text:
         raise ValueError(text)
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
+    return _utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def _utc(parsed: dt.datetime) -> dt.datetime:
+    return parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo is not None else parsed

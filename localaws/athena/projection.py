@@ -26,6 +26,7 @@ from localaws.athena.errors import QueryFailed
 
 MAX_PARTITIONS = 1_000_000  # localaws' bound on what it enumerates before pruning
 _JAVA_TO_STRFTIME = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+_PARSE_ONLY = {"SSSSSS": "%f", "SSS": "%f", "SS": "%f", "S": "%f", "ZZ": "%z", "Z": "%z", "XXX": "%z", "X": "%z"}
 _UNITS = {"YEARS", "MONTHS", "WEEKS", "DAYS", "HOURS", "MINUTES", "SECONDS"}
 
 
@@ -41,8 +42,10 @@ def _property(parameters: dict[str, str], name: str, required: bool = True) -> s
     return value.strip() if value is not None else None
 
 
-def strftime_pattern(java: str) -> str:
-    """A Java DateTimeFormatter pattern (yyyy-MM-dd, yyyy/MM/dd/HH, 'T' quoted) as strftime's."""
+def strftime_pattern(java: str, parsing: bool = False) -> str:
+    """A Java/Joda date pattern (yyyy-MM-dd, yyyy/MM/dd/HH, 'T' quoted) as strftime's; `parsing` also takes fractions
+    of a second (S...) and zone offsets (Z, ZZ, X...), which only strptime can honour."""
+    tokens = {**_JAVA_TO_STRFTIME, **(_PARSE_ONLY if parsing else {})}
     out, index = "", 0
     while index < len(java):
         if java[index] == "'":
@@ -50,9 +53,9 @@ def strftime_pattern(java: str) -> str:
             out += java[index + 1 : end].replace("%", "%%") or "'"
             index = end + 1
             continue
-        token = next((t for t in _JAVA_TO_STRFTIME if java.startswith(t, index)), None)
+        token = next((t for t in tokens if java.startswith(t, index)), None)
         if token:
-            out += _JAVA_TO_STRFTIME[token]
+            out += tokens[token]
             index += len(token)
         elif java[index].isalpha():
             raise QueryFailed(f"NOT_SUPPORTED: localaws cannot project the date format '{java}'")

@@ -236,3 +236,20 @@ def test_open_csv_serde_parses_typed_columns_as_athena_does(shop: Shop) -> None:
         "TBLPROPERTIES ('use.null.for.invalid.data'='true')",
     )
     assert values(shop, f"SELECT n FROM {lenient} ORDER BY n") == [["1"], [None]]
+
+
+def test_hive_json_serde_timestamp_formats(shop: Shop) -> None:
+    """hive-json-serde.html: `timestamp.formats` Joda patterns (quotes escaped in the DDL literal), or `millis`."""
+    body = b'{"at": "2024-06-01T09:09:49.902Z"}\n{"at": "1579059880000"}\n{"at": "2024-06-02 10:00:00"}\n'
+    table, plain = name(), name()
+    for each in (table, plain):
+        put(shop, f"json/{each}/a.json", body)
+    formats = "yyyy-MM-dd\\'T\\'HH:mm:ss.SSS\\'Z\\',millis"
+    json_table(shop, table, "at timestamp", HIVE, f"'timestamp.formats' = '{formats}'")
+    assert values(shop, f"SELECT at FROM {table} ORDER BY at") == [
+        ["2020-01-15 03:44:40.000"],
+        ["2024-06-01 09:09:49.902"],
+        ["2024-06-02 10:00:00.000"],
+    ]
+    json_table(shop, plain, "at timestamp", HIVE)  # without it, ISO 8601 text is not a Hive timestamp
+    assert failure(shop, f"SELECT at FROM {plain}").startswith("HIVE_BAD_DATA")
