@@ -253,3 +253,17 @@ def test_hive_json_serde_timestamp_formats(shop: Shop) -> None:
     ]
     json_table(shop, plain, "at timestamp", HIVE)  # without it, ISO 8601 text is not a Hive timestamp
     assert failure(shop, f"SELECT at FROM {plain}").startswith("HIVE_BAD_DATA")
+
+
+def test_gzipped_csv_is_read_and_billed_compressed(shop: Shop) -> None:
+    table = name()
+    packed = gzip.compress(b"1,a\n2,b\n")
+    put(shop, f"csv/{table}/a.csv.gz", packed)
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {table} (id int, v string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' "
+        f"LOCATION 's3://{shop.bucket}/csv/{table}/'",
+    )
+    execution = succeeded(shop, f"SELECT id, v FROM {table} ORDER BY id")
+    assert result_rows(shop.athena, execution["QueryExecutionId"])[1][1:] == [["1", "a"], ["2", "b"]]
+    assert execution["Statistics"]["DataScannedInBytes"] == len(packed)
