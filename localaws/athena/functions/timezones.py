@@ -306,6 +306,11 @@ def rewrite(node: exp.Expression) -> exp.Expression | None:
         return _timezone_field(node.expression, node.this.name.upper())
     if name in ("timezone_hour", "timezone_minute") and node.expressions:
         return _timezone_field(node.expressions[0], name.upper())
+    if name == "parse_datetime" and len(node.expressions) == 2:
+        pattern = node.expressions[1]
+        if isinstance(pattern, exp.Literal) and any(is_zone for is_zone, _ in _joda_pieces(pattern.this)):
+            # Trino keeps the zone each text names; DuckDB's strptime keeps the instant only.
+            raise not_supported("localaws does not parse time zones (Joda pattern letters 'Z' and 'z')")
     if name == "format_datetime" and len(node.expressions) == 2:
         formatted = _format_datetime(node)
         if formatted is not None:
