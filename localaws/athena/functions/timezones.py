@@ -234,7 +234,10 @@ def _cast(node: exp.Cast) -> exp.Expression | None:
         return None
     zone = needs_zone(value)
     if to.this in _TEXT:
-        return display(value, zone, _precision(value))
+        from localaws.athena.functions.casts import _length, _length_checked
+
+        text, length = display(value, zone, _precision(value)), _length(to)
+        return _length_checked(text, length, value) if length else text
     if to.this in (T.TIMESTAMP, T.DATE, T.TIME):
         return type(node)(this=local(value, zone), to=to.copy())
     raise not_supported(f"localaws does not cast a TIMESTAMP WITH TIME ZONE to {to.sql('trino')}")
