@@ -139,5 +139,30 @@ def to_duckdb(tree: exp.Expression, schema: dict[str, dict[str, str]] | None = N
             typed = tree.copy()  # a column it could not place (missing, or an alias): DuckDB reports it as it is
     typed = trino_types.annotate(typed, schema)
     trino_zones.annotate(typed)
+    _name_row_fields(typed)
     fixed = timezones.zoned_outputs(functions.translate(typed))
     return fixed.sql(dialect="duckdb")
+
+
+def row_field(index: int) -> exp.Identifier:
+    """Athena's name for the field at `index` (0-based) of an anonymous ROW: {field0=Bob, field1=38}.
+    https://docs.aws.amazon.com/athena/latest/ug/creating-row.html"""
+    return exp.to_identifier(f"field{index}")
+
+
+def _name_row_fields(tree: exp.Expression) -> None:
+    """ROW(1, 2) and ROW(DOUBLE, BIGINT) have anonymous fields in Trino; DuckDB names every struct field (and
+    cannot cast to an unnamed STRUCT type), so both get Athena's names, field0, field1, ..."""
+    for node in list(tree.find_all(exp.Struct)):
+        if node.expressions and not any(
+            isinstance(e, (exp.PropertyEQ, exp.Alias, exp.Slice)) for e in node.expressions
+        ):
+            named = [exp.PropertyEQ(this=row_field(i), expression=e) for i, e in enumerate(node.expressions)]
+            node.set("expressions", named)
+            node.meta["anonymous_row"] = True
+    for node in list(tree.find_all(exp.DataType)):
+        anonymous = node.expressions and all(isinstance(e, exp.DataType) for e in node.expressions)
+        if node.this == exp.DataType.Type.STRUCT and anonymous:
+            fields = [exp.ColumnDef(this=row_field(i), kind=e) for i, e in enumerate(node.expressions)]
+            node.set("expressions", fields)
+            node.meta["anonymous_row"] = True

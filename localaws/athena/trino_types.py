@@ -121,6 +121,11 @@ def _corrected(node: exp.Expression) -> exp.DataType | None:
             if side is not None and side.this == T.ARRAY:
                 return side
         return exp.DataType.build("VARCHAR") if left is not None and right is not None else None
+    if isinstance(node, exp.Map):
+        keys, values = type_of(node.args.get("keys")), type_of(node.args.get("values"))
+        arrays = [t for t in (keys, values) if t is not None and t.this == T.ARRAY and t.expressions]
+        if len(arrays) == 2:
+            return exp.DataType(this=T.MAP, expressions=[keys.expressions[0], values.expressions[0]], nested=True)
     if isinstance(node, exp.Array) and node.expressions:
         element = common_type([type_of(e) for e in node.expressions if not isinstance(e, exp.Null)])
         return exp.DataType(this=T.ARRAY, expressions=[element], nested=True) if element is not None else None

@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlglot import exp
 
 from localaws.athena import trino_types as tt
-from localaws.athena.functions import call, cast, not_supported, translator, udf
+from localaws.athena.functions import call, cast, not_supported, template, translator, udf
 
 T = exp.DataType.Type
 _TEXT = {T.VARCHAR, T.TEXT, T.CHAR, T.NVARCHAR, T.NCHAR}
@@ -113,6 +113,8 @@ def cast_(node: exp.Cast) -> exp.Expression | None:
     rewritten = cast_json(node)
     if rewritten is not None:
         return rewritten
+    if to.this == T.STRUCT and to.expressions and source.this in (T.STRUCT, T.JSON):
+        return _row_cast(node, source)
     if source.this in tt.FLOATING and to.this in tt.INTEGERS:
         return type(node)(this=call("round", value.copy()), to=to.copy())  # half away from zero, as Trino
     if to.this in _TEXT:
@@ -128,6 +130,19 @@ def cast_(node: exp.Cast) -> exp.Expression | None:
         name = "trino_real_to_decimal_text" if source.this == T.FLOAT else "trino_double_to_decimal_text"
         return type(node)(this=call(name, value.copy()), to=to.copy())
     return None
+
+
+def _row_cast(node: exp.Cast, source: exp.DataType) -> exp.Expression:
+    """A ROW casts to a ROW field by field in order, whatever the names (DuckDB matches names); so does a JSON
+    array (a JSON object matches the field names). DuckDB's unnamed TUPLE type casts by position."""
+    kinds = [field.args.get("kind") if isinstance(field, exp.ColumnDef) else field for field in node.to.expressions]
+    tuple_type = exp.DataType.build(f"TUPLE({', '.join(kind.sql('duckdb') for kind in kinds)})", udt=True)
+    by_position = type(node)(this=type(node)(this=node.this.copy(), to=tuple_type), to=node.to.copy())
+    if source.this == T.STRUCT:
+        return by_position
+    return template(
+        "CASE WHEN json_type(CAST(:v AS JSON)) = 'ARRAY' THEN :p ELSE :n END", v=node.this, p=by_position, n=node.copy()
+    )
 
 
 def _length(to: exp.DataType) -> int | None:

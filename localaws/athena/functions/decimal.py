@@ -54,9 +54,39 @@ def divide(node: exp.Binary) -> exp.Expression | None:
     return cast(value, result)
 
 
+@udf("trino_decimal_add", ["VARCHAR", "VARCHAR"], "VARCHAR")
+def _add(augend: str, addend: str) -> str:
+    total = _CONTEXT.add(Decimal(augend), Decimal(addend))
+    if len(total.as_tuple().digits) > tt.MAX_PRECISION:
+        raise ValueError("NUMERIC_VALUE_OUT_OF_RANGE: Decimal overflow")
+    return str(total)
+
+
+@udf("trino_decimal_subtract", ["VARCHAR", "VARCHAR"], "VARCHAR")
+def _subtract(minuend: str, subtrahend: str) -> str:
+    return _add(minuend, str(Decimal(subtrahend).copy_negate()))
+
+
 @translator(exp.Mul)  # + and - come through functions.datetime.date_interval
 def arithmetic(node: exp.Binary) -> exp.Expression | None:
-    """DuckDB's decimal +, -, * are exact; the cast gives Trino's result type (DuckDB widens differently)."""
+    """DuckDB's decimal +, -, * are exact; the cast gives Trino's result type (DuckDB widens differently).
+
+    Where Trino's result precision is capped at 38 digits, DuckDB first casts both operands of + and - to the result
+    scale at 38 digits, which overflows for a 38-digit integer part (Trino adds exactly, then checks the sum): those
+    run in Python's decimal module. A product past 18 digits is computed at 38 digits (DuckDB otherwise multiplies
+    in 64 bits and overflows)."""
     if not tt.is_decimal(node.type):
         return None
+    left, right = tt.decimal_params(tt.type_of(node.this)), tt.decimal_params(tt.type_of(node.expression))
+    if isinstance(node, (exp.Add, exp.Sub)) and left and right:
+        (p1, s1), (p2, s2) = left, right
+        if 1 + max(p1 - s1, p2 - s2) + max(s1, s2) > tt.MAX_PRECISION:
+            name = "trino_decimal_add" if isinstance(node, exp.Add) else "trino_decimal_subtract"
+            return cast(call(name, _exact(node.this), _exact(node.expression)), node.type)
+    if isinstance(node, exp.Mul) and left and right and left[0] + right[0] > 18:
+        wide = [
+            cast(side, tt.decimal_type(tt.MAX_PRECISION, scale))
+            for side, (_, scale) in ((node.this, left), (node.expression, right))
+        ]
+        return cast(exp.Mul(this=wide[0], expression=wide[1]), node.type)
     return cast(node.copy(), node.type)

@@ -222,10 +222,23 @@ def equal(node: exp.Binary) -> exp.Expression | None:
     return type(node)(this=left, expression=right)
 
 
+def _has_anonymous_row(value: exp.Expression) -> bool:
+    """Whether the value holds a ROW with anonymous fields (named field0... by dialect), looking through no CAST
+    that fixes its type to one without them."""
+
+    def fixed(node: exp.Expression) -> bool:
+        return isinstance(node, exp.Cast) and not any(t.meta.get("anonymous_row") for t in node.to.walk())
+
+    return any(inner.meta.get("anonymous_row") for inner in value.walk(prune=fixed))
+
+
 def cast_json(node: exp.Cast) -> exp.Expression | None:
     """CAST(x AS JSON) with object keys sorted; CAST(json AS VARCHAR) as Trino prints a JSON scalar."""
     source = tt.type_of(node.this)
     if node.to.this == T.JSON and source is not None and source.this in (T.MAP, T.ARRAY, T.STRUCT):
+        if _has_anonymous_row(node.this):
+            # Trino writes an anonymous field's name as "" ({"":1,"":2}); localaws names them field0, field1, ...
+            raise not_supported("localaws does not cast a ROW with anonymous fields to JSON; name them with CAST")
         return cast(call("trino_json_canonical", text(node.copy())), "JSON")
     if is_json(source) and node.to.this in (T.VARCHAR, T.TEXT):
         return call("trino_json_to_varchar", text(node.this))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from localaws.athena import trino_types as tt
-from localaws.athena.functions import template, translator
+from localaws.athena.functions import cast, template, translator
 
 T = exp.DataType.Type
 
@@ -81,11 +81,56 @@ def transform_entries(node: exp.Anonymous) -> exp.Expression:
     return template("map_from_entries(list_transform(map_entries(:m), :f))", m=mapping, f=transform)
 
 
+def _common_map_type(types: list[exp.DataType | None]) -> exp.DataType | None:
+    """The map type maps of `types` coerce to when their numeric keys or values differ, else None."""
+    if not types or not all(is_map(t) and len(t.expressions) == 2 for t in types):
+        return None
+    parts = []
+    for index in (0, 1):
+        members = [t.expressions[index] for t in types]
+        if all(m == members[0] for m in members):
+            parts.append(members[0])
+            continue
+        common = tt.common_type(members)
+        if common is None:
+            return None
+        parts.append(common)
+    return exp.DataType(this=T.MAP, expressions=parts, nested=True)
+
+
 @translator("map_concat")
 def map_concat(node: exp.Anonymous) -> exp.Expression:
     """NULL if any argument is NULL; later maps win on a repeated key (DuckDB's map_concat does the same)."""
     arguments = node.expressions
+    common = _common_map_type([tt.type_of(a) for a in arguments])
+    if common is not None:  # Trino coerces the maps to one type: MAP(DECIMAL(2,1), DECIMAL(4,2)) and so on
+        arguments = [cast(a, common) for a in arguments]  # DuckDB may type a literal otherwise (0002.2)
     nulls = " OR ".join(f":m{i} IS NULL" for i in range(len(arguments)))
     values = {f"m{i}": a for i, a in enumerate(arguments)}
     joined = exp.Anonymous(this="map_concat", expressions=[a.copy() for a in arguments])
     return template(f"CASE WHEN {nulls} THEN NULL ELSE :joined END", joined=joined, **values)
+
+
+@translator("multimap_from_entries")
+def multimap_from_entries(node: exp.Anonymous) -> exp.Expression:
+    """A map from each distinct key (in first-seen order) to the array of its values (in order); a NULL key fails.
+    https://trino.io/docs/current/functions/map.html#multimap_from_entries"""
+    from localaws.athena.functions.arrays import DISTINCT
+
+    entries = node.expressions[0]
+    if isinstance(entries, exp.Array) and not entries.expressions:
+        return template("CASE WHEN :e IS NULL THEN NULL ELSE MAP() END", e=entries)  # ARRAY[]: no entries
+    keys = template(DISTINCT, a=template("list_transform(:e, _m -> struct_extract_at(_m, 1))", e=entries))
+    values = template(
+        "list_transform(:k, _mk -> list_transform(list_filter(:e, _m -> struct_extract_at(_m, 1) = _mk), "
+        "_m -> struct_extract_at(_m, 2)))",
+        k=keys,
+        e=entries,
+    )
+    return template(
+        "CASE WHEN :e IS NULL THEN NULL WHEN list_contains(list_transform(:e, _m -> struct_extract_at(_m, 1) IS NULL), "
+        "true) THEN error('INVALID_FUNCTION_ARGUMENT: map key cannot be null') ELSE map(:k, :v) END",
+        e=entries,
+        k=keys,
+        v=values,
+    )
