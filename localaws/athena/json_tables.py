@@ -157,16 +157,17 @@ def _row(line: str, data: list[pa.Field], keys: list[str], options: _Options, fi
             error_type=BAD_DATA,
         ) from None
     row = []
-    for field, key in zip(data, keys, strict=True):
+    for index, (field, key) in enumerate(zip(data, keys, strict=True)):
         try:
             row.append(_value(document.get(key), field.type, options))
-        except _Invalid as error:
+        except _Invalid:
             if options.null_for_invalid:
                 row.append(None)
                 continue
+            # Athena's words: https://repost.aws/knowledge-center/athena-hive-bad-data-parsing-field-value
+            text = _text(document.get(key))
             raise QueryFailed(
-                f"HIVE_BAD_DATA: Error Parsing a column in the table: {error} for column {field.name} "
-                f"(line {number} of s3://{file.path})",
+                f"HIVE_BAD_DATA: Error parsing field value '{text}' for field {index}: For input string: \"{text}\"",
                 error_type=BAD_DATA,
             ) from None
     return row
