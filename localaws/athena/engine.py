@@ -63,6 +63,7 @@ class _Reads:
     table: Table
     columns: set[str] = field(default_factory=set)
     partition_filters: list[list[str] | None] = field(default_factory=list)
+    file_filters: list[list[str] | None] = field(default_factory=list)  # on "$path", "$file_size", ...
     all_columns: bool = False
 
 
@@ -125,11 +126,14 @@ class Engine:
         raise QueryFailed("VIEW_IS_RECURSIVE: View nesting is too deep")
 
     # -- what each table's references read ---------------------------------------------------------------------
-    def reads(self, tree: exp.Expression, tables: dict[tuple[str, str], Table]) -> dict[tuple[str, str], _Reads]:
+    def reads(
+        self, tree: exp.Expression, tables: dict[tuple[str, str], Table], hidden: bool = False
+    ) -> dict[tuple[str, str], _Reads]:
         reads = {key: _Reads(table) for key, table in tables.items()}
         schema: dict[str, dict[str, dict[str, str]]] = {}
+        extra = list(pseudo_columns.TYPES) if hidden else []
         for (database, name), table in tables.items():
-            schema.setdefault(database, {})[name] = {f.name: "VARCHAR" for f in table.schema}
+            schema.setdefault(database, {})[name] = {n: "VARCHAR" for n in [*table.schema.names, *extra]}
         try:
             qualified = qualify(tree.copy(), schema=schema, dialect="trino", validate_qualify_columns=False)
             scopes = traverse_scope(qualified)
@@ -138,6 +142,7 @@ class Engine:
             for entry in reads.values():
                 entry.all_columns = True
                 entry.partition_filters.append(None)
+                entry.file_filters.append(None)
             return reads
         for scope in scopes:
             for alias, source in scope.sources.items():
@@ -148,10 +153,14 @@ class Engine:
                     continue
                 entry = reads[key]
                 entry.columns |= {c.name.lower() for c in scope.columns if c.table == alias}
-                entry.partition_filters.append(_partition_conjuncts(scope.expression, alias, entry.table))
+                partition_names = {k["Name"].lower() for k in entry.table.partition_keys}
+                entry.partition_filters.append(_conjuncts(scope.expression, alias, partition_names))
+                entry.file_filters.append(_conjuncts(scope.expression, alias, set(extra)))
         for entry in reads.values():
             if not entry.partition_filters:
                 entry.partition_filters.append(None)
+            if not entry.file_filters:
+                entry.file_filters.append(None)
         return reads
 
     def select_partitions(self, cursor: duckdb.DuckDBPyConnection, entry: _Reads) -> list[tuple[dict[str, str], str]]:
@@ -199,11 +208,11 @@ class Engine:
         tree = tree.copy()
         tables = self.resolve(tree, context)
         _unqualify_columns(tree, tables)
-        reads = self.reads(tree, tables)
+        hidden = pseudo_columns.named(tree)
+        reads = self.reads(tree, tables, hidden)
         names: dict[tuple[str, str], str] = {}
         total_bytes = total_files = 0
         scans = []
-        hidden = pseudo_columns.named(tree)
         for index, (key, entry) in enumerate(reads.items()):
             table = entry.table
             text, json_text = is_text_table(table), is_json_table(table)
@@ -214,6 +223,8 @@ class Engine:
                 )
             columns = {f.name for f in table.schema} if entry.all_columns else entry.columns
             files = self.files(self.select_partitions(cursor, entry))
+            if hidden:
+                files = _select_files(cursor, files, entry.file_filters)
             if text:
                 scan = build_text_scan(table, files, self.scan_fs, hidden)
             elif json_text:
@@ -283,21 +294,45 @@ def _storage_format(table: Table) -> str:
     return text.lower()
 
 
-def _partition_conjuncts(select: exp.Expression, alias: str, table: Table) -> list[str] | None:
-    """The WHERE terms of a scope that only test this source's partition columns, as DuckDB SQL over bare names."""
+def _conjuncts(select: exp.Expression, alias: str, names: set[str]) -> list[str] | None:
+    """The WHERE terms of a scope that only test this source's columns in `names` (its partition columns, or its
+    pseudo-columns), as DuckDB SQL over bare names."""
     where = select.args.get("where") if isinstance(select, exp.Select) else None
-    if where is None:
+    if where is None or not names:
         return None
-    partition_names = {k["Name"].lower() for k in table.partition_keys}
     kept = []
     for term in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
         columns = list(term.find_all(exp.Column))
         if not columns or term.find(exp.Subquery, exp.Select):
             continue
-        if all(c.table == alias and c.name.lower() in partition_names for c in columns):
-            bare = term.copy().transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n)
+        if all(c.table == alias and c.name.lower() in names for c in columns):
+            bare = term.copy().transform(
+                lambda n: exp.column(n.name, quoted=n.name.startswith("$")) if isinstance(n, exp.Column) else n
+            )
             kept.append(dialect.to_duckdb(bare))
     return kept or None
+
+
+def _select_files(cursor: duckdb.DuckDBPyConnection, files: list[DataFile], filters: list[list[str] | None]):
+    """The files whose pseudo-columns pass every reference's `"$path"`/`"$file_size"` filters: Athena reads no other
+    file, so no other file's bytes are billed."""
+    if not files or any(not f for f in filters):
+        return files
+    columns = {
+        name: pa.array([pseudo_columns.values(f)[name] for f in files], t) for name, t in pseudo_columns.TYPES.items()
+    }
+    cursor.register("__files", pa.table({**columns, "__index": pa.array(range(len(files)))}))
+    kept: set[int] = set()
+    try:
+        for conjuncts in filters:
+            where = " AND ".join(f"({c})" for c in conjuncts)
+            kept |= {row[0] for row in cursor.execute(f"SELECT __index FROM __files WHERE {where}").fetchall()}
+    except duckdb.Error as error:
+        log.debug("file filter not evaluable (%s): reading every file", error)
+        return files
+    finally:
+        cursor.unregister("__files")
+    return [files[i] for i in sorted(kept)]
 
 
 _DUCKDB_COLUMN = re.compile(r'Referenced column "?([^"\s]+)"? not found')

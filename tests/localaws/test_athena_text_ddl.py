@@ -168,8 +168,11 @@ def test_partitioned_json_gzip_files_and_file_pseudo_columns(shop: Shop) -> None
     ]
     execution = succeeded(shop, f"SELECT count(*) FROM {table} WHERE dt = '2024-06-02'")
     assert execution["Statistics"]["DataScannedInBytes"] == len(packed)  # the compressed bytes of the pruned file
-    # the pseudo-columns stay out of SELECT *, and "$file_modified_time" is the object's LastModified
-    assert values(shop, f"SELECT * FROM {table} WHERE \"$path\" LIKE '%.gz'") == [["3", "2024-06-02"]]
+    # the pseudo-columns stay out of SELECT *; a filter on "$path" reads (and bills) only the files it keeps
+    one_file = succeeded(shop, f"SELECT * FROM {table} WHERE \"$path\" LIKE '%.gz'")
+    assert result_rows(shop.athena, one_file["QueryExecutionId"])[1][1:] == [["3", "2024-06-02"]]
+    assert one_file["Statistics"]["DataScannedInBytes"] == len(packed)
+    # "$file_modified_time" is the object's LastModified
     head = shop.s3.head_object(Bucket=shop.bucket, Key=f"json/{table}/dt=2024-06-02/b.json.gz")
     modified = values(shop, f"SELECT to_unixtime(\"$file_modified_time\") FROM {table} WHERE id = '3'")[0][0]
     assert float(modified) == head["LastModified"].timestamp()
@@ -177,8 +180,12 @@ def test_partitioned_json_gzip_files_and_file_pseudo_columns(shop: Shop) -> None
 
 def test_pseudo_columns_of_parquet_and_csv_tables(shop: Shop) -> None:
     paths = values(shop, 'SELECT DISTINCT "$path", "$file_size" FROM orders WHERE dt = \'2024-03-01\'')
-    keys = shop.s3.list_objects_v2(Bucket=shop.bucket, Prefix="processed/orders/dt=2024-03-01/")["Contents"]
-    assert sorted(paths) == sorted([f"s3://{shop.bucket}/{k['Key']}", str(k["Size"])] for k in keys)
+    keys = shop.s3.list_objects_v2(Bucket=shop.bucket, Prefix="processed/orders/")["Contents"]
+    day = [k for k in keys if "/dt=2024-03-01/" in k["Key"]]
+    assert sorted(paths) == sorted([f"s3://{shop.bucket}/{k['Key']}", str(k["Size"])] for k in day)
+    every = succeeded(shop, "SELECT max(amount) FROM orders")["Statistics"]["DataScannedInBytes"]
+    one = succeeded(shop, f"SELECT max(amount) FROM orders WHERE \"$path\" = 's3://{shop.bucket}/{day[0]['Key']}'")
+    assert 0 < one["Statistics"]["DataScannedInBytes"] < every  # only that file's amount chunks
     stars = succeeded(shop, 'SELECT o.*, "$path" AS p FROM orders o LIMIT 1')
     columns = [c["Name"] for c in result_rows(shop.athena, stars["QueryExecutionId"])[0]]
     assert columns[-1] == "p" and not any(c.startswith("$") for c in columns)
