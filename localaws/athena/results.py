@@ -37,6 +37,22 @@ def java_double(value: float) -> str:
     return f"{'-' if sign else ''}{mantissa}E{power}"
 
 
+def trino_interval(months: int, days: int, nanoseconds: int) -> str:
+    """An interval as Trino prints it: YEAR TO MONTH as 'years-months' (1-2), DAY TO SECOND as
+    'days hh:mm:ss.SSS' (1 00:00:03.000), a minus sign before either. DuckDB's interval is months, days and
+    nanoseconds; only months means a year-to-month interval (Trino has no interval mixing the two)."""
+    if months and not days and not nanoseconds:
+        sign = "-" if months < 0 else ""
+        return f"{sign}{abs(months) // 12}-{abs(months) % 12}"
+    millis = int((months * 30 + days) * 86_400_000 + int(nanoseconds / 1_000_000))
+    sign = "-" if millis < 0 else ""
+    days, rest = divmod(abs(millis), 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{sign}{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
 def format_value(value, dtype: pa.DataType | None = None, nested: bool = False) -> str | None:
     """The text Athena shows for a value; None stays None (NULL). Nested NULLs print as 'null'."""
     if value is None:
@@ -56,6 +72,10 @@ def format_value(value, dtype: pa.DataType | None = None, nested: bool = False) 
         fraction = f"{value.microsecond // 1000:03d}" if value.microsecond % 1000 == 0 else f"{value.microsecond:06d}"
         text = value.strftime("%Y-%m-%d %H:%M:%S.") + fraction
         return f"{text} UTC" if value.tzinfo is not None else text
+    if isinstance(value, tuple) and hasattr(value, "nanoseconds"):  # pyarrow's MonthDayNano
+        return trino_interval(value.months, value.days, value.nanoseconds)
+    if isinstance(value, dt.timedelta):
+        return trino_interval(0, value.days, (value.seconds * 1_000_000 + value.microseconds) * 1000)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -88,6 +108,9 @@ class ResultSet:
             [format_value(v, field.type) for v in column.to_pylist()]
             for field, column in zip(table.schema, table.columns, strict=True)
         ]
+        for info, field, column in zip(columns, table.schema, table.columns, strict=True):
+            if pa.types.is_interval(field.type) and _year_to_month(column.to_pylist()):
+                info["Type"] = "interval year to month"
         rows = [list(row) for row in zip(*values, strict=True)] if values else []
         return cls(columns, rows)
 
@@ -115,6 +138,11 @@ class ResultSet:
         rows = [{"Data": [{"VarCharValue": c["Name"]} for c in self.columns]}] if self.header else []
         rows += [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in self.rows]
         return rows
+
+
+def _year_to_month(values: list) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(v.months and not v.days and not v.nanoseconds for v in present)
 
 
 def _quote(text: str) -> str:

@@ -155,6 +155,8 @@ def _zone(node: exp.Expression) -> str | None:
         return zone_of(node.this)
     if isinstance(node, (exp.Max, exp.Min, exp.AnyValue, exp.Window)):
         return zone_of(node.this)
+    if isinstance(node, exp.Sub) and zone_of(node.this) and zone_of(node.expression):
+        return None  # the interval between two instants
     if isinstance(node, (exp.Add, exp.Sub)):
         return _common([node.this, node.expression])
     if isinstance(node, (exp.Coalesce, exp.Greatest, exp.Least, exp.Array)):
@@ -197,6 +199,8 @@ def _allowed(node: exp.Expression, zone: str, root: exp.Expression) -> bool:
     if zone_of(parent) is not None and not isinstance(parent, exp.Select):
         return True  # passes the zone on
     if isinstance(parent, _INSTANT_USES):
+        return True
+    if isinstance(parent, exp.Sub) and zone_of(parent.this) and zone_of(parent.expression):
         return True
     if zone in (UNKNOWN, MIXED):
         return False

@@ -304,3 +304,9 @@ def from_iso8601_timestamp(node: exp.FromISO8601Timestamp) -> exp.Expression:
         "ELSE CAST(:s AS TIMESTAMPTZ) END",
         s=node.this,
     )
+
+
+@translator(exp.CurrentTimezone)
+def current_timezone(node: exp.CurrentTimezone) -> exp.Expression:
+    """Athena's sessions run in UTC (https://docs.aws.amazon.com/athena/latest/ug/data-types-timestamps.html)."""
+    return exp.Literal.string("UTC")

@@ -84,14 +84,21 @@ def _precision(node: exp.Expression) -> int:
     return 3
 
 
+def _seconds_text(local_time: exp.Expression, digits: int) -> exp.Expression:
+    """HH:mm:ss of a local date-time with `digits` of fraction (none for 0), as Trino prints a timestamp(p)."""
+    text = call("strftime", local_time, exp.Literal.string("%H:%M:%S"))
+    if digits <= 0:
+        return text
+    fraction = call("strftime", local_time.copy(), exp.Literal.string("%f"))
+    fraction = call("substr", fraction, exp.Literal.number(1), exp.Literal.number(min(digits, 6)))
+    return exp.DPipe(this=exp.DPipe(this=text, expression=exp.Literal.string(".")), expression=fraction)
+
+
 def display(value: exp.Expression, zone: str, digits: int = 3) -> exp.Expression:
     """Trino's text of a zoned value of precision `digits`: 'yyyy-MM-dd HH:mm:ss[.fraction] <zone>'."""
     local_time = local(value, zone)
-    text = call("strftime", local_time, exp.Literal.string("%Y-%m-%d %H:%M:%S"))
-    if digits > 0:
-        fraction = call("strftime", local_time.copy(), exp.Literal.string("%f"))
-        fraction = call("substr", fraction, exp.Literal.number(1), exp.Literal.number(min(digits, 6)))
-        text = exp.DPipe(this=exp.DPipe(this=text, expression=exp.Literal.string(".")), expression=fraction)
+    day = call("strftime", local_time, exp.Literal.string("%Y-%m-%d "))
+    text = exp.DPipe(this=day, expression=_seconds_text(local_time.copy(), digits))
     return exp.DPipe(this=text, expression=exp.Literal.string(f" {zone}"))
 
 
@@ -164,7 +171,9 @@ def _offset_text(value: exp.Expression, zone: str, colon: str, zero: str | None)
 
 def _to_iso8601(value: exp.Expression) -> exp.Expression:
     zone = needs_zone(value)
-    text = call("strftime", local(value, zone), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%g"))
+    local_time = local(value, zone)
+    day = call("strftime", local_time, exp.Literal.string("%Y-%m-%dT"))
+    text = exp.DPipe(this=day, expression=_seconds_text(local_time.copy(), _precision(value)))
     return exp.DPipe(this=text, expression=_offset_text(value, zone, ":", "Z"))
 
 
