@@ -44,10 +44,13 @@ def build_text_scan(table: Table, files: list[DataFile], fs: pafs.FileSystem, hi
     table_parameters = table.raw.get("Parameters", {})
     partition_names = {key["Name"].lower() for key in table.partition_keys}
     data = [f for f in table.schema if f.name not in partition_names]
-    complex_columns = [f.name for f in data if not _simple(f.type)]
-    if complex_columns:
-        raise QueryFailed(f"NOT_SUPPORTED: localaws reads text tables of simple columns only, not {complex_columns[0]}")
     open_csv = serde.get("SerializationLibrary", "").lower() == OPEN_CSV
+    complex_columns = [f.name for f in data if not _simple(f.type) and (open_csv or not _one_level(f.type))]
+    if complex_columns:
+        raise QueryFailed(
+            f"NOT_SUPPORTED: localaws reads text columns of simple types, and with LazySimpleSerDe arrays, maps and "
+            f"structs of simple types, not {complex_columns[0]}"
+        )
     if open_csv:
         delimiter = parameters.get("separatorChar", ",")
         quote = parameters.get("quoteChar", '"')
@@ -88,6 +91,8 @@ def build_text_scan(table: Table, files: list[DataFile], fs: pafs.FileSystem, hi
             columns[field.name] = column
         elif open_csv:
             columns[field.name] = _open_csv_values(column, field.type, index, lenient)
+        elif not _simple(field.type):
+            columns[field.name] = _collection_values(column, field.type, parameters, null_text)
         else:
             text = pc.if_else(pc.equal(pc.utf8_trim_whitespace(column), ""), pa.scalar(None, pa.string()), column)
             columns[field.name] = _cast_or_null(text, field.type)
@@ -95,6 +100,44 @@ def build_text_scan(table: Table, files: list[DataFile], fs: pafs.FileSystem, hi
         columns[hidden_field.name] = raw.column(hidden_field.name)
     typed = pa.table(columns, schema=pa.schema([*table.schema, *hidden_fields]))
     return TableScan(ds.dataset(typed), sum(f.size for f in files), len(files))
+
+
+def _one_level(dtype: pa.DataType) -> bool:
+    if pa.types.is_map(dtype):
+        return _simple(dtype.key_type) and _simple(dtype.item_type)
+    if pa.types.is_list(dtype):
+        return _simple(dtype.value_type)
+    return pa.types.is_struct(dtype) and all(_simple(f.type) for f in dtype)
+
+
+def _item(text: str, dtype: pa.DataType, null_text: str):
+    if text == null_text or (text.strip() == "" and not pa.types.is_string(dtype)):
+        return None
+    return _cast_or_null(pa.chunked_array([[text]], pa.string()), dtype)[0].as_py()
+
+
+def _collection_values(text: pa.ChunkedArray, dtype: pa.DataType, parameters: dict, null_text: str) -> pa.Array:
+    """LazySimpleSerDe's collections: items split on `collection.delim` (default \\x02), a map's key from its value
+    on `mapkey.delim` (default \\x03), a struct's fields in order on `collection.delim`."""
+    items = parameters.get("collection.delim", "\x02")
+    keys = parameters.get("mapkey.delim", "\x03")
+    values = []
+    for value in text.to_pylist():
+        if value is None:
+            values.append(None)
+        elif pa.types.is_list(dtype):
+            values.append([_item(v, dtype.value_type, null_text) for v in value.split(items)] if value else [])
+        elif pa.types.is_map(dtype):
+            pairs = [[*pair.split(keys, 1), null_text] for pair in value.split(items)] if value else []
+            values.append(
+                [(_item(k, dtype.key_type, null_text), _item(v, dtype.item_type, null_text)) for k, v, *_ in pairs]
+            )
+        else:
+            parts = value.split(items)
+            values.append(
+                {f.name: _item(parts[i], f.type, null_text) if i < len(parts) else None for i, f in enumerate(dtype)}
+            )
+    return pa.array(values, dtype)
 
 
 def _open_csv_values(text: pa.ChunkedArray, dtype: pa.DataType, index: int, lenient: bool) -> pa.Array:

@@ -275,3 +275,21 @@ def test_gzipped_csv_is_read_and_billed_compressed(shop: Shop) -> None:
     execution = succeeded(shop, f"SELECT id, v FROM {table} ORDER BY id")
     assert result_rows(shop.athena, execution["QueryExecutionId"])[1][1:] == [["1", "a"], ["2", "b"]]
     assert execution["Statistics"]["DataScannedInBytes"] == len(packed)
+
+
+def test_lazy_simple_serde_arrays_maps_and_structs(shop: Shop) -> None:
+    """lazy-simple-serde.html: COLLECTION ITEMS TERMINATED BY and MAP KEYS TERMINATED BY split collection columns."""
+    table = name()
+    put(shop, f"csv/{table}/a.csv", b"1,a|b,x:1|y:\\N,7|blue\n2,,,|\n")
+    succeeded(
+        shop,
+        f"CREATE EXTERNAL TABLE {table} (id int, tags array<string>, counts map<string,int>, "
+        "item struct<n:int, colour:string>) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' "
+        f"COLLECTION ITEMS TERMINATED BY '|' MAP KEYS TERMINATED BY ':' LOCATION 's3://{shop.bucket}/csv/{table}/'",
+    )
+    rows = values(
+        shop,
+        "SELECT id, tags, element_at(counts, 'x'), element_at(counts, 'y'), item.n, item.colour "
+        f"FROM {table} ORDER BY id",
+    )
+    assert rows == [["1", "[a, b]", "1", None, "7", "blue"], ["2", "[]", None, None, None, ""]]
