@@ -170,7 +170,12 @@ def sequence(node: exp.GenerateSeries) -> exp.Expression:
         step = template(f"CASE WHEN :a <= :b THEN {unit} ELSE -{unit} END", a=start, b=stop)
     series = template("generate_series(:a, :b, :c)", a=start, b=stop, c=step)
     if is_date:
-        series = template("CAST(:s AS DATE[])", s=series)
+        series = template(
+            "CASE WHEN epoch(:c) % 86400 <> 0 THEN error('INVALID_FUNCTION_ARGUMENT: sequence step must be a day "
+            "interval if start and end values are dates') ELSE CAST(:s AS DATE[]) END",
+            c=step,
+            s=series,
+        )
     return template(
         "CASE WHEN :a < :b AND NOT (:a + :c > :a) THEN error('INVALID_FUNCTION_ARGUMENT: sequence step must be "
         "positive for increasing sequence') WHEN :a > :b AND NOT (:a + :c < :a) THEN error('INVALID_FUNCTION_ARGUMENT: "
@@ -186,12 +191,20 @@ def sequence(node: exp.GenerateSeries) -> exp.Expression:
 
 @translator(exp.Repeat)
 def repeat(node: exp.Repeat) -> exp.Expression:
-    """repeat(element, count) is an array of count copies in Trino."""
+    """repeat(element, count) is an array of count copies in Trino, of at most 10,000 entries and 1,000,000 bytes
+    of strings."""
+    dtype = tt.type_of(node.this)
+    too_big = ""
+    if dtype is None or dtype.this in (T.VARCHAR, T.TEXT, T.CHAR):
+        too_big = (
+            "WHEN typeof(:x) = 'VARCHAR' AND strlen(CAST(:x AS VARCHAR)) * :n > 1000000 THEN "
+            "error('INVALID_FUNCTION_ARGUMENT: result of repeat function must not take more than 1000000 bytes') "
+        )
     return template(
         "CASE WHEN :n < 0 THEN error('INVALID_FUNCTION_ARGUMENT: count argument of repeat function must be "
         "greater than or equal to 0') WHEN :n > 10000 THEN error('INVALID_FUNCTION_ARGUMENT: count argument of "
         "repeat function must be less than or equal to 10000') "
-        "ELSE list_transform(generate_series(1, :n), _t -> :x) END",
+        f"{too_big}ELSE list_transform(generate_series(1, :n), _t -> :x) END",
         x=node.this,
         n=node.args.get("times"),
     )

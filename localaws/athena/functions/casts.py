@@ -76,6 +76,30 @@ def java_digits(value: float, single: bool = False) -> Decimal:
     return Decimal(repr(value))
 
 
+def java_to_string(value: float, single: bool = False) -> str:
+    """Java's Double.toString (Float.toString, `single`): plain digits from 10^-3 to 10^7 (3.14, 100.0), else
+    computerized scientific notation (1.0E10); Trino writes map keys of these types so in JSON."""
+    if math.isnan(value) or math.isinf(value) or value == 0:
+        return java_scientific(value).replace("0.0E0", "0.0")
+    digits = java_digits(value, single)
+    if 1e-3 <= abs(value) < 1e7:
+        text = format(digits, "f")
+        return text if "." in text else text + ".0"
+    sign, numerals, exponent = digits.normalize().as_tuple()
+    text = "".join(map(str, numerals))
+    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{len(text) + exponent - 1}"
+
+
+@udf("trino_double_to_java_text", ["DOUBLE"], "VARCHAR")
+def _double_to_java_text(value: float) -> str:
+    return java_to_string(value)
+
+
+@udf("trino_real_to_java_text", ["FLOAT"], "VARCHAR")
+def _real_to_java_text(value: float) -> str:
+    return java_to_string(value, single=True)
+
+
 @udf("trino_double_to_decimal_text", ["DOUBLE"], "VARCHAR")
 def _double_to_decimal_text(value: float) -> str:
     return format(java_digits(value), "f") if math.isfinite(value) else str(value)

@@ -78,6 +78,52 @@ def to_varchar(text: str) -> str | None:
     return value
 
 
+def _scalar_text(value):
+    """A JSON scalar as CAST(json AS VARCHAR) prints it (12.3 -> '1.23E1'); containers and NULL unchanged."""
+    if value is None or isinstance(value, (dict, list)):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if not isinstance(value, Number) or value.is_integer else java_scientific(float(value))
+
+
+@udf("trino_json_members_as_text", ["VARCHAR"], "VARCHAR")
+def members_as_text(text: str) -> str:
+    """The JSON array or object with each scalar member turned into the JSON string of its VARCHAR text, for
+    CAST(json AS ARRAY(VARCHAR)) and CAST(json AS MAP(K, VARCHAR)): Trino casts each member as a JSON scalar."""
+    value, ok = _parsed(text)
+    if not ok:
+        return text
+    if isinstance(value, list):
+        value = [_scalar_text(v) for v in value]
+    elif isinstance(value, dict):
+        value = {k: _scalar_text(v) for k, v in value.items()}
+    return json.dumps(value, ensure_ascii=False)
+
+
+_TRUE_TEXT, _FALSE_TEXT = ("true", "t", "1"), ("false", "f", "0")
+
+
+@udf("trino_json_to_boolean", ["VARCHAR"], "BOOLEAN")
+def to_boolean(text: str) -> bool | None:
+    """CAST(json AS BOOLEAN): a number is true unless 0 (an integer past BIGINT fails), a string reads as
+    VARCHAR to BOOLEAN does ('true', 't', '1', 'false', 'f', '0', any case), an array or object fails."""
+    value, ok = _parsed(text)
+    if not ok or isinstance(value, (dict, list)):
+        raise InvalidArgument(f"INVALID_CAST_ARGUMENT: Cannot cast '{text}' to BOOLEAN")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, Number):
+        if value.is_integer:
+            if not -(2**63) <= int(value) < 2**63:
+                raise InvalidArgument(f"INVALID_CAST_ARGUMENT: Cannot cast '{text}' to BOOLEAN")
+            return int(value) != 0
+        return float(value) != 0
+    if value.lower() in _TRUE_TEXT + _FALSE_TEXT:
+        return value.lower() in _TRUE_TEXT
+    raise InvalidArgument(f"INVALID_CAST_ARGUMENT: Cannot cast '{text}' to BOOLEAN")
+
+
 @udf("trino_json_array_get", ["VARCHAR", "BIGINT"], "VARCHAR")
 def array_get(text: str, index: int) -> str | None:
     """The element at 0-based `index` (from the end when negative); a string element comes back unquoted, as
@@ -232,6 +278,20 @@ def _has_anonymous_row(value: exp.Expression) -> bool:
     return any(inner.meta.get("anonymous_row") for inner in value.walk(prune=fixed))
 
 
+def _java_text_keys(value: exp.Expression, source: exp.DataType) -> exp.Expression:
+    """A map with REAL or DOUBLE keys, its keys written as Java prints them (1.0E10, 3.14), which is how Trino's
+    JSON names them; other values unchanged."""
+    key = source.expressions[0] if source.this == T.MAP and source.expressions else None
+    if key is None or not tt.is_floating(key):
+        return value
+    name = "trino_real_to_java_text" if key.this == T.FLOAT else "trino_double_to_java_text"
+    return template(
+        f"map_from_entries(list_transform(map_entries(:m), _je -> struct_pack(key := {name}(_je.key), "
+        "value := _je.value)))",
+        m=value,
+    )
+
+
 def cast_json(node: exp.Cast) -> exp.Expression | None:
     """CAST(x AS JSON) with object keys sorted; CAST(json AS VARCHAR) as Trino prints a JSON scalar."""
     source = tt.type_of(node.this)
@@ -239,9 +299,29 @@ def cast_json(node: exp.Cast) -> exp.Expression | None:
         if _has_anonymous_row(node.this):
             # Trino writes an anonymous field's name as "" ({"":1,"":2}); localaws names them field0, field1, ...
             raise not_supported("localaws does not cast a ROW with anonymous fields to JSON; name them with CAST")
+        element = source.expressions[0] if source.this == T.ARRAY and source.expressions else None
+        if tt.is_decimal(element):  # DuckDB's JSON drops a decimal's trailing zeros (3.00000 -> 3.0)
+            from localaws.athena.functions.casts import to_text
+
+            item = to_text(cast(exp.column("_jd"), element), element)
+            return template(
+                "CASE WHEN :a IS NULL THEN NULL ELSE CAST('[' || array_to_string(list_transform(:a, "
+                "_jd -> coalesce(:i, 'null')), ',') || ']' AS JSON) END",
+                a=cast(node.this, source),
+                i=item,
+            )
+        value = _java_text_keys(node.this, source)
+        if source.this == T.ARRAY and value is node.this:
+            value = cast(value, source)  # DuckDB may type ARRAY[12345.12345, 3.0]'s elements otherwise (3.0)
+        node = type(node)(this=value, to=node.to.copy())
         return cast(call("trino_json_canonical", text(node.copy())), "JSON")
     if is_json(source) and node.to.this in (T.VARCHAR, T.TEXT):
         return call("trino_json_to_varchar", text(node.this))
+    if is_json(source) and node.to.this == T.BOOLEAN:
+        return call("trino_json_to_boolean", text(node.this))
+    members = node.to.expressions[-1:] if node.to.this in (T.ARRAY, T.MAP) else []
+    if is_json(source) and members and isinstance(members[0], exp.DataType) and members[0].this in (T.VARCHAR, T.TEXT):
+        return type(node)(this=cast(call("trino_json_members_as_text", text(node.this)), "JSON"), to=node.to.copy())
     return None
 
 
@@ -294,3 +374,12 @@ def json_exists(node: exp.Anonymous) -> exp.Expression:
 def json_extract_scalar(node: exp.JSONExtractScalar) -> exp.Expression:
     """NULL for an object or an array (DuckDB's ->> returns their text)."""
     return call("trino_json_extract_scalar", node.this, node.expression)
+
+
+@translator(exp.JSONFormat)
+def json_format(node: exp.JSONFormat) -> exp.Expression | None:
+    """json_format(json): the JSON text as Trino writes it (compact, keys sorted, numbers as written: a decimal's
+    3.00000 stays); DuckDB's to_json re-prints numbers."""
+    if not is_json(tt.type_of(node.this)):
+        return None
+    return call("trino_json_canonical", text(node.this))

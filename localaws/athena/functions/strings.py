@@ -276,7 +276,10 @@ _TEXT_OR_NULL = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType
 
 @translator(exp.Concat)
 def concat(node: exp.Concat) -> exp.Expression | None:
-    """String concat is a varchar even when an argument is a bare NULL (then the answer is NULL)."""
+    """String concat is a varchar even when an argument is a bare NULL (then the answer is NULL). Trino's concat
+    takes two or more arguments (https://trino.io/docs/current/functions/string.html#concat)."""
+    if len(node.expressions) < 2:
+        raise QueryFailed("INVALID_FUNCTION_ARGUMENT: There must be two or more concatenation arguments")
     kinds = [
         exp.DataType.Type.NULL if isinstance(a, exp.Null) else tt.type_of(a).this if tt.type_of(a) else None
         for a in node.expressions
@@ -284,3 +287,18 @@ def concat(node: exp.Concat) -> exp.Expression | None:
     if not all(kind in _TEXT_OR_NULL for kind in kinds):
         return None
     return cast(node.copy(), "VARCHAR")
+
+
+# Trino refuses a Levenshtein distance over inputs whose lengths multiply past this (its dynamic-programming table).
+LEVENSHTEIN_MAX_CELLS = 1_000_000
+
+
+@translator(exp.Levenshtein)
+def levenshtein_distance(node: exp.Levenshtein) -> exp.Expression:
+    return template(
+        f"CASE WHEN length(:a) * length(:b) > {LEVENSHTEIN_MAX_CELLS} THEN "
+        "error('INVALID_FUNCTION_ARGUMENT: The combined inputs for Levenshtein distance are too large') "
+        "ELSE levenshtein(:a, :b) END",
+        a=node.this,
+        b=node.expression,
+    )
