@@ -38,6 +38,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # after json.loads, only lone ones a
 class ParseStats:
     fast_blocks: int = 0
     exact_blocks: int = 0
+    worker_blocks: int = 0  # of those, parsed by a worker process (parse_worker.py)
 
 
 class BlockParser:

@@ -56,6 +56,7 @@ class Settings:
     tmp_dir: str = ""  # ETL_TMP_DIR: where the transform spills Arrow batches (default: the system temp dir)
     block_bytes: int = BLOCK_BYTES  # ETL_BLOCK_BYTES
     row_group_bytes: int = ROW_GROUP_BYTES  # ETL_ROW_GROUP_BYTES
+    parse_processes: int = 0  # ETL_PARSE_PROCESSES: processes parsing messy input (0: by the CPUs; parse_ahead.py)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -70,6 +71,7 @@ class Settings:
             tmp_dir=env.get("ETL_TMP_DIR", ""),
             block_bytes=int(env.get("ETL_BLOCK_BYTES", BLOCK_BYTES)),
             row_group_bytes=int(env.get("ETL_ROW_GROUP_BYTES", ROW_GROUP_BYTES)),
+            parse_processes=int(env.get("ETL_PARSE_PROCESSES", 0)),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -84,6 +86,7 @@ class Settings:
             "ETL_TMP_DIR": self.tmp_dir,
             "ETL_BLOCK_BYTES": str(self.block_bytes) if self.block_bytes != BLOCK_BYTES else "",
             "ETL_ROW_GROUP_BYTES": str(self.row_group_bytes) if self.row_group_bytes != ROW_GROUP_BYTES else "",
+            "ETL_PARSE_PROCESSES": str(self.parse_processes) if self.parse_processes else "",
         }
         return {key: value for key, value in pairs.items() if value}
 

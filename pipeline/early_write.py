@@ -123,6 +123,10 @@ class EarlyWriter:
         self._stop()
         return written
 
+    def wait_idle(self) -> None:
+        """Returns once the writer thread has nothing queued or running (the parse forks only then)."""
+        self._drain()
+
     def abort(self) -> None:
         if self.thread is None:
             return

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -19,9 +20,8 @@ import re
 import shutil
 import sys
 import time
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
@@ -35,7 +35,8 @@ from pipeline import coltypes, config, naming
 from pipeline.blocks import BlockParser
 from pipeline.early_write import EarlyWriter, Merge, merge_all
 from pipeline.flatten import BlockTables, TableKey
-from pipeline.formats import Block, InputFormatError, iter_blocks, open_input
+from pipeline.formats import InputFormatError, iter_blocks, open_input
+from pipeline.parse_ahead import parse_blocks, parse_processes
 from pipeline.schema import (
     CHILD_SYSTEM_COLUMNS,
     PARENT_SYSTEM_COLUMNS,
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 # Writing the parent and child datasets side by side was ~100 MB more peak RSS on 1 GB of NDJSON (388 vs 284 MB)
 # for no measurable speed-up on a loaded 2-core box: one writer keeps the 400 MB budget safe.
 WRITE_THREADS = 1
-PARSE_AHEAD = 1  # blocks parsed ahead of the one being spilled
 _INPUT_SUFFIXES = re.compile(r"(\.(json|jsonl|ndjson|gz|gzip|bz2|xz|zst|txt))+$", re.IGNORECASE)
 
 
@@ -102,6 +102,7 @@ class TransformResult:
     outputs: list[OutputFile] = field(default_factory=list)  # by nesting depth: the top-level dataset first
     fast_blocks: int = 0
     exact_blocks: int = 0
+    worker_blocks: int = 0  # of the blocks above, parsed by a worker process (parse_ahead.py)
     ms: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -116,6 +117,7 @@ class TransformResult:
             "outputs": [output.key for output in self.outputs],
             "fast_blocks": self.fast_blocks,
             "exact_blocks": self.exact_blocks,
+            "worker_blocks": self.worker_blocks,
         }
 
 
@@ -169,12 +171,16 @@ def transform_stream(
             schema_store, dataset, _merge, FsPath(spill_dir), settings.compression, settings.row_group_bytes
         )
         try:
-            for tables in _parse_ahead(iter_blocks(stream, settings.block_bytes), parser):
-                spilled: dict[TableKey, pa.Table] = {}
-                parent_rows += _spill_block(
-                    tables, parent_rows, name.short_hash, source_key, spills, schemas, spill_dir, spilled
-                )
-                early.offer(schemas, spilled)
+            processes = parse_processes(settings.parse_processes)
+            blocks = iter_blocks(stream, settings.block_bytes)
+            parsed = parse_blocks(blocks, parser, processes=processes, scratch=spill_dir, quiesce=early.wait_idle)
+            with contextlib.closing(parsed):  # on an error here, the workers end before the spill folder goes
+                for tables in parsed:
+                    spilled: dict[TableKey, pa.Table] = {}
+                    parent_rows += _spill_block(
+                        tables, parent_rows, name.short_hash, source_key, spills, schemas, spill_dir, spilled
+                    )
+                    early.offer(schemas, spilled)
             result = TransformResult(source_key=source_key, dataset=dataset, rows=parent_rows, bytes_in=counter.count)
             if parent_rows:
                 # the records are read, merged and written one level at a time, parents first (as merge_all reads)
@@ -212,6 +218,7 @@ def transform_stream(
             with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
                 result.outputs.extend(pool.map(write, sorted(spills, key=len)))
     result.fast_blocks, result.exact_blocks = parser.stats.fast_blocks, parser.stats.exact_blocks
+    result.worker_blocks = parser.stats.worker_blocks
     result.ms = int((time.monotonic() - started) * 1000)
     return result
 
@@ -225,22 +232,6 @@ def use_system_allocator() -> None:
     """
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
-
-
-def _parse_ahead(blocks: Iterator[Block], parser: BlockParser) -> Iterator[BlockTables]:
-    """Parses the next block in a worker thread while the caller spills the current one (pyarrow frees the GIL)."""
-    pending: deque[Future[BlockTables]] = deque()
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        try:
-            for block in blocks:
-                pending.append(thread.submit(parser.parse, block))
-                while len(pending) > PARSE_AHEAD:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
 
 
 def _merge(

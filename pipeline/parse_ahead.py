@@ -1,0 +1,192 @@
+"""Parsing ahead: the next blocks are parsed while the caller spills the current one, in input order.
+
+- Always: one thread parses the next block (pyarrow's parse frees the GIL, so it overlaps the caller's spill).
+- On messy input, when CPUs are to spare: worker processes (parse_worker.py) parse blocks too. Messy blocks take
+  the exact path, which holds the GIL, so only another process can use another core for them. The workers start
+  once the fast path declined `WORKERS_AFTER_DECLINES` blocks in a row (clean files never fork), and each new block
+  goes to whichever parser (this process's thread or a worker) has the fewest blocks in hand.
+
+The tables of a block do not depend on which parser read it (each path gives the same tables; what a parser has
+learned only changes its speed), and they are yielded in input order, so the output is the same bytes whatever the
+number of processes. When a worker fails on a block, the block is parsed here again: a bad block raises the
+error the single-process path raises, and a dead or stuck worker loses nothing.
+
+How many processes: `parse_processes` below. A Lambda function gets CPU in proportion to its memory, one vCPU at
+1,769 MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html): at 1 GB (~0.58 vCPU) a second
+process would only share the same fraction of a core and add its memory, so the single-process path stays the one
+used there, and it is the fallback wherever fewer than two whole CPUs are available.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from pipeline.blocks import BlockParser
+from pipeline.flatten import BlockTables
+from pipeline.formats import Block
+from pipeline.parse_worker import ParseWorker, WorkerFailed
+
+log = logging.getLogger(__name__)
+PARSE_AHEAD = 1  # blocks parsed ahead of the one being spilled, by the thread alone
+AHEAD_PER_PARSER = 2  # with workers: blocks in hand per parser, so none waits for the caller between blocks
+WORKERS_AFTER_DECLINES = 2  # the fast path declined this many blocks in a row: the input is messy
+MAX_AUTO_PROCESSES = 2  # what was measured (benchmarks/README.md); ETL_PARSE_PROCESSES may ask for more
+LAMBDA_MB_PER_VCPU = 1769  # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+_CGROUP = Path("/sys/fs/cgroup")
+_MEMBERSHIP = Path("/proc/self/cgroup")
+
+
+def available_cpus(environ: dict[str, str] | None = None) -> float:
+    """The CPUs this process may use: the fewest of its CPU affinity, its cgroup's CPU quota (v2 `cpu.max`, v1
+    `cpu.cfs_quota_us`) and, in a Lambda function, its share by memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE / 1,769 MB:
+    inside Lambda the quota is applied outside the sandbox, so the memory size is the only sign of it)."""
+    env = os.environ if environ is None else environ
+    limits = [float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)]
+    quota = _cgroup_quota()
+    if quota is not None:
+        limits.append(quota)
+    memory_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if memory_mb.isdigit():
+        limits.append(int(memory_mb) / LAMBDA_MB_PER_VCPU)
+    return min(limits)
+
+
+def parse_processes(setting: int = 0, environ: dict[str, str] | None = None) -> int:
+    """How many processes parse messy blocks: `setting` (ETL_PARSE_PROCESSES) if positive, else one per whole
+    available CPU, at most MAX_AUTO_PROCESSES; 1 means this process alone."""
+    if setting > 0:
+        return setting
+    return max(1, min(MAX_AUTO_PROCESSES, int(available_cpus(environ))))
+
+
+def _cgroup_quota() -> float | None:
+    """The CPU quota of this process's cgroup and its ancestors (CPUs), or None when unlimited or unreadable."""
+    try:
+        membership = _MEMBERSHIP.read_text().splitlines()
+    except OSError:
+        return None
+    quotas = []
+    for line in membership:
+        _id, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: "0::/path", cpu.max is "max 100000" or "<quota> <period>"
+            folders, names = [_CGROUP], ("cpu.max",)
+        elif "cpu" in controllers.split(","):  # v1: cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us
+            folders, names = [_CGROUP / controllers, _CGROUP / "cpu"], ("cpu.cfs_quota_us", "cpu.cfs_period_us")
+        else:
+            continue
+        for folder in folders:
+            node = folder / path.lstrip("/")
+            while True:
+                quotas += [quota for quota in [_read_quota(node, names)] if quota is not None]
+                if node == folder:
+                    break
+                node = node.parent
+    return min(quotas, default=None)
+
+
+def _read_quota(folder: Path, names: tuple[str, ...]) -> float | None:
+    try:
+        if len(names) == 1:
+            quota, period = (folder / names[0]).read_text().split()
+        else:
+            quota, period = ((folder / name).read_text().strip() for name in names)
+    except (OSError, ValueError):
+        return None
+    if quota in ("max", "-1") or not quota.lstrip("-").isdigit() or int(period) <= 0:
+        return None
+    return int(quota) / int(period)
+
+
+def parse_blocks(
+    blocks: Iterator[Block],
+    parser: BlockParser,
+    *,
+    processes: int = 1,
+    scratch: str | os.PathLike[str] = "",
+    quiesce: Callable[[], None] = lambda: None,
+) -> Iterator[BlockTables]:
+    """Each block's tables, in input order. With `processes` > 1, workers join in once the input proves messy,
+    exchanging blocks and tables through files in `scratch` (a folder removed after the loop); `quiesce` must
+    return once the caller's own threads are idle (they are forked with it). When the loop ends, the workers' block
+    counts are added to `parser.stats`. Close the generator (contextlib.closing) to end the workers at once if the
+    caller stops early."""
+    pending: deque[_Pending] = deque()
+    workers: list[ParseWorker] = []
+    local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-ahead")
+    declined = 0  # blocks in a row the fast path declined, among those yielded (so the same blocks on every run)
+    finished = False
+    try:
+        for block in blocks:
+            if not workers and processes > 1 and scratch and declined >= WORKERS_AFTER_DECLINES:
+                wait([entry[0] for entry in pending])  # no parse of ours in flight when forking
+                quiesce()
+                workers = [ParseWorker(parser, scratch) for _ in range(processes - 1)]
+                log.info("messy input: %d worker process(es) parse blocks too", len(workers))
+            worker = _least_busy(workers, pending)
+            future = worker.submit(block) if worker is not None else local.submit(_parse_here, parser, block)
+            pending.append((future, block, worker))
+            while len(pending) > (AHEAD_PER_PARSER * (len(workers) + 1) if workers else PARSE_AHEAD):
+                tables, declined = _result(pending.popleft(), local, parser, declined)
+                yield tables
+        while pending:
+            tables, declined = _result(pending.popleft(), local, parser, declined)
+            yield tables
+        finished = True
+    finally:
+        for entry in pending:
+            entry[0].cancel()
+        local.shutdown(wait=True, cancel_futures=True)
+        for worker in workers:
+            worker.close(abandon=not finished)
+            parser.stats.fast_blocks += worker.stats.fast_blocks
+            parser.stats.exact_blocks += worker.stats.exact_blocks
+            parser.stats.worker_blocks += worker.stats.fast_blocks + worker.stats.exact_blocks
+
+
+# a block in hand: what will parse it (the thread's futures give the tables and the parser's declines in a row)
+_Pending = tuple[Future[Any], Block, ParseWorker | None]
+
+
+def _parse_here(parser: BlockParser, block: Block) -> tuple[BlockTables, int]:
+    return parser.parse(block), parser.declines_in_a_row
+
+
+def _least_busy(workers: list[ParseWorker], pending: deque[_Pending]) -> ParseWorker | None:
+    """Who parses the next block: a live worker with fewer than AHEAD_PER_PARSER unfinished blocks (the fewest
+    first), else this process's thread if it is idle, else the least busy of all. None is the thread. The workers
+    come first because this process also spills and writes every block."""
+    if not workers:
+        return None
+    load: dict[ParseWorker | None, int] = {worker: 0 for worker in workers if not worker.dead}
+    load[None] = 0
+    for future, _block, worker in pending:
+        if worker in load and not future.done():
+            load[worker] += 1
+    free = [worker for worker in load if worker is not None and load[worker] < AHEAD_PER_PARSER]
+    if free:
+        return min(free, key=load.__getitem__)
+    if load[None] == 0:
+        return None
+    return min(load, key=lambda parser: (load[parser], parser is None))
+
+
+def _result(entry: _Pending, local: ThreadPoolExecutor, parser: BlockParser, declined: int) -> tuple[BlockTables, int]:
+    """The block's tables, and the declines in a row after it (unchanged by a worker's block)."""
+    future, block, worker = entry
+    if worker is None:
+        return future.result()
+    try:
+        return future.result(), declined
+    except WorkerFailed as failure:
+        if worker.dead:
+            log.warning("parsing here what the worker could not (%s)", failure)
+        else:
+            log.debug("a worker failed on the block at line %d (%s): parsing it here", block.first_line, failure)
+        # on the parse thread: the parser is not shared between threads
+        return local.submit(_parse_here, parser, block).result()[0], declined
