@@ -2,8 +2,9 @@
 
 https://docs.aws.amazon.com/athena/latest/ug/create-table.html: columns, COMMENT, PARTITIONED BY, CLUSTERED BY ... INTO
 n BUCKETS, ROW FORMAT (DELIMITED or SERDE), STORED AS <format> or INPUTFORMAT/OUTPUTFORMAT, LOCATION, TBLPROPERTIES.
-SQLAlchemy's Athena dialect (pyathena) creates tables so. localaws reads Parquet tables only; a table in another
-format is registered all the same and fails when queried (NOT_SUPPORTED), as the README says.
+SQLAlchemy's Athena dialect (pyathena) creates tables so. localaws reads Parquet, JSON (json_tables.py) and delimited
+text (text_tables.py); a table in another format is registered all the same and fails when queried (NOT_SUPPORTED),
+as the README says.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@ then execute the translated SQL on DuckDB over pyarrow datasets read from moto's
 
 Steps for a query:
 1. parse (Trino), expand views stored in Glue into subqueries;
-2. resolve each table in Glue (TABLE_NOT_FOUND otherwise) with its registered partitions;
-3. find the columns each table's query reads and the partitions its WHERE keeps (sqlglot scopes);
-4. read those files' footers: HIVE_BAD_DATA on a conflicting type, bytes scanned from the projected chunks;
+2. resolve each table in Glue (TABLE_NOT_FOUND otherwise) with its registered (or projected: projection.py) partitions;
+3. find the columns each table's query reads, the partitions its WHERE keeps and, when it names "$path" and the like
+   (pseudo_columns.py), the files;
+4. Parquet: read those files' footers, HIVE_BAD_DATA on a conflicting type, bytes scanned from the projected chunks;
+   JSON and delimited text (json_tables.py, text_tables.py): read the files whole, bytes scanned their full size;
 5. refuse a scan over the workgroup's BytesScannedCutoffPerQuery;
 6. register each table as a dataset, rewrite the table names, run on a DuckDB cursor, return an Arrow table.
 """

@@ -1,7 +1,8 @@
 """Delimited text tables (TEXTFILE with LazySimpleSerDe, OpenCSVSerde), read as Athena reads them.
 
 https://docs.aws.amazon.com/athena/latest/ug/lazy-simple-serde.html: fields split on `field.delim` (default \\x01),
-`\\N` is NULL, an empty field is NULL for a non-string column, `skip.header.line.count` skips header lines;
+`\\N` (or `serialization.null.format`) is NULL, an empty field is NULL for a non-string column, an array/map/struct of
+simple types splits on `collection.delim` and `mapkey.delim`, `skip.header.line.count` skips header lines;
 https://docs.aws.amazon.com/athena/latest/ug/csv-serde.html (OpenCSVSerde): `separatorChar`, `quoteChar`,
 `escapeChar`; every value is read as a string, then BOOLEAN, INT, BIGINT and DOUBLE are parsed, a TIMESTAMP is UNIX
 milliseconds and a DATE days since 1970-01-01; a value that does not parse (an empty one too) fails the query with
