@@ -11,9 +11,11 @@ https://trino.io/docs/current/language/types.html).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 import struct
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlglot import exp
 
@@ -129,6 +131,10 @@ def _length_checked(text: exp.Expression, length: int, source: exp.Expression) -
 @translator(exp.Cast, exp.TryCast)
 def cast_(node: exp.Cast) -> exp.Expression | None:
     to, value = node.to, node.this
+    if to.this == T.TIMESTAMP and isinstance(value, exp.Literal) and value.is_string:
+        rounded = _rounded_timestamp_text(value.this, _length(to))
+        if rounded is not None:
+            return type(node)(this=exp.Literal.string(rounded), to=to.copy())
     source = tt.type_of(value)
     if source is None:
         return None
@@ -167,6 +173,26 @@ def _row_cast(node: exp.Cast, source: exp.DataType) -> exp.Expression:
     return template(
         "CASE WHEN json_type(CAST(:v AS JSON)) = 'ARRAY' THEN :p ELSE :n END", v=node.this, p=by_position, n=node.copy()
     )
+
+
+_TIMESTAMP_TEXT = re.compile(r"^\s*(\d{4,}-\d{1,2}-\d{1,2} \d{1,2}:\d{1,2}:\d{1,2})\.(\d+)\s*$")
+
+
+def _rounded_timestamp_text(text: str, precision: int | None) -> str | None:
+    """A timestamp text with more fraction digits than TIMESTAMP(p) holds (p = 3 when not given), rounded half up
+    as Trino's cast does (DuckDB cuts at microseconds): '... 12:34:56.5555555' AS TIMESTAMP(6) is '....555556'."""
+    match = _TIMESTAMP_TEXT.match(text)
+    digits = 3 if precision is None else precision
+    if match is None or len(match[2]) <= digits or digits > 6:
+        return None
+    try:
+        whole = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    fraction = Decimal("0." + match[2]).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    moved = whole + dt.timedelta(seconds=int(fraction))
+    kept = f"{fraction % 1:f}"[2:].ljust(digits, "0")[:digits]
+    return f"{moved.year:04d}" + moved.strftime("-%m-%d %H:%M:%S") + (f".{kept}" if digits else "")
 
 
 def _length(to: exp.DataType) -> int | None:

@@ -160,9 +160,20 @@ def _parse(text: exp.Expression, fmt: str) -> exp.Expression:
 
 @translator("date_parse")
 def date_parse(node: exp.Anonymous) -> exp.Expression:
+    """Trino parses with Joda: %f reads up to 9 fraction digits (kept to milliseconds, cut), an hour of %h, %I or
+    %l without %p is AM (12 is 0), and %y pivots at 2020 (69 is 2069, 70 is 1970; strptime: 1969)."""
     text, pattern = node.expressions
-    fmt = mysql_to_strftime(_literal_pattern(pattern, "date_parse")).replace("%g000", "%g")
-    return _parse(text, fmt)
+    fmt = mysql_to_strftime(_literal_pattern(pattern, "date_parse")).replace("%g000", "%n")
+    parsed = call("strptime", text, exp.Literal.string(fmt))
+    if "%n" in fmt:
+        parsed = template("CAST(date_trunc('millisecond', :p) AS TIMESTAMP)", p=parsed)
+    if re.search(r"%-?I", fmt) and "%p" not in fmt:
+        parsed = template("CASE WHEN hour(:p) = 12 THEN :p - INTERVAL 12 HOUR ELSE :p END", p=parsed)
+    if "%y" in fmt:
+        parsed = template("CASE WHEN year(:p) = 1969 THEN :p + INTERVAL 100 YEAR ELSE :p END", p=parsed)
+    if not re.search(r"%[YyGC]", fmt):
+        parsed = template("(:p + INTERVAL 70 YEAR)", p=parsed)  # Trino's default year is 1970, strptime's 1900
+    return parsed
 
 
 @translator("parse_datetime")
@@ -177,6 +188,14 @@ def _is_date(node: exp.Expression) -> bool:
     return dtype is not None and dtype.this == T.DATE
 
 
+def _timestamp_precision(dtype: exp.DataType | None) -> int | None:
+    """p of a TIMESTAMP(p) type; None when the type or its precision is not known."""
+    if dtype is None or dtype.this != T.TIMESTAMP or not dtype.expressions:
+        return None
+    value = dtype.expressions[0].this
+    return int(value.this) if isinstance(value, exp.Literal) else None
+
+
 @translator(exp.DateAdd)
 def date_add(node: exp.DateAdd) -> exp.Expression | None:
     unit = node.args.get("unit")
@@ -189,6 +208,15 @@ def date_add(node: exp.DateAdd) -> exp.Expression | None:
     if name == "MILLISECOND":
         amount = template("INTERVAL (:n * 1000) MICROSECOND", n=node.expression)
     moved = template("(:t + :i)", t=node.this, i=amount)
+    precision = _timestamp_precision(tt.type_of(node.this))
+    if name == "MILLISECOND" and precision is not None and precision < 3:
+        # The result keeps the timestamp's precision, rounded half up: TIMESTAMP(0) + 1 ms is the same second.
+        factor = 10 ** (6 - precision)
+        moved = template(
+            f"make_timestamp(CAST(floor((epoch_us(:m) + {factor // 2}) / CAST({factor} AS DOUBLE)) AS BIGINT) "
+            f"* {factor})",
+            m=moved,
+        )
     if _is_date(node.this):
         if name not in _DATE_UNITS:
             raise QueryFailed(f"INVALID_FUNCTION_ARGUMENT: '{name.lower()}' is not a valid DATE field")
