@@ -293,3 +293,19 @@ def test_lazy_simple_serde_arrays_maps_and_structs(shop: Shop) -> None:
         f"FROM {table} ORDER BY id",
     )
     assert rows == [["1", "[a, b]", "1", None, "7", "blue"], ["2", "[]", None, None, None, ""]]
+
+
+def test_ctas_converts_a_json_table_to_parquet(shop: Shop) -> None:
+    """Athena's JSON-to-Parquet recipe (https://docs.aws.amazon.com/athena/latest/ug/ctas-examples.html): CTAS reads
+    the whole JSON files, then the Parquet copy answers the same from its column chunks."""
+    raw, parquet = name(), name()
+    put(shop, f"json/{raw}/a.json", EVENTS)
+    json_table(shop, raw, COLUMNS, OPENX)
+    ctas = succeeded(
+        shop,
+        f"CREATE TABLE {parquet} WITH (format = 'PARQUET', external_location = 's3://{shop.bucket}/pq/{parquet}/') "
+        f"AS SELECT event_id, type, n, device, tags FROM {raw}",
+    )
+    assert ctas["Statistics"]["DataScannedInBytes"] == len(EVENTS)
+    question = "SELECT event_id, n, device.os, tags FROM {} ORDER BY event_id"
+    assert values(shop, question.format(parquet)) == values(shop, question.format(raw))
