@@ -18,6 +18,8 @@ import re
 import zoneinfo
 
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from localaws.athena.errors import QueryFailed
 
@@ -125,7 +127,28 @@ def _iso8601_zone(node: exp.Expression) -> str:
     return UTC if match is None or match[1] == "Z" else zone_key(match[1])
 
 
-def _zone(node: exp.Expression) -> str | None:
+def _derived_columns(tree: exp.Expression) -> dict[int, exp.Expression]:
+    """id(column) -> the projection of the subquery or CTE it reads, for every column sqlglot's scopes place."""
+    try:
+        scopes = traverse_scope(tree)
+    except SqlglotError:
+        return {}
+    read = {}
+    for scope in scopes:
+        for column in scope.columns:
+            sources = list(scope.sources.values())
+            source = scope.sources.get(column.table) if column.table else (sources[0] if len(sources) == 1 else None)
+            if isinstance(source, Scope) and isinstance(source.expression, exp.Select):
+                selects = source.expression.expressions
+                projection = next((p for p in selects if p.alias_or_name == column.name), None)
+                if projection is not None:
+                    read[id(column)] = projection
+    return read
+
+
+def _zone(node: exp.Expression, derived: dict[int, exp.Expression]) -> str | None:
+    if isinstance(node, exp.Column) and id(node) in derived:
+        return zone_of(derived[id(node)])
     if isinstance(node, (exp.Cast, exp.TryCast)):
         if node.to.this not in ZONED_TYPES:
             return None
@@ -190,7 +213,27 @@ FIELD_NAMES = {
 _ZONE_USES = (*FIELD_CLASSES, exp.DateDiff, exp.Cast, exp.TryCast)
 
 
-def _allowed(node: exp.Expression, zone: str, root: exp.Expression) -> bool:
+def _derived_output(select: exp.Select, name: str, root: exp.Expression, derived: dict) -> bool:
+    """Whether a subquery's or CTE's zoned column `name` is read only where its zone is known: every column of that
+    name outside it is placed by the scopes (or only compared or sorted, which uses the instant), and no SELECT *
+    could show it without its zone."""
+    holder = select.parent
+    in_from = isinstance(holder, exp.Subquery) and isinstance(holder.parent, (exp.From, exp.Join))
+    if not (in_from or isinstance(holder, exp.CTE)):
+        return False  # a scalar subquery, IN (...), a UNION branch: the zone is not followed there
+    alias = holder.args.get("alias")
+    if alias is not None and alias.columns:
+        return False  # t(a, b) renames the columns: not followed either
+    inside = {id(c) for c in select.find_all(exp.Column)}
+    for column in root.find_all(exp.Column):
+        placed = id(column) in inside or id(column) in derived or isinstance(column.parent, _INSTANT_USES)
+        if column.name == name and not placed:
+            return False
+    stars = (p for s in root.find_all(exp.Select) for p in s.expressions)
+    return not any(isinstance(p, exp.Star) or isinstance(p.this, exp.Star) for p in stars)
+
+
+def _allowed(node: exp.Expression, zone: str, root: exp.Expression, derived: dict) -> bool:
     parent = node.parent
     if parent is None:
         return True
@@ -206,24 +249,41 @@ def _allowed(node: exp.Expression, zone: str, root: exp.Expression) -> bool:
         return False
     if isinstance(parent, _ZONE_USES) or (isinstance(parent, exp.Anonymous) and parent.name.lower() in FIELD_NAMES):
         return True
-    return isinstance(parent, exp.Select) and parent is root and node.arg_key == "expressions"
+    if not isinstance(parent, exp.Select) or node.arg_key != "expressions":
+        return False
+    return parent is root or _derived_output(parent, node.alias_or_name, root, derived)
 
 
 def annotate(tree: exp.Expression) -> exp.Expression:
     """Record the zone of every zoned expression of the (type-annotated) tree, in place; fail with NOT_SUPPORTED
     (or INVALID_FUNCTION_ARGUMENT for an unknown zone) where another zone than UTC could not be kept."""
     nodes = list(reversed(list(tree.walk())))
-    for node in nodes:
-        zone = _zone(node)
-        if zone is not None:
-            node.meta[ZONE] = zone
+    derived = _derived_columns(tree) if tree.find(exp.Subquery, exp.CTE) else {}
+    for _ in range(len(nodes)):  # again while a subquery's zones reach the columns that read them
+        changed = False
+        for node in nodes:
+            zone = _zone(node, derived)
+            if zone == zone_of(node):
+                continue
+            changed = True
+            if zone is None:
+                node.meta.pop(ZONE, None)
+            else:
+                node.meta[ZONE] = zone
+        if not changed:
+            break
     zoned = [n for n in nodes if zone_of(n) not in (None, UTC)]
     if all(zone_of(n) in (UNKNOWN, MIXED) for n in zoned):
         for node in zoned:
             node.meta[ZONE] = UTC  # no other zone in the query: UTC throughout, the session zone
         return tree
     for node in zoned:
-        if not _allowed(node, zone_of(node), tree):
+        if not _allowed(node, zone_of(node), tree, derived):
+            if isinstance(node.parent, exp.Select):
+                raise not_supported(
+                    f"localaws follows a TIMESTAMP WITH TIME ZONE's zone ({zone_of(node)}) out of a subquery or CTE "
+                    "only into columns read by name (not SELECT *, renamed columns, scalar or IN subqueries, UNION)"
+                )
             where = node.parent.key if node.parent is not None else "the query"
             raise not_supported(
                 f"localaws keeps a TIMESTAMP WITH TIME ZONE's zone ({zone_of(node)}) through date/time functions, "

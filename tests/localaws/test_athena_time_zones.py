@@ -1,0 +1,71 @@
+"""TIMESTAMP WITH TIME ZONE through subqueries and CTEs: the zone follows a column read by name, and whatever would
+show or read the value without its zone is refused (NOT_SUPPORTED), never answered in UTC.
+
+https://trino.io/docs/current/language/types.html#timestamp-with-time-zone: a value keeps its zone wherever it goes.
+The single-expression cases are in trino_conformance/timezone.tsv; these need a FROM clause.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from athena_tables import result_rows, wait_for_query
+
+pytestmark = pytest.mark.localaws
+
+TOKYO = "SELECT from_unixtime(y, 'Asia/Tokyo') AS x FROM (VALUES 0, 90000) v(y)"
+ANSWERS = [
+    (f"SELECT hour(x) AS h FROM ({TOKYO}) ORDER BY 1", [["9"], ["10"]], "bigint"),
+    (f"WITH t AS ({TOKYO}) SELECT x FROM t ORDER BY x DESC",
+     [["1970-01-02 10:00:00.000 Asia/Tokyo"], ["1970-01-01 09:00:00.000 Asia/Tokyo"]], "timestamp with time zone"),
+    (f"WITH t AS ({TOKYO}) SELECT date_trunc('day', t.x) AS d FROM t ORDER BY 1",
+     [["1970-01-01 00:00:00.000 Asia/Tokyo"], ["1970-01-02 00:00:00.000 Asia/Tokyo"]], "timestamp with time zone"),
+    (f"SELECT x FROM (SELECT x FROM ({TOKYO})) WHERE x > from_unixtime(10)",
+     [["1970-01-02 10:00:00.000 Asia/Tokyo"]], "timestamp with time zone"),
+    (f"SELECT count(*) AS n FROM ({TOKYO}) WHERE x = TIMESTAMP '1970-01-01 00:00:00 UTC'", [["1"]], "bigint"),
+    ("SELECT CAST(x AS VARCHAR) AS s FROM (SELECT from_unixtime(0) AS x)",
+     [["1970-01-01 00:00:00.000 UTC"]], "varchar"),
+]  # fmt: skip
+REFUSED = [
+    f"SELECT * FROM ({TOKYO})",
+    f"SELECT t.* FROM ({TOKYO}) t",
+    f"SELECT z FROM ({TOKYO}) t(z)",
+    f"WITH t(z) AS ({TOKYO}) SELECT z FROM t",
+    "SELECT (SELECT from_unixtime(0, 'Asia/Tokyo'))",
+    f"SELECT x FROM ({TOKYO} UNION ALL {TOKYO})",
+    "SELECT with_timezone(TIMESTAMP '2024-01-01 00:00:00', z) FROM (VALUES 'Asia/Tokyo') t(z)",
+    "SELECT hour(from_iso8601_timestamp(s)) FROM (VALUES '2024-01-01T00:00:00+09:00') t(s)",
+    "SELECT CAST(s AS TIMESTAMP WITH TIME ZONE) FROM (VALUES '2024-01-01 00:00:00+09:00') t(s)",
+]
+
+
+@pytest.fixture(scope="module")
+def athena(localaws):
+    options = {"endpoint_url": localaws.endpoint, "region_name": "us-east-1"}
+    options |= {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    client, s3 = boto3.client("athena", **options), boto3.client("s3", **options)
+    s3.create_bucket(Bucket="time-zones")
+    client.create_work_group(
+        Name="time-zones", Configuration={"ResultConfiguration": {"OutputLocation": "s3://time-zones/results/"}}
+    )
+    return client
+
+
+def _run(athena, sql: str) -> dict:
+    query_id = athena.start_query_execution(QueryString=sql, WorkGroup="time-zones")["QueryExecutionId"]
+    return wait_for_query(athena, query_id)
+
+
+@pytest.mark.parametrize(("sql", "rows", "type_name"), ANSWERS)
+def test_zone_follows_a_column_read_by_name(athena, sql, rows, type_name) -> None:
+    execution = _run(athena, sql)
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"].get("StateChangeReason")
+    columns, got = result_rows(athena, execution["QueryExecutionId"])
+    assert (got[1:], columns[0]["Type"]) == (rows, type_name)
+
+
+@pytest.mark.parametrize("sql", REFUSED)
+def test_what_would_lose_the_zone_is_refused(athena, sql) -> None:
+    execution = _run(athena, sql)
+    assert execution["Status"]["State"] == "FAILED"
+    assert execution["Status"]["StateChangeReason"].startswith("NOT_SUPPORTED"), execution["Status"]
