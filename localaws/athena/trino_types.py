@@ -121,6 +121,11 @@ def _corrected(node: exp.Expression) -> exp.DataType | None:
             if side is not None and side.this == T.ARRAY:
                 return side
         return exp.DataType.build("VARCHAR") if left is not None and right is not None else None
+    if isinstance(node, exp.FromBase):
+        return exp.DataType.build("BIGINT")
+    if isinstance(node, exp.Transform) and isinstance(node.expression, exp.Lambda):
+        body = type_of(node.expression.this)
+        return exp.DataType(this=T.ARRAY, expressions=[body], nested=True) if body is not None else None
     if isinstance(node, exp.Map):
         keys, values = type_of(node.args.get("keys")), type_of(node.args.get("values"))
         arrays = [t for t in (keys, values) if t is not None and t.this == T.ARRAY and t.expressions]
@@ -164,6 +169,8 @@ def _lambda_parameters(node: exp.Lambda) -> list[exp.DataType | None]:
             return []
     elif isinstance(function, _ELEMENT_LAMBDAS):
         container = type_of(function.this)
+    elif isinstance(function, exp.RegexpReplace):  # the lambda replacement takes the groups of each match
+        return [exp.DataType.build("ARRAY(VARCHAR)")]
     elif isinstance(function, exp.ArraySort):  # a comparator (x, y): two elements
         element = type_of(function.this)
         return list(element.expressions[:1]) * 2 if element is not None and element.this == T.ARRAY else []

@@ -393,12 +393,37 @@ def _first_decisive(codes: exp.Expression) -> exp.Expression:
     )
 
 
+_NUMERIC = {*tt.INTEGERS, *tt.FLOATING, T.DECIMAL}
+_TEXTUAL = {T.VARCHAR, T.TEXT, T.CHAR}
+
+
+def _coercible(a: exp.DataType | None, b: exp.DataType | None) -> bool:
+    """Whether Trino finds a common type for values of `a` and `b` (unknown types are given the benefit)."""
+    if a is None or b is None or T.NULL in (a.this, b.this) or T.UNKNOWN in (a.this, b.this):
+        return True
+    if (a.this in _NUMERIC and b.this in _NUMERIC) or (a.this in _TEXTUAL and b.this in _TEXTUAL):
+        return True
+    if a.this != b.this:
+        return False
+    if a.this == T.ARRAY:
+        return _coercible(element_type(a), element_type(b))
+    return True
+
+
 @translator(exp.DPipe)
 def concat(node: exp.DPipe) -> exp.Expression | None:
     """array || element and element || array append and prepend in Trino."""
     left, right = tt.type_of(node.this), tt.type_of(node.expression)
     if left is None or right is None:
         return None
+    if is_array(left) and is_array(right):
+        concatenable = _coercible(left, right)
+        if not (concatenable or _coercible(element_type(left), right) or _coercible(left, element_type(right))):
+            # DuckDB casts booleans to integers; Trino has no concat for these types
+            raise QueryFailed(
+                f"FUNCTION_NOT_FOUND: Unexpected parameters ({left.sql('trino').lower()}, "
+                f"{right.sql('trino').lower()}) for function concat"
+            )
     if is_array(left) and (not is_array(right) or element_type(left) == right):
         return template("list_append(:a, :x)", a=node.this, x=node.expression)
     if is_array(right) and (not is_array(left) or element_type(right) == left):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 
 from sqlglot import exp
 
@@ -99,6 +100,14 @@ def members_as_text(text: str) -> str:
     elif isinstance(value, dict):
         value = {k: _scalar_text(v) for k, v in value.items()}
     return json.dumps(value, ensure_ascii=False)
+
+
+@udf("trino_double_to_real", ["DOUBLE"], "FLOAT")
+def double_to_real(value: float) -> float:
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 _TRUE_TEXT, _FALSE_TEXT = ("true", "t", "1"), ("false", "f", "0")
@@ -317,6 +326,8 @@ def cast_json(node: exp.Cast) -> exp.Expression | None:
         return cast(call("trino_json_canonical", text(node.copy())), "JSON")
     if is_json(source) and node.to.this in (T.VARCHAR, T.TEXT):
         return call("trino_json_to_varchar", text(node.this))
+    if is_json(source) and node.to.this == T.FLOAT:  # a number past REAL's range is ±Infinity (Java's narrowing)
+        return call("trino_double_to_real", type(node)(this=node.this.copy(), to=exp.DataType.build("DOUBLE")))
     if is_json(source) and node.to.this == T.BOOLEAN:
         return call("trino_json_to_boolean", text(node.this))
     members = node.to.expressions[-1:] if node.to.this in (T.ARRAY, T.MAP) else []

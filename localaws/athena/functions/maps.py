@@ -134,3 +134,20 @@ def multimap_from_entries(node: exp.Anonymous) -> exp.Expression:
         k=keys,
         v=values,
     )
+
+
+@translator(exp.Map)
+def map_(node: exp.Map) -> exp.Expression | None:
+    """map(keys, values) with array keys: a key holding NULL cannot be compared, which Trino refuses."""
+    keys = node.args.get("keys")
+    key_type = tt.type_of(keys)
+    if key_type is None or key_type.this != T.ARRAY or not key_type.expressions:
+        return None
+    if key_type.expressions[0].this != T.ARRAY:
+        return None
+    return template(
+        "CASE WHEN len(list_filter(:k, _mk -> list_contains(list_transform(_mk, _mx -> _mx IS NULL), true))) > 0 "
+        "THEN error('NOT_SUPPORTED: map key cannot be indeterminate') ELSE :m END",
+        k=keys,
+        m=node.copy(),
+    )
