@@ -186,6 +186,10 @@ def test_pseudo_columns_of_parquet_and_csv_tables(shop: Shop) -> None:
     every = succeeded(shop, "SELECT max(amount) FROM orders")["Statistics"]["DataScannedInBytes"]
     one = succeeded(shop, f"SELECT max(amount) FROM orders WHERE \"$path\" = 's3://{shop.bucket}/{day[0]['Key']}'")
     assert 0 < one["Statistics"]["DataScannedInBytes"] < every  # only that file's amount chunks
+    typed = succeeded(shop, 'SELECT "$path", "$file_size", "$file_modified_time" FROM orders LIMIT 1')
+    metadata, rows = result_rows(shop.athena, typed["QueryExecutionId"])
+    assert [c["Type"] for c in metadata] == ["varchar", "bigint", "timestamp with time zone"]
+    assert rows[1][2].endswith(" UTC")  # timestamp(3) with time zone, as Athena prints it
     stars = succeeded(shop, 'SELECT o.*, "$path" AS p FROM orders o LIMIT 1')
     columns = [c["Name"] for c in result_rows(shop.athena, stars["QueryExecutionId"])[0]]
     assert columns[-1] == "p" and not any(c.startswith("$") for c in columns)
