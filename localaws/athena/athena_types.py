@@ -107,7 +107,7 @@ def arrow_to_hive(dtype: pa.DataType) -> str:
 
 
 # A TIMESTAMP WITH TIME ZONE outside UTC leaves DuckDB as this struct (functions/timezones.py: output).
-ZONED_FIELDS = ("trino_local", "trino_zone")
+ZONED_FIELDS = ("trino_instant", "trino_local", "trino_zone")
 
 
 def is_zoned_struct(dtype: pa.DataType) -> bool:

@@ -65,7 +65,7 @@ def format_value(value, dtype: pa.DataType | None = None, nested: bool = False) 
         return format(value, "f")  # Trino prints every digit of the scale: 0.00, never 0E-2
     if isinstance(value, dict) and tuple(value) == ZONED_FIELDS:
         # A TIMESTAMP WITH TIME ZONE outside UTC: its local date-time and zone (functions/timezones.py).
-        local, zone = (value[name] for name in ZONED_FIELDS)
+        _, local, zone = (value[name] for name in ZONED_FIELDS)
         return None if local is None else f"{format_value(local)} {zone}"
     if isinstance(value, dt.datetime):
         # Three digits (Athena's timestamp(3)); six when the value carries microseconds (timestamp(6)).

@@ -23,6 +23,10 @@ ANSWERS = [
     (f"SELECT x FROM (SELECT x FROM ({TOKYO})) WHERE x > from_unixtime(10)",
      [["1970-01-02 10:00:00.000 Asia/Tokyo"]], "timestamp with time zone"),
     (f"SELECT count(*) AS n FROM ({TOKYO}) WHERE x = TIMESTAMP '1970-01-01 00:00:00 UTC'", [["1"]], "bigint"),
+    # 01:30 daylight time comes before 01:10 standard time on the night clocks go back: results sort by instant.
+    ("SELECT from_unixtime(t, 'America/New_York') AS x FROM (VALUES 1636265400, 1636263000) v(t) ORDER BY 1",
+     [["2021-11-07 01:30:00.000 America/New_York"], ["2021-11-07 01:10:00.000 America/New_York"]],
+     "timestamp with time zone"),
     ("SELECT CAST(x AS VARCHAR) AS s FROM (SELECT from_unixtime(0) AS x)",
      [["1970-01-01 00:00:00.000 UTC"]], "varchar"),
 ]  # fmt: skip

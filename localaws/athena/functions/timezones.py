@@ -9,8 +9,8 @@ DuckDB's TIMESTAMPTZ holds the instant; trino_zones records each expression's zo
   Joda-Time's convertLocalToUTC); shorter units keep the offset of the instant;
 - date_diff of a day or longer counts in the first argument's zone; shorter units count elapsed time;
 - comparisons, ORDER BY, GROUP BY and to_unixtime use the instant (Trino compares instants).
-A result column in a zone other than UTC leaves DuckDB as STRUCT(trino_local, trino_zone), which results.py prints
-as Trino does (`2001-08-22 03:04:05.321 +07:09`) with the type `timestamp with time zone`.
+A result column in a zone other than UTC leaves DuckDB as STRUCT(trino_instant, trino_local, trino_zone), which
+results.py prints as Trino does (`2001-08-22 03:04:05.321 +07:09`) with the type `timestamp with time zone`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from sqlglot import exp
 
 from localaws.athena import trino_types as tt
 from localaws.athena import trino_zones as tz
+from localaws.athena.athena_types import ZONED_FIELDS
 from localaws.athena.functions import REWRITERS, TRANSLATORS, call, cast, key_of, not_supported, template, udf
 from localaws.athena.functions.datetime import joda_to_strftime, to_millis
 
 T = exp.DataType.Type
-LOCAL_FIELD, ZONE_FIELD = "trino_local", "trino_zone"
 _SUB_DAY = {"MILLISECOND", "SECOND", "MINUTE", "HOUR"}
 _TEXT = {T.VARCHAR, T.TEXT, T.CHAR, T.NVARCHAR, T.NCHAR}
 
@@ -103,9 +103,14 @@ def display(value: exp.Expression, zone: str, digits: int = 3) -> exp.Expression
 
 
 def output(value: exp.Expression, zone: str) -> exp.Expression:
-    """A result column in a zone other than UTC: its local date-time and its zone (see results.format_value)."""
+    """A result column in a zone other than UTC: the instant (first, so that ORDER BY of the column orders instants),
+    its local date-time and its zone (athena_types.ZONED_FIELDS; printed by results.format_value)."""
+    instant_field, local_field, zone_field = ZONED_FIELDS
     return template(
-        f"struct_pack({LOCAL_FIELD} := :l, {ZONE_FIELD} := :z)", l=local(value, zone), z=exp.Literal.string(zone)
+        f"struct_pack({instant_field} := :i, {local_field} := :l, {zone_field} := :z)",
+        i=value,
+        l=local(value.copy(), zone),
+        z=exp.Literal.string(zone),
     )
 
 
