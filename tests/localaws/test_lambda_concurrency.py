@@ -18,12 +18,12 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import point_clients_at
-from test_lambda_async import create_queue, invoke_async, receive_all, wait_idle
-from test_lambda_runtime import create_function
 
 from kit.local_endpoint import LocalAwsProcess
 from kit.waiting import wait_until
+from tests.conftest import point_clients_at
+from tests.localaws.test_lambda_async import create_queue, invoke_async, receive_all, wait_idle
+from tests.localaws.test_lambda_runtime import create_function
 
 pytestmark = pytest.mark.localaws
 CONCURRENCY_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"
