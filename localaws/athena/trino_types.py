@@ -62,7 +62,9 @@ def is_floating(dtype: exp.DataType | None) -> bool:
     return dtype is not None and dtype.this in FLOATING
 
 
-def type_of(node: exp.Expression) -> exp.DataType | None:
+def type_of(node: exp.Expression | None) -> exp.DataType | None:
+    if node is None:
+        return None
     dtype = node.type
     return None if dtype is None or dtype.this == T.UNKNOWN else dtype
 

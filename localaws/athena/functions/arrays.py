@@ -171,7 +171,8 @@ def sequence(node: exp.GenerateSeries) -> exp.Expression:
     series = template("generate_series(:a, :b, :c)", a=start, b=stop, c=step)
     if is_date:
         series = template(
-            "CASE WHEN epoch(:c) % 86400 <> 0 THEN error('INVALID_FUNCTION_ARGUMENT: sequence step must be a day "
+            "CASE WHEN date_part('year', :c) = 0 AND date_part('month', :c) = 0 AND epoch(:c) % 86400 <> 0 THEN "
+            "error('INVALID_FUNCTION_ARGUMENT: sequence step must be a day "
             "interval if start and end values are dates') ELSE CAST(:s AS DATE[]) END",
             c=step,
             s=series,
@@ -417,6 +418,10 @@ def concat(node: exp.DPipe) -> exp.Expression | None:
     if left is None or right is None:
         return None
     if is_array(left) and is_array(right):
+        right_element = element_type(right)
+        if right_element is not None and right_element.this == T.NULL and is_array(element_type(left)):
+            # ARRAY[NULL] is as much an array of arrays as an array element: Trino cannot choose
+            raise QueryFailed("AMBIGUOUS_FUNCTION_CALL: Could not choose a best candidate operator for concat")
         concatenable = _coercible(left, right)
         if not (concatenable or _coercible(element_type(left), right) or _coercible(left, element_type(right))):
             # DuckDB casts booleans to integers; Trino has no concat for these types

@@ -54,17 +54,26 @@ def divide(node: exp.Binary) -> exp.Expression | None:
     return cast(value, result)
 
 
-@udf("trino_decimal_add", ["VARCHAR", "VARCHAR"], "VARCHAR")
-def _add(augend: str, addend: str) -> str:
-    total = _CONTEXT.add(Decimal(augend), Decimal(addend))
-    if len(total.as_tuple().digits) > tt.MAX_PRECISION:
+def _exact_sum(augend: Decimal, addend: Decimal, scale: int) -> str:
+    """Trino rescales both operands to the result scale as 128-bit integers (each must stay below 2^127), adds,
+    and checks the sum against 38 digits."""
+    for operand in (augend, addend):
+        if abs(int(operand.scaleb(scale, context=_CONTEXT))) >= 2**127:
+            raise ValueError("NUMERIC_VALUE_OUT_OF_RANGE: Decimal overflow")
+    total = _CONTEXT.add(augend, addend)
+    if abs(int(total.scaleb(scale, context=_CONTEXT))) >= 10**tt.MAX_PRECISION:
         raise ValueError("NUMERIC_VALUE_OUT_OF_RANGE: Decimal overflow")
     return str(total)
 
 
-@udf("trino_decimal_subtract", ["VARCHAR", "VARCHAR"], "VARCHAR")
-def _subtract(minuend: str, subtrahend: str) -> str:
-    return _add(minuend, str(Decimal(subtrahend).copy_negate()))
+@udf("trino_decimal_add", ["VARCHAR", "VARCHAR", "INTEGER"], "VARCHAR")
+def _add(augend: str, addend: str, scale: int) -> str:
+    return _exact_sum(Decimal(augend), Decimal(addend), scale)
+
+
+@udf("trino_decimal_subtract", ["VARCHAR", "VARCHAR", "INTEGER"], "VARCHAR")
+def _subtract(minuend: str, subtrahend: str, scale: int) -> str:
+    return _exact_sum(Decimal(minuend), Decimal(subtrahend).copy_negate(), scale)
 
 
 @translator(exp.Mul)  # + and - come through functions.datetime.date_interval
@@ -82,7 +91,8 @@ def arithmetic(node: exp.Binary) -> exp.Expression | None:
         (p1, s1), (p2, s2) = left, right
         if 1 + max(p1 - s1, p2 - s2) + max(s1, s2) > tt.MAX_PRECISION:
             name = "trino_decimal_add" if isinstance(node, exp.Add) else "trino_decimal_subtract"
-            return cast(call(name, _exact(node.this), _exact(node.expression)), node.type)
+            scale = exp.Literal.number(max(s1, s2))
+            return cast(call(name, _exact(node.this), _exact(node.expression), scale), node.type)
     if isinstance(node, exp.Mul) and left and right and left[0] + right[0] > 18:
         wide = [
             cast(side, tt.decimal_type(tt.MAX_PRECISION, scale))

@@ -320,7 +320,8 @@ def cast_json(node: exp.Cast) -> exp.Expression | None:
                 i=item,
             )
         value = _java_text_keys(node.this, source)
-        if source.this == T.ARRAY and value is node.this:
+        known = element is not None and element.this not in (T.NULL, T.UNKNOWN)
+        if source.this == T.ARRAY and value is node.this and known:
             value = cast(value, source)  # DuckDB may type ARRAY[12345.12345, 3.0]'s elements otherwise (3.0)
         node = type(node)(this=value, to=node.to.copy())
         return cast(call("trino_json_canonical", text(node.copy())), "JSON")

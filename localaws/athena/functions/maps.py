@@ -88,6 +88,8 @@ def _common_map_type(types: list[exp.DataType | None]) -> exp.DataType | None:
     parts = []
     for index in (0, 1):
         members = [t.expressions[index] for t in types]
+        if any(m.this in (T.NULL, T.UNKNOWN) for m in members):
+            return None
         if all(m == members[0] for m in members):
             parts.append(members[0])
             continue
