@@ -218,9 +218,11 @@ def _derived_output(select: exp.Select, name: str, root: exp.Expression, derived
     name outside it is placed by the scopes (or only compared or sorted, which uses the instant), and no SELECT *
     could show it without its zone."""
     holder = select.parent
+    if isinstance(holder, exp.Subquery) and isinstance(holder.parent, _INSTANT_USES):
+        return len(select.expressions) == 1  # x IN (SELECT zoned), x > (SELECT zoned): instants are compared
     in_from = isinstance(holder, exp.Subquery) and isinstance(holder.parent, (exp.From, exp.Join))
     if not (in_from or isinstance(holder, exp.CTE)):
-        return False  # a scalar subquery, IN (...), a UNION branch: the zone is not followed there
+        return False  # a scalar subquery's value, a UNION branch: the zone is not followed there
     alias = holder.args.get("alias")
     if alias is not None and alias.columns:
         return False  # t(a, b) renames the columns: not followed either
@@ -282,7 +284,8 @@ def annotate(tree: exp.Expression) -> exp.Expression:
             if isinstance(node.parent, exp.Select):
                 raise not_supported(
                     f"localaws follows a TIMESTAMP WITH TIME ZONE's zone ({zone_of(node)}) out of a subquery or CTE "
-                    "only into columns read by name (not SELECT *, renamed columns, scalar or IN subqueries, UNION)"
+                    "only into columns read by name and comparisons (not SELECT *, renamed columns, a scalar "
+                    "subquery's value, UNION)"
                 )
             where = node.parent.key if node.parent is not None else "the query"
             raise not_supported(

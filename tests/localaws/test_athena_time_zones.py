@@ -27,6 +27,8 @@ ANSWERS = [
     ("SELECT from_unixtime(t, 'America/New_York') AS x FROM (VALUES 1636265400, 1636263000) v(t) ORDER BY 1",
      [["2021-11-07 01:30:00.000 America/New_York"], ["2021-11-07 01:10:00.000 America/New_York"]],
      "timestamp with time zone"),
+    ("SELECT from_unixtime(0) IN (SELECT from_unixtime(0, 'Asia/Tokyo')) AS b", [["true"]], "boolean"),
+    ("SELECT (SELECT from_unixtime(0, 'Asia/Tokyo')) < from_unixtime(5) AS b", [["true"]], "boolean"),
     ("SELECT CAST(x AS VARCHAR) AS s FROM (SELECT from_unixtime(0) AS x)",
      [["1970-01-01 00:00:00.000 UTC"]], "varchar"),
 ]  # fmt: skip
