@@ -23,6 +23,7 @@ from sqlglot import exp
 from localaws.athena import trino_types as tt
 from localaws.athena import trino_zones as tz
 from localaws.athena.athena_types import ZONED_FIELDS
+from localaws.athena.errors import QueryFailed
 from localaws.athena.functions import REWRITERS, TRANSLATORS, call, cast, key_of, not_supported, template, udf
 from localaws.athena.functions.datetime import joda_to_strftime, to_millis
 
@@ -150,8 +151,18 @@ def _unit(node: exp.Expression) -> str:
     return unit.name.upper() if unit is not None else "DAY"
 
 
+def _unexpected(function: str, value: exp.Expression) -> QueryFailed:
+    """Trino's answer to a call whose argument has the wrong type (timezone_hour of a TIMESTAMP, with_timezone of a
+    TIMESTAMP WITH TIME ZONE): no such function signature."""
+    dtype = tt.type_of(value)
+    name = "timestamp with time zone" if tz.zone_of(value) else (dtype.sql("trino").lower() if dtype else "unknown")
+    return QueryFailed(f"FUNCTION_NOT_FOUND: Unexpected parameters ({name}) for function {function}")
+
+
 def _timezone_field(value: exp.Expression, field: str) -> exp.Expression:
     """timezone_hour / timezone_minute: the offset's hours and minutes, both with its sign (-07:09 is -7 and -9)."""
+    if tz.zone_of(value) is None:
+        raise _unexpected(field.lower(), value)
     seconds = offset_seconds(value, needs_zone(value))
     if field == "TIMEZONE_HOUR":
         return template("CAST(trunc(:s / 3600.0) AS BIGINT)", s=seconds)
@@ -278,6 +289,8 @@ def _source(node: exp.Expression) -> exp.Expression | None:
         value = node.this if isinstance(node, exp.AtTimeZone) else node.expressions[0]
         return value if tz.zone_of(value) is not None else cast(value, "TIMESTAMPTZ")
     if key_of(node) == "with_timezone":
+        if tz.zone_of(node.expressions[0]) is not None:
+            raise _unexpected("with_timezone", node.expressions[0])
         return instant(node.expressions[0], needs_zone(node))
     if isinstance(node, exp.FromISO8601Timestamp) and tz.zone_of(node) not in (tz.UNKNOWN, tz.UTC):
         return cast(node.this, "TIMESTAMPTZ")
