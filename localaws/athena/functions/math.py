@@ -7,12 +7,14 @@ DuckDB orders NaN above every number and makes NaN = NaN true; in Trino every co
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 
 from sqlglot import exp
 
 from localaws.athena import trino_types as tt
+from localaws.athena.errors import QueryFailed
 from localaws.athena.functions import call, cast, template, translator, udf
 from localaws.athena.results import java_double
 
@@ -409,3 +411,37 @@ def negate(node: exp.Neg) -> exp.Expression | None:
         f"ELSE CAST(-(:x) AS {name.upper()}) END",
         x=node.this,
     )
+
+
+@translator(exp.Rand)
+def random_(node: exp.Rand) -> exp.Expression | None:
+    """random(n) is an integer 0 <= x < n and random(m, n) one m <= x < n, of n's type; sqlglot reads the argument
+    as a seed. https://trino.io/docs/current/functions/math.html#random"""
+    bounds = [node.args[k] for k in ("this", "lower", "upper") if node.args.get(k) is not None]
+    if not bounds:
+        return None
+    low, high = (exp.Literal.number(0), bounds[0]) if len(bounds) == 1 else bounds[:2]
+    dtype = tt.type_of(high) or exp.DataType.build("BIGINT")
+    if dtype.this not in _INTEGER_MINIMUM:
+        raise QueryFailed(f"FUNCTION_NOT_FOUND: random takes integer bounds, not {dtype.sql('trino').lower()}")
+    message = "bound must be positive" if len(bounds) == 1 else "start value must be less than stop value"
+    return template(
+        f"CASE WHEN :m >= :n THEN error('INVALID_FUNCTION_ARGUMENT: {message}') "
+        f"ELSE CAST(:m + floor(random() * (CAST(:n AS DOUBLE) - :m)) AS {_INTEGER_NAMES[dtype.this].upper()}) END",
+        m=low,
+        n=high,
+    )
+
+
+@udf("trino_sha512", ["BLOB"], "BLOB")
+def _sha512(value: bytes) -> bytes:
+    return hashlib.sha512(value).digest()
+
+
+@translator(exp.SHA2Digest, exp.SHA2)
+def sha2(node: exp.Expression) -> exp.Expression | None:
+    """sha512: sqlglot writes DuckDB's SHA256 for any length."""
+    length = node.args.get("length")
+    if length is None or length.name == "256":
+        return None
+    return call("trino_sha512", node.this)
