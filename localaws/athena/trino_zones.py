@@ -98,9 +98,25 @@ def zone_of(node: exp.Expression) -> str | None:
     return node.meta.get(ZONE) if node.meta else None
 
 
+def _interval_zone(node: exp.Interval) -> str | None:
+    """AT TIME ZONE INTERVAL '-08:00' HOUR TO MINUTE (or '10' HOUR, '90' MINUTE): the fixed offset it names."""
+    unit = node.args.get("unit")
+    units = [u.name.upper() for u in ((unit.this, unit.expression) if isinstance(unit, exp.IntervalSpan) else (unit,))]
+    text = node.this.this if isinstance(node.this, exp.Literal) else None
+    match = re.fullmatch(r"([+-]?)(\d+)(?::(\d+))?", text.strip()) if text else None
+    if match is None or units not in (["HOUR"], ["MINUTE"], ["HOUR", "MINUTE"]) or bool(match[3]) != (len(units) == 2):
+        return None
+    first, second = int(match[2]), int(match[3] or 0)
+    minutes = first * 60 + second if units[0] == "HOUR" else first
+    return offset_key(-minutes if match[1] == "-" else minutes)
+
+
 def _literal_zone(node: exp.Expression, function: str) -> str:
     if isinstance(node, exp.Literal) and node.is_string:
         return zone_key(node.this)
+    zone = _interval_zone(node) if isinstance(node, exp.Interval) and function == "AT TIME ZONE" else None
+    if zone is not None:
+        return zone
     raise not_supported(f"localaws needs {function}'s time zone as a literal")
 
 
