@@ -153,3 +153,13 @@ def map_(node: exp.Map) -> exp.Expression | None:
         k=keys,
         m=node.copy(),
     )
+
+
+@translator("map_entries")
+def map_entries(node: exp.Anonymous) -> exp.Expression:
+    """An array of anonymous ROW(key, value) in Trino, which Athena prints {field0=k, field1=v}; DuckDB names the
+    fields key and value."""
+    return template(
+        "list_transform(map_entries(:m), _me -> struct_pack(field0 := _me.key, field1 := _me.value))",
+        m=node.expressions[0],
+    )

@@ -445,3 +445,23 @@ def sha2(node: exp.Expression) -> exp.Expression | None:
     if length is None or length.name == "256":
         return None
     return call("trino_sha512", node.this)
+
+
+@udf("trino_bit_count", ["BIGINT", "BIGINT"], "BIGINT")
+def _bit_count(value: int, bits: int) -> int:
+    """The 1 bits of value as a two's-complement integer of `bits` bits (2..64), which must hold it."""
+    if not 2 <= bits <= 64:
+        raise ValueError(f"Bits specified in bit_count must be between 2 and 64, got {bits}")
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise ValueError(
+            f"Number must be representable with the bits specified. {value} cannot be represented with {bits} bits"
+        )
+    return bin(value & ((1 << bits) - 1)).count("1")
+
+
+@translator("bit_count")
+def bit_count(node: exp.Anonymous) -> exp.Expression | None:
+    """bit_count(x, bits) (https://trino.io/docs/current/functions/bitwise.html#bit_count); DuckDB's takes one."""
+    if len(node.expressions) != 2:
+        raise QueryFailed("FUNCTION_NOT_FOUND: bit_count takes a number and a bit count")
+    return call("trino_bit_count", *node.expressions)

@@ -302,3 +302,25 @@ def levenshtein_distance(node: exp.Levenshtein) -> exp.Expression:
         a=node.this,
         b=node.expression,
     )
+
+
+# Java's Character.isWhitespace, which Trino's trim functions strip: ASCII controls \t \n \v \f \r \x1c-\x1f and the
+# Unicode space, line and paragraph separators except the no-break spaces (U+00A0, U+2007, U+202F).
+_JAVA_WHITESPACE = (
+    r"[\t\n\x{0B}\f\r\x{1C}-\x{1F} \x{1680}\x{2000}-\x{2006}\x{2008}-\x{200A}\x{2028}\x{2029}\x{205F}\x{3000}]"
+)
+
+
+@translator(exp.Trim)
+def trim(node: exp.Trim) -> exp.Expression | None:
+    """trim/ltrim/rtrim without characters strip Java whitespace (https://trino.io/docs/current/functions/string.html#trim);
+    DuckDB strips spaces only."""
+    if node.args.get("expression") is not None:
+        return None
+    position = (node.args.get("position") or "BOTH").upper()
+    pattern = {"LEADING": f"^{_JAVA_WHITESPACE}+", "TRAILING": f"{_JAVA_WHITESPACE}+$"}.get(
+        position, f"^{_JAVA_WHITESPACE}+|{_JAVA_WHITESPACE}+$"
+    )
+    return call(
+        "regexp_replace", node.this, exp.Literal.string(pattern), exp.Literal.string(""), exp.Literal.string("g")
+    )
