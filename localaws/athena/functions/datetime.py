@@ -338,3 +338,9 @@ def from_iso8601_timestamp(node: exp.FromISO8601Timestamp) -> exp.Expression:
 def current_timezone(node: exp.CurrentTimezone) -> exp.Expression:
     """Athena's sessions run in UTC (https://docs.aws.amazon.com/athena/latest/ug/data-types-timestamps.html)."""
     return exp.Literal.string("UTC")
+
+
+@translator("to_milliseconds")
+def to_milliseconds(node: exp.Anonymous) -> exp.Expression:
+    """to_milliseconds(interval day to second) -> bigint (DuckDB's to_milliseconds makes an interval of a number)."""
+    return template("CAST(round(epoch(:i) * 1000) AS BIGINT)", i=node.expressions[0])

@@ -395,3 +395,15 @@ def json_format(node: exp.JSONFormat) -> exp.Expression | None:
     if not is_json(tt.type_of(node.this)):
         return None
     return call("trino_json_canonical", text(node.this))
+
+
+@translator("json_array_length")
+def json_array_length(node: exp.Anonymous) -> exp.Expression:
+    """The length of a JSON array; NULL for other JSON or text that is not JSON (DuckDB: 0, or an error).
+    https://trino.io/docs/current/functions/json.html#json_array_length"""
+    document = text(node.expressions[0])
+    return template(
+        "CASE WHEN json_valid(:d) AND json_type(CAST(:d AS JSON)) = 'ARRAY' THEN json_array_length(CAST(:d AS JSON)) "
+        "END",
+        d=document,
+    )
