@@ -7,6 +7,10 @@ The single-expression cases are in trino_conformance/timezone.tsv; these need a 
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+from zoneinfo import ZoneInfo
+
 import boto3
 import pytest
 from athena_tables import result_rows, wait_for_query
@@ -75,3 +79,63 @@ def test_what_would_lose_the_zone_is_refused(athena, sql) -> None:
     execution = _run(athena, sql)
     assert execution["Status"]["State"] == "FAILED"
     assert execution["Status"]["StateChangeReason"].startswith("NOT_SUPPORTED"), execution["Status"]
+
+
+# Zones with daylight saving (some at midnight, some by 30 minutes), half-hour offsets and southern summers.
+ZONES = ("America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata", "America/Sao_Paulo",
+         "Pacific/Chatham", "Europe/London", "America/St_Johns")  # fmt: skip
+_DRAW = random.Random(11)
+SAMPLE = [(_DRAW.randrange(315532800, 1577836800), zone) for zone in ZONES for _ in range(5)] + [
+    (1541340000, "America/Sao_Paulo"),  # 2018-11-04 12:00: that day began at 01:00 (clocks moved at midnight)
+    (1615703400, "America/New_York"),  # 2021-03-14 01:30 EST, an hour before clocks go forward
+    (1636263000, "America/New_York"),  # 2021-11-07 01:30 EDT, the first of two 01:30s
+    (1635636600, "Europe/London"),  # 2021-10-31 00:30 BST, hours before clocks go back
+    (1617462000, "Australia/Lord_Howe"),  # 2021-04-04 01:30 +10:30, the second 01:30 (clocks went back half an hour)
+]
+
+
+def _shown(instant: dt.datetime, zone: str) -> str:
+    return f"{instant.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S}.000 {zone}"
+
+
+def _instant(local: dt.datetime, zone: str) -> dt.datetime:
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)  # the earlier instant of a repeated local time
+
+
+def _expected(seconds: int, zone: str) -> list[str]:
+    instant = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    local = instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None, fold=0)
+    midnight = local.replace(hour=0, minute=0, second=0)
+    return [
+        _shown(instant, zone),
+        _shown(_instant(local + dt.timedelta(days=1), zone), zone),
+        _shown(instant + dt.timedelta(hours=5), zone),
+        _shown(_instant(midnight, zone), zone),
+        str(local.hour),
+        f"{int(_instant(local, zone).timestamp())}",
+    ]
+
+
+def _expressions(seconds: int, zone: str) -> list[str]:
+    value = f"from_unixtime({seconds}, '{zone}')"
+    return [
+        f"CAST({value} AS VARCHAR)",
+        f"CAST(date_add('day', 1, {value}) AS VARCHAR)",
+        f"CAST(date_add('hour', 5, {value}) AS VARCHAR)",
+        f"CAST(date_trunc('day', {value}) AS VARCHAR)",
+        f"CAST(hour({value}) AS VARCHAR)",
+        f"CAST(CAST(to_unixtime(with_timezone(CAST({value} AS TIMESTAMP), '{zone}')) AS BIGINT) AS VARCHAR)",
+    ]
+
+
+def test_zoned_values_agree_with_the_zone_database(athena) -> None:
+    """Local times, day arithmetic across daylight-saving changes, truncation to a local midnight that may not exist
+    (Sao Paulo moved clocks at midnight) and local-to-instant, against Python's zoneinfo (the IANA database)."""
+    columns = [e for seconds, zone in SAMPLE for e in _expressions(seconds, zone)]
+    execution = _run(athena, "SELECT " + ", ".join(columns))
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"].get("StateChangeReason")
+    _, rows = result_rows(athena, execution["QueryExecutionId"])
+    width = len(_expressions(0, "UTC"))
+    for index, (seconds, zone) in enumerate(SAMPLE):
+        got = rows[1][index * width : (index + 1) * width]
+        assert got == _expected(seconds, zone), (seconds, zone)
