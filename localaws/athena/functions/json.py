@@ -328,7 +328,9 @@ def cast_json(node: exp.Cast) -> exp.Expression | None:
     if is_json(source) and node.to.this in (T.VARCHAR, T.TEXT):
         return call("trino_json_to_varchar", text(node.this))
     if is_json(source) and node.to.this == T.FLOAT:  # a number past REAL's range is ±Infinity (Java's narrowing)
-        return call("trino_double_to_real", type(node)(this=node.this.copy(), to=exp.DataType.build("DOUBLE")))
+        double = type(node)(this=node.this.copy(), to=exp.DataType.build("DOUBLE"))
+        # DuckDB reads a NaN a Python function returns as NULL: NaN is kept here
+        return template("CASE WHEN isnan(:d) THEN CAST('NaN' AS REAL) ELSE trino_double_to_real(:d) END", d=double)
     if is_json(source) and node.to.this == T.BOOLEAN:
         return call("trino_json_to_boolean", text(node.this))
     members = node.to.expressions[-1:] if node.to.this in (T.ARRAY, T.MAP) else []

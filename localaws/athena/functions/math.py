@@ -369,7 +369,15 @@ def width_bucket(node: exp.Expression) -> exp.Expression:
     return call("trino_width_bucket", *arguments)
 
 
-@udf("trino_cbrt", ["DOUBLE"], "DOUBLE", calls=(exp.Cbrt,))
+@translator(exp.Cbrt)
+def cbrt(node: exp.Cbrt) -> exp.Expression:
+    """NaN and ±Infinity are their own cube roots (and DuckDB reads a NaN from Python as NULL)."""
+    return template(
+        "CASE WHEN isfinite(CAST(:x AS DOUBLE)) THEN trino_cbrt(:x) ELSE CAST(:x AS DOUBLE) END", x=node.this
+    )
+
+
+@udf("trino_cbrt", ["DOUBLE"], "DOUBLE")
 def _cbrt(value: float) -> float:
     """Java's Math.cbrt is exact for perfect cubes (cbrt(27) = 3.0); DuckDB's answers 3.0000000000000004."""
     root = math.cbrt(value)
