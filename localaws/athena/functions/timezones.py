@@ -329,6 +329,9 @@ def rewrite(node: exp.Expression) -> exp.Expression | None:
             return _moved(node, _unit(node))
         if isinstance(node, (exp.Add, exp.Sub)):
             interval = next((c for c in (node.this, node.expression) if isinstance(c, exp.Interval)), None)
+            if interval is None and tz.zone_of(node) != tz.UTC:
+                # a month interval from a column would move the local date, a day-to-second one the instant
+                raise not_supported("localaws adds only INTERVAL literals to a TIMESTAMP WITH TIME ZONE outside UTC")
             return _moved(node, _unit(interval)) if interval is not None else None
         return None
     name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
