@@ -379,6 +379,14 @@ _UDF_ERROR = re.compile(r"^Python exception occurred while executing the UDF: (?
 _ERROR_NAME = re.compile(r"^[A-Z][A-Z_]+: ")
 
 
+# DuckDB's checked integer and decimal arithmetic; Trino fails the same operations with NUMERIC_VALUE_OUT_OF_RANGE.
+_OVERFLOW = re.compile(
+    r"^Overflow in (addition|subtraction|multiplication|division) of (?:(INT8|INT16|INT32|INT64|DECIMAL\(\d+\)) )?"
+    r"\(?(.*?)\)?!?$"
+)
+_INTEGER_NAMES = {"INT8": "tinyint ", "INT16": "smallint ", "INT32": "integer ", "INT64": "bigint "}
+
+
 def _function_error(text: str) -> str:
     """Athena's message for a function that failed at run time: the translation's own error name if it gave one
     (error('INVALID_CAST_ARGUMENT: ...')), DIVISION_BY_ZERO, else INVALID_FUNCTION_ARGUMENT."""
@@ -389,6 +397,12 @@ def _function_error(text: str) -> str:
             return f"DIVISION_BY_ZERO: {text}"
     if text.startswith("Division by zero"):
         return "DIVISION_BY_ZERO: Division by zero"
+    overflow = _OVERFLOW.match(text)
+    if overflow:  # Trino: "integer addition overflow: 2147483647 + 1"
+        kind = _INTEGER_NAMES.get(overflow[2] or "", "decimal " if overflow[2] else "")
+        return f"NUMERIC_VALUE_OUT_OF_RANGE: {kind}{overflow[1]} overflow: {overflow[3]}"
+    if text.startswith("Overflow on abs("):
+        return f"NUMERIC_VALUE_OUT_OF_RANGE: {text}"
     return text if _ERROR_NAME.match(text) else f"INVALID_FUNCTION_ARGUMENT: {text}"
 
 
