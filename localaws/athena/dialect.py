@@ -135,13 +135,23 @@ def to_duckdb(tree: exp.Expression, schema: dict[str, dict[str, str]] | None = N
         except SqlglotError as error:  # typing columns is best effort: literals and casts are typed anyway
             log.debug("columns left untyped (%s)", error)
             typed = tree.copy()
-        if any(not column.table for column in typed.find_all(exp.Column)):
-            typed = tree.copy()  # a column it could not place (missing, or an alias): DuckDB reports it as it is
+        if any(not column.table and not _output_name(column) for column in typed.find_all(exp.Column)):
+            typed = tree.copy()  # a column it could not place (a missing one): DuckDB reports it as it is
     typed = trino_types.annotate(typed, schema)
     trino_zones.annotate(typed)
     _name_row_fields(typed)
     fixed = timezones.zoned_outputs(functions.translate(typed))
     return fixed.sql(dialect="duckdb")
+
+
+def _output_name(column: exp.Column) -> bool:
+    """ORDER BY x where x names one of its SELECT's output columns: qualify leaves it unplaced, and rightly so; the
+    tree keeps its column types (dropping them would answer m['missing'] with DuckDB's NULL, not Trino's error)."""
+    order = column.find_ancestor(exp.Order)
+    select = order.parent if order is not None else None
+    if not isinstance(select, exp.Select) or column.table:
+        return False
+    return any(isinstance(e, exp.Alias) and e.alias == column.name for e in select.expressions)
 
 
 def row_field(index: int) -> exp.Identifier:

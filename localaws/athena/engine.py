@@ -338,6 +338,7 @@ def _select_files(cursor: duckdb.DuckDBPyConnection, files: list[DataFile], filt
 
 
 _DUCKDB_COLUMN = re.compile(r'Referenced column "?([^"\s]+)"? not found')
+_DUCKDB_AMBIGUOUS = re.compile(r'Ambiguous reference to column name "([^"]+)"')
 _DUCKDB_FUNCTION = re.compile(r"(?:Scalar|Aggregate|Table) Function with name \"?(\w+)\"? does not exist")
 
 
@@ -407,6 +408,13 @@ def _function_error(text: str) -> str:
 
 
 def _binder_message(text: str, tree: exp.Expression) -> str:
+    ambiguous = _DUCKDB_AMBIGUOUS.search(text)
+    if ambiguous:
+        # Trino's SemanticExceptions.ambiguousAttributeException: AMBIGUOUS_NAME, "Column '%s' is ambiguous"
+        name = ambiguous[1]
+        node = next((c for c in tree.find_all(exp.Column) if not c.table and c.name.lower() == name.lower()), None)
+        where = position(node) if node is not None else ""
+        return f"AMBIGUOUS_NAME: {where}Column '{name}' is ambiguous"
     match = _DUCKDB_COLUMN.search(text)
     if match:
         name = match[1].split(".")[-1]

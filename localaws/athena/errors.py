@@ -32,4 +32,5 @@ def position(node) -> str:
     if line is None or col is None:
         return ""
     text = node.name if hasattr(node, "name") else ""
-    return f"line {line}:{max(1, col - len(text) + 1)}: "
+    quotes = 2 if getattr(identifier, "args", {}).get("quoted") or getattr(node, "args", {}).get("quoted") else 0
+    return f"line {line}:{max(1, col - len(text) - quotes + 1)}: "

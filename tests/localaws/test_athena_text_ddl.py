@@ -82,8 +82,8 @@ def test_openx_json_reads_nested_columns_case_insensitively(shop: Shop) -> None:
     assert stored["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == OPENX
     rows = values(
         shop,
-        f"SELECT event_id, type, n, price, ok, device.os, device.screen.w, cardinality(tags), attrs['k'], extra "
-        f"FROM {table} ORDER BY event_id",
+        f"SELECT event_id, type, n, price, ok, device.os, device.screen.w, cardinality(tags), "
+        f"element_at(attrs, 'k'), extra FROM {table} ORDER BY event_id",  # attrs['k'] of e2's {} fails in Trino
     )
     assert rows == [
         ["e1", "view", "3", "1.5", "true", "ios", "390", "2", "v", '{"x":[1]}'],

@@ -1,0 +1,75 @@
+"""Table columns obey the rules literals do (test_athena_conformance_columns.py measures the whole table of cases):
+a map subscript on a MAP column read from Parquet fails for a missing key
+(https://trino.io/docs/current/functions/map.html#subscript-operator), and an unqualified column two tables share is
+ambiguous in Trino's words (AMBIGUOUS_NAME, "Column 'x' is ambiguous": io.trino.sql.analyzer.SemanticExceptions,
+https://github.com/trinodb/trino/blob/master/core/trino-main/src/main/java/io/trino/sql/analyzer/SemanticExceptions.java)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from athena_tables import PARQUET, Shop, result_rows, run_query
+
+pytestmark = pytest.mark.localaws
+
+
+@pytest.fixture(scope="module")
+def shop(localaws):
+    shop = Shop(localaws.endpoint)
+    for name in ("maps", "maps2"):
+        table = pa.table(
+            {
+                "id": pa.array([1], pa.int64()),
+                "m": pa.array([[("a", 1), ("b", 2)]], pa.map_(pa.string(), pa.int32())),
+                "k": pa.array(["missing"]),
+            }
+        )
+        shop.put_parquet(f"processed/{name}/f.parquet", table)
+        columns = [{"Name": "id", "Type": "bigint"}, {"Name": "m", "Type": "map<string,int>"}]
+        columns.append({"Name": "k", "Type": "string"})
+        descriptor = {**PARQUET, "Columns": columns, "Location": f"s3://{shop.bucket}/processed/{name}/"}
+        shop.glue.create_table(DatabaseName=shop.database, TableInput={"Name": name, "StorageDescriptor": descriptor})
+    return shop
+
+
+def _answer(shop: Shop, sql: str) -> list | str:
+    execution = run_query(shop, sql)
+    if execution["Status"]["State"] != "SUCCEEDED":
+        return execution["Status"]["StateChangeReason"]
+    return result_rows(shop.athena, execution["QueryExecutionId"])[1][1]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT m['missing'] FROM maps",
+        "SELECT m[k] FROM maps",
+        "SELECT maps.m['missing'] FROM maps",
+        "SELECT t.m['missing'] FROM maps AS t",
+        "SELECT x FROM (SELECT m['missing'] AS x FROM maps)",
+        "SELECT m['missing'] FROM maps WHERE id = 1 ORDER BY id",
+        "SELECT a.m['missing'] FROM maps a JOIN maps2 b ON a.id = b.id",
+        "SELECT v FROM (SELECT m AS mm FROM maps) CROSS JOIN UNNEST(ARRAY[mm['missing']]) AS u(v)",
+        "WITH w AS (SELECT m FROM maps) SELECT m['missing'] FROM w",
+        "SELECT m['missing'] AS x FROM maps ORDER BY x",
+        "SELECT m['missing'] AS x, count(*) FROM maps GROUP BY 1",
+        "SELECT m['missing'], \"$path\" FROM maps",
+        "SELECT element_at(m, 'a'), m['missing'] FROM maps",
+        "SELECT m['missing'] FROM maps UNION ALL SELECT m['b'] FROM maps2",
+    ],
+)
+def test_map_subscript_of_a_column_fails_for_a_missing_key(shop: Shop, sql: str) -> None:
+    answer = _answer(shop, sql)
+    assert isinstance(answer, str) and answer.startswith("INVALID_FUNCTION_ARGUMENT: Key not present in map"), answer
+
+
+@pytest.mark.parametrize(
+    ("sql", "name", "at"),
+    [
+        ('SELECT "$path" FROM maps JOIN maps2 ON maps.id = maps2.id', "$path", "1:8"),
+        ("SELECT k FROM maps JOIN maps2 ON maps.id = maps2.id", "k", "1:8"),
+        ("SELECT maps.id FROM maps, maps2 WHERE id = 1", "id", "1:39"),
+    ],
+)
+def test_an_unqualified_column_of_two_tables_is_ambiguous(shop: Shop, sql: str, name: str, at: str) -> None:
+    assert _answer(shop, sql) == f"AMBIGUOUS_NAME: line {at}: Column '{name}' is ambiguous"
