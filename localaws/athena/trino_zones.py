@@ -255,8 +255,8 @@ def _allowed(node: exp.Expression, zone: str, root: exp.Expression, derived: dic
     parent = node.parent
     if parent is None:
         return True
-    if isinstance(node, exp.Array):
-        return isinstance(parent, _INSTANT_USES)  # ARRAY[zoned] = ARRAY[zoned] compares instants
+    if isinstance(node.unnest(), exp.Array):  # ARRAY[zoned] = (ARRAY[zoned]) compares instants
+        return isinstance(parent, (*_INSTANT_USES, exp.Paren))
     if zone_of(parent) is not None and not isinstance(parent, exp.Select):
         return True  # passes the zone on
     if isinstance(parent, _INSTANT_USES):
