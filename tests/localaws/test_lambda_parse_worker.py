@@ -8,10 +8,16 @@ does; it transforms messy records in one process and in two, and reports what ea
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import boto3
+import psutil
 import pytest
+from lambda_faults import arm
 from test_lambda_runtime import PANDAS_LAYER, create_function, invoke
+
+from kit.waiting import wait_until
 
 pytestmark = pytest.mark.localaws
 
@@ -73,6 +79,52 @@ HANDLER = """
 """
 
 
+# The worker hangs on its first block after naming itself; once it did, the handler stores its pid in S3, and the armed
+# fault ends the invocation there as a timeout (localaws/lambda_runtime/faults.py), with the worker still running.
+HANGING_WORKER = """
+    import io
+    import os
+    import signal
+    import tempfile
+    import threading
+    import time
+
+    import boto3
+
+    from app import messy
+    from pipeline import blocks, config
+    from pipeline.transform import transform_file
+
+
+    def handler(event, context):
+        parent, original = os.getpid(), blocks.BlockParser.parse
+        named = os.path.join(tempfile.gettempdir(), "worker.pid")
+
+        def parse(self, block):
+            if os.getpid() != parent:
+                with open(named + ".part", "w") as handle:
+                    handle.write(str(os.getpid()))
+                os.rename(named + ".part", named)
+                signal.pause()
+            return original(self, block)
+
+        blocks.BlockParser.parse = parse
+        settings = config.Settings(block_bytes=2048, parse_processes=2)
+        work = threading.Thread(
+            target=transform_file,
+            args=(io.BytesIO(messy(1500)),),
+            kwargs={"dataset": "orders", "out_dir": os.path.join(tempfile.gettempdir(), "out"), "settings": settings},
+            daemon=True,
+        )
+        work.start()
+        while not os.path.exists(named):  # the worker's state, bounded by the function's timeout
+            time.sleep(0.05)
+        with open(named) as handle:
+            boto3.client("s3").put_object(Bucket=event["bucket"], Key="out/worker-pid", Body=handle.read())
+        return "not reached: the fault ends the invocation at the put"
+"""
+
+
 def pipeline_files() -> dict[str, str]:
     return {
         f"pipeline/{path.name}": path.read_text(encoding="utf-8") for path in sorted((ROOT / "pipeline").glob("*.py"))
@@ -90,3 +142,25 @@ def test_the_parse_worker_runs_inside_a_lambda(localaws_env):
     assert body["children_left"] == 0
     # 2,048 MB is ~1.16 vCPU (one vCPU per 1,769 MB): the transform decides on one process by itself
     assert body["auto_processes"] == 1
+
+
+def test_a_timed_out_invocation_leaves_no_worker_behind(localaws_env):
+    bucket = f"worker-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    files = {"app.py": HANDLER, "hanging.py": HANGING_WORKER, **pipeline_files()}
+    name = create_function(files, handler="hanging.handler", Layers=[PANDAS_LAYER], Timeout=120, MemorySize=2048)
+    arm(localaws_env, name, "PutObject", KeyPrefix="out/", Nth=1, When="after", Effect="timeout")
+    response, body = invoke(name, {"bucket": bucket})
+    assert (response["FunctionError"], body["errorType"]) == ("Unhandled", "Sandbox.Timedout")
+    worker = int(s3.get_object(Bucket=bucket, Key="out/worker-pid")["Body"].read())
+    # Lambda resets the sandbox after a timeout; the worker must not live on into the next invocation
+    wait_until(lambda: _state(worker), what="the timed-out function's worker", success={"gone"}, interval=0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        zombie = psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
+        return "gone"
+    return "gone" if zombie else "running"
