@@ -137,7 +137,12 @@ def _exit_of(process: multiprocessing.process.BaseProcess) -> str:
     code = process.exitcode
     if code is None:
         return "still running"
-    return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+    if code >= 0:
+        return f"exit status {code}"
+    try:
+        return f"signal {signal.Signals(-code).name}"
+    except ValueError:  # a real-time signal has no name
+        return f"signal {-code}"
 
 
 def _serve(conn: Connection, parent_end: Connection, parser: BlockParser, parent_pid: int) -> None:

@@ -367,3 +367,16 @@ def test_cgroup_v1_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert parse_ahead._cgroup_quota() == 2.0
     (folder / "cpu.cfs_quota_us").write_text("-1\n")
     assert parse_ahead._cgroup_quota() is None
+
+
+@pytest.mark.parametrize(
+    ("exitcode", "expected"),
+    [(None, "still running"), (3, "exit status 3"), (-9, "signal SIGKILL"), (-40, "signal 40")],
+)
+def test_how_a_worker_ended_is_named(exitcode: int | None, expected: str) -> None:
+    class Ended:
+        pass
+
+    ended = Ended()
+    ended.exitcode = exitcode
+    assert parse_worker._exit_of(ended) == expected  # a real-time signal has no name: no ValueError
