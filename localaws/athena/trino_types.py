@@ -140,9 +140,15 @@ def _corrected(node: exp.Expression) -> exp.DataType | None:
 
 
 def common_type(types: list[exp.DataType | None]) -> exp.DataType | None:
-    """The numeric type values of `types` coerce to (DOUBLE over DECIMAL over integers), or None."""
+    """The type values of `types` coerce to: DOUBLE over DECIMAL over integers, element-wise for arrays, a type
+    shared by all; None otherwise."""
     if not types or None in types:
         return None
+    if all(t.this == T.ARRAY and t.expressions for t in types):  # ARRAY[ARRAY[1.0], ARRAY[2.25]]: the elements'
+        inner = common_type([t.expressions[0] for t in types])
+        return exp.DataType(this=T.ARRAY, expressions=[inner], nested=True) if inner is not None else None
+    if all(t == types[0] for t in types) and types[0].this not in (T.NULL, T.UNKNOWN):
+        return types[0]
     if any(is_floating(t) for t in types) and all(is_floating(t) or decimal_params(t) for t in types):
         return exp.DataType.build("REAL" if all(t.this == T.FLOAT for t in types) else "DOUBLE")
     if any(is_decimal(t) for t in types) and all(decimal_params(t) for t in types):

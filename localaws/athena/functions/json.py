@@ -40,9 +40,11 @@ def loads(text: str):
 
 
 def dumps(value) -> str:
-    """Trino's canonical JSON text: compact, object keys sorted."""
+    """Trino's canonical JSON text: compact, object keys sorted; a string marked RAW_NUMBER is a number's text."""
     if isinstance(value, Number):
         return str(value)
+    if isinstance(value, str) and value.startswith(RAW_NUMBER):
+        return value[1:]
     if isinstance(value, dict):
         return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{dumps(value[k])}" for k in sorted(value)) + "}"
     if isinstance(value, list):
@@ -287,18 +289,73 @@ def _has_anonymous_row(value: exp.Expression) -> bool:
     return any(inner.meta.get("anonymous_row") for inner in value.walk(prune=fixed))
 
 
-def _java_text_keys(value: exp.Expression, source: exp.DataType) -> exp.Expression:
-    """A map with REAL or DOUBLE keys, its keys written as Java prints them (1.0E10, 3.14), which is how Trino's
-    JSON names them; other values unchanged."""
-    key = source.expressions[0] if source.this == T.MAP and source.expressions else None
-    if key is None or not tt.is_floating(key):
-        return value
-    name = "trino_real_to_java_text" if key.this == T.FLOAT else "trino_double_to_java_text"
-    return template(
-        f"map_from_entries(list_transform(map_entries(:m), _je -> struct_pack(key := {name}(_je.key), "
-        "value := _je.value)))",
-        m=value,
-    )
+# Marks a string that holds a number's JSON text, written raw by trino_json_canonical: DuckDB's JSON prints 1.50 as
+# 1.5, a double 1E20 as 100000000000000000000.0 and a real 1.1 as 1.100000023841858; Trino (Jackson) prints 1.50,
+# 1.0E20 and 1.1.
+RAW_NUMBER = "\x01"
+
+
+def _fully_typed(dtype: exp.DataType) -> bool:
+    types = [t for t in dtype.walk() if isinstance(t, exp.DataType)]
+    unknown = any(t.this in (T.NULL, T.UNKNOWN) for t in types)
+    return not unknown and all(t.expressions for t in types if t.this in (T.ARRAY, T.MAP))
+
+
+def _number_text(value: exp.Expression, dtype: exp.DataType) -> exp.Expression:
+    from localaws.athena.functions.casts import to_text
+
+    if tt.is_decimal(dtype):
+        return to_text(cast(value, dtype), dtype)
+    name = "trino_real_to_java_text" if dtype.this == T.FLOAT else "trino_double_to_java_text"
+    return call(name, value)
+
+
+def _json_ready(value: exp.Expression, dtype: exp.DataType | None, depth: int = 0) -> exp.Expression | None:
+    """`value` with every DECIMAL, DOUBLE and REAL inside it (of arrays, maps and named rows) replaced by its JSON
+    text marked RAW_NUMBER, and REAL/DOUBLE map keys by Java's text; None when nothing needs it."""
+    if dtype is None:
+        return None
+    if tt.is_decimal(dtype) or tt.is_floating(dtype):
+        return template(f"'{RAW_NUMBER}' || :t", t=_number_text(value, dtype))
+    if dtype.this == T.ARRAY and dtype.expressions:
+        item = exp.column(f"_ja{depth}")
+        inner = _json_ready(item, dtype.expressions[0], depth + 1)
+        return None if inner is None else template(f"list_transform(:a, _ja{depth} -> :i)", a=value, i=inner)
+    if dtype.this == T.MAP and len(dtype.expressions) == 2:
+        key_type, value_type = dtype.expressions
+        entry = f"_jm{depth}"
+        key = template(f"{entry}.key")
+        keys = _number_text(key, key_type) if tt.is_floating(key_type) else None
+        values = _json_ready(template(f"{entry}.value"), value_type, depth + 1)
+        if keys is None and values is None:
+            return None
+        return template(
+            f"map_from_entries(list_transform(map_entries(:m), {entry} -> struct_pack(key := :k, value := :v)))",
+            m=value,
+            k=keys or key,
+            v=values or template(f"{entry}.value"),
+        )
+    if dtype.this == T.STRUCT and dtype.expressions and all(isinstance(f, exp.ColumnDef) for f in dtype.expressions):
+        fields = [
+            (
+                f.name,
+                _json_ready(
+                    exp.Dot(this=value.copy(), expression=exp.to_identifier(f.name)), f.args.get("kind"), depth + 1
+                ),
+            )
+            for f in dtype.expressions
+        ]
+        if all(ready is None for _, ready in fields):
+            return None
+        members = [
+            exp.PropertyEQ(
+                this=exp.to_identifier(name),
+                expression=ready or exp.Dot(this=value.copy(), expression=exp.to_identifier(name)),
+            )
+            for name, ready in fields
+        ]
+        return template("CASE WHEN :s IS NULL THEN NULL ELSE :p END", s=value, p=exp.Struct(expressions=members))
+    return None
 
 
 def cast_json(node: exp.Cast) -> exp.Expression | None:
@@ -308,23 +365,15 @@ def cast_json(node: exp.Cast) -> exp.Expression | None:
         if _has_anonymous_row(node.this):
             # Trino writes an anonymous field's name as "" ({"":1,"":2}); localaws names them field0, field1, ...
             raise not_supported("localaws does not cast a ROW with anonymous fields to JSON; name them with CAST")
-        element = source.expressions[0] if source.this == T.ARRAY and source.expressions else None
-        if tt.is_decimal(element):  # DuckDB's JSON drops a decimal's trailing zeros (3.00000 -> 3.0)
-            from localaws.athena.functions.casts import to_text
-
-            item = to_text(cast(exp.column("_jd"), element), element)
-            return template(
-                "CASE WHEN :a IS NULL THEN NULL ELSE CAST('[' || array_to_string(list_transform(:a, "
-                "_jd -> coalesce(:i, 'null')), ',') || ']' AS JSON) END",
-                a=cast(node.this, source),
-                i=item,
-            )
-        value = _java_text_keys(node.this, source)
-        known = element is not None and element.this not in (T.NULL, T.UNKNOWN)
-        if source.this == T.ARRAY and value is node.this and known:
+        value = node.this
+        if _fully_typed(source) and not any(t.this == T.STRUCT for t in source.walk() if isinstance(t, exp.DataType)):
             value = cast(value, source)  # DuckDB may type ARRAY[12345.12345, 3.0]'s elements otherwise (3.0)
+        value = _json_ready(value, source) or value
         node = type(node)(this=value, to=node.to.copy())
-        return cast(call("trino_json_canonical", text(node.copy())), "JSON")
+        # kept as text: DuckDB's JSON type re-prints numbers (1.50 -> 1.5)
+        return call("trino_json_canonical", text(node.copy()))
+    if node.to.this == T.JSON and source is not None and (tt.is_decimal(source) or tt.is_floating(source)):
+        return _number_text(node.this, source)
     if is_json(source) and node.to.this in (T.VARCHAR, T.TEXT):
         return call("trino_json_to_varchar", text(node.this))
     if is_json(source) and node.to.this == T.FLOAT:  # a number past REAL's range is ±Infinity (Java's narrowing)
