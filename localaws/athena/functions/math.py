@@ -473,3 +473,9 @@ def bit_count(node: exp.Anonymous) -> exp.Expression | None:
     if len(node.expressions) != 2:
         raise QueryFailed("FUNCTION_NOT_FOUND: bit_count takes a number and a bit count")
     return call("trino_bit_count", *node.expressions)
+
+
+@translator("e")
+def euler(node: exp.Anonymous) -> exp.Expression:
+    """e(): Euler's number (https://trino.io/docs/current/functions/math.html#e); DuckDB has no e()."""
+    return cast(exp.Literal.string(repr(math.e)), "DOUBLE")
