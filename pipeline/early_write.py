@@ -6,8 +6,12 @@ their schema after the first block, though. So a writer thread casts each spille
 record (read once) with the file's columns seen so far, and writes it right away, overlapping the parse. At the end
 the real merge (committed as before) is compared with that guess: the same columns, types, sources and dataset
 names mean the same bytes the late write would produce, and the early files are kept. Otherwise (a late field, a
-widened type, a record changed meanwhile) the early files are dropped as soon as the guess changes, and the spill is
+widened type, a record changed meanwhile) the early write stops as soon as the guess changes, and the spill is
 written the usual way.
+
+A block the early file stores column for column (no cast: `ParquetOutput.holds`) is not spilled at all: if the
+guess fails, the late write reads it back from the early file (writer.py `Spill.hold`). On clean input that is
+every block, so nothing goes to Arrow IPC and back.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pyarrow as pa
 
 from pipeline.flatten import TableKey
 from pipeline.schema import FileSchema, MergeResult, SchemaStore
-from pipeline.writer import ParquetOutput
+from pipeline.writer import EarlyFile, ParquetOutput
 
 log = logging.getLogger(__name__)
 MAX_QUEUED_BLOCKS = 2  # bounds the memory of blocks waiting for the writer thread
@@ -68,6 +72,7 @@ class EarlyWriter:
         self.guess: tuple[dict[TableKey, str], dict[TableKey, MergeResult]] | None = None
         self.seen: dict[TableKey, dict[Any, Any]] | None = None  # the file's columns when the guess was last checked
         self.outputs: dict[TableKey, ParquetOutput] = {}
+        self.kept: dict[TableKey, EarlyFile] = {}  # after a failed guess: the files the late write reads back
         self.queued: deque[Future[None]] = deque()
         self.thread: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-write")
 
@@ -80,10 +85,11 @@ class EarlyWriter:
             self.records[dataset] = self.store.load(dataset)[0]
         return self.records[dataset]
 
-    def offer(self, schemas: dict[TableKey, FileSchema], spilled: dict[TableKey, pa.Table]) -> None:
-        """A block just spilled (its tables by level), with the file's schemas including it."""
+    def offer(self, schemas: dict[TableKey, FileSchema], spilled: dict[TableKey, pa.Table]) -> dict[TableKey, bool]:
+        """A block about to be spilled (its tables by level), with the file's schemas including it. Returns the
+        levels written early, each with whether its file holds the table as it is (then it need not be spilled)."""
         if self.thread is None:
-            return
+            return {}
         seen = {key: dict(schema.columns) for key, schema in schemas.items()}
         if seen != self.seen:  # most blocks add nothing to the file's schema: the guess stands without a merge
             self.seen = seen
@@ -91,10 +97,11 @@ class EarlyWriter:
             if self.guess is None:
                 self.guess = guess
             elif not same_plan(self.guess, guess):
-                log.debug("early write dropped: the file's schema changed")
-                self.abort()
-                return
+                log.debug("early write stopped: the file's schema changed")
+                self.retire()
+                return {}
         guess = self.guess
+        written: dict[TableKey, bool] = {}
         for key, table in spilled.items():
             output = self.outputs.get(key)
             if output is None:
@@ -107,16 +114,19 @@ class EarlyWriter:
                     row_group_bytes=self.row_group_bytes,
                 )
                 self.outputs[key] = output
-            self.queued.append(self.thread.submit(output.add, table))
+            written[key] = output.holds(table)
+            self.queued.append(self.thread.submit(output.add, table, table.nbytes))
         while len(self.queued) > MAX_QUEUED_BLOCKS:
             self.queued.popleft().result()
+        return written
 
     def finish(
         self, final: tuple[dict[TableKey, str], dict[TableKey, MergeResult]]
     ) -> dict[TableKey, tuple[FsPath, int]] | None:
-        """The early files and sizes if the final plan is the guessed one; otherwise None (and they are dropped)."""
+        """The early files and sizes if the final plan is the guessed one; otherwise None (the files stay in `kept`
+        for the late write to read held blocks back)."""
         if self.thread is None or self.guess is None or not same_plan(self.guess, final):
-            self.abort()
+            self.retire()
             return None
         self._drain()
         written = {key: (output.destination, output.close()) for key, output in self.outputs.items()}
@@ -127,7 +137,24 @@ class EarlyWriter:
         """Returns once the writer thread has nothing queued or running (the parse forks only then)."""
         self._drain()
 
+    def retire(self) -> None:
+        """Stops early writing: the files written so far are completed and kept (`kept`) as the spill of the blocks
+        they hold."""
+        if self.thread is None:
+            return
+        try:
+            self._drain()
+            for key, output in self.outputs.items():
+                output.close()
+                self.kept[key] = EarlyFile(output.destination, output.column_of)
+        except BaseException:
+            self.abort()
+            raise
+        self.outputs = {}
+        self._stop()
+
     def abort(self) -> None:
+        """Stops early writing and drops its files (on an error: the transform fails)."""
         if self.thread is None:
             return
         try:

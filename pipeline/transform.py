@@ -180,7 +180,7 @@ def transform_stream(
                     parent_rows += _spill_block(
                         tables, parent_rows, name.short_hash, source_key, spills, schemas, spill_dir, spilled
                     )
-                    early.offer(schemas, spilled)
+                    _spill(spills, spilled, early.offer(schemas, spilled))
             result = TransformResult(source_key=source_key, dataset=dataset, rows=parent_rows, bytes_in=counter.count)
             if parent_rows:
                 # the records are read, merged and written one level at a time, parents first (as merge_all reads)
@@ -205,6 +205,7 @@ def transform_stream(
                         merges[key].plan,
                         compression=settings.compression,
                         row_group_bytes=settings.row_group_bytes,
+                        early=early.kept.get(key),
                     )
                 return OutputFile(
                     dataset=datasets[key],
@@ -252,6 +253,16 @@ def _committing(store: SchemaStore) -> Merge:
     return commit
 
 
+def _spill(spills: dict[TableKey, Spill], tables: dict[TableKey, pa.Table], early: dict[TableKey, bool] | None) -> None:
+    """Each level's table to Arrow IPC, unless the early Parquet file holds it as it is (`EarlyWriter.offer`)."""
+    early = early or {}
+    for key, table in tables.items():
+        if early.get(key):
+            spills[key].hold(table)
+        else:
+            spills[key].write(table, in_early=key in early)
+
+
 def _spill_block(
     tables: BlockTables,
     first_index: int,
@@ -262,8 +273,8 @@ def _spill_block(
     spill_dir: str,
     spilled: dict[TableKey, pa.Table],
 ) -> int:
-    """Adds lineage columns to a block's tables, records their types and spills them (also into `spilled`);
-    returns parent rows."""
+    """Adds lineage columns to a block's tables and records their types; the tables go into `spilled`, for `_spill`.
+    Returns parent rows."""
     record_ids: dict[TableKey, pa.Array] = {}
     for key in sorted(tables, key=len):
         table = tables[key]
@@ -291,7 +302,7 @@ def _spill_block(
                 empty_only = len(array.flatten()) == 0
             schemas[key].add(path, kind, biggest, empty_only)
             columns[spill_name(path)] = array
-        spilled[key] = spills[key].add(columns)
+        spilled[key] = pa.table(columns)
     return tables[()].rows if () in tables else 0
 
 

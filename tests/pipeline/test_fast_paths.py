@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import EVENT_TIME, ndjson
 
-from pipeline import config
+from pipeline import config, writer
 from pipeline import transform as transform_module
 from pipeline.early_write import EarlyWriter
 from pipeline.formats import InputFormatError, iter_blocks, open_input
@@ -33,7 +33,11 @@ SOURCE_KEY = "raw/orders/batch.json"  # both sides use the same key and identity
 
 
 def run(
-    data: bytes, out_dir: Path, block_bytes: int = config.BLOCK_BYTES, store: SchemaStore | None = None
+    data: bytes,
+    out_dir: Path,
+    block_bytes: int = config.BLOCK_BYTES,
+    store: SchemaStore | None = None,
+    row_group_bytes: int = config.ROW_GROUP_BYTES,
 ) -> TransformResult:
     return transform_file(
         io.BytesIO(data),
@@ -43,7 +47,7 @@ def run(
         schema_store=store if store is not None else MemorySchemaStore(),
         event_time=EVENT_TIME,
         identity="etag",
-        settings=config.Settings(block_bytes=block_bytes),
+        settings=config.Settings(block_bytes=block_bytes, row_group_bytes=row_group_bytes),
     )
 
 
@@ -368,3 +372,66 @@ def test_early_write_against_an_existing_record_equals_the_late_write(
     assert_same_files(early, late)
     assert early.outputs[0].columns["id"] == "double"
     assert "only_in_record" in early.outputs[0].columns
+
+
+@pytest.fixture
+def spill_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Per block and level: "write" (spilled to Arrow IPC) or "hold" (left in the early Parquet file)."""
+    calls: list[str] = []
+    write, hold = writer.Spill.write, writer.Spill.hold
+
+    def recording_write(self: writer.Spill, table: pa.Table, **kwargs: Any) -> None:
+        calls.append("write")
+        write(self, table, **kwargs)
+
+    def recording_hold(self: writer.Spill, table: pa.Table) -> None:
+        calls.append("hold")
+        hold(self, table)
+
+    monkeypatch.setattr(writer.Spill, "write", recording_write)
+    monkeypatch.setattr(writer.Spill, "hold", recording_hold)
+    return calls
+
+
+def read_back_case(name: str) -> list[dict[str, Any]]:
+    """Blocks the early file holds, then a change at the end that sends them back through the late write."""
+    records = [dict(record) for record in STABLE]
+    for index, record in enumerate(records):
+        record["note"] = None if index < 60 else f"n{index}"  # null-typed in the first blocks, strings later
+        record["tags"] = [] if index < 40 else ["a", None][: index % 3]  # empty lists, then strings and nulls
+        if 20 <= index < 50:
+            record["items"] = []  # blocks whose child table has no rows
+        if index % 7 == 0:
+            record["customer"] = None  # an object elsewhere: a null that adds no column
+    if name == "late field":
+        records[199]["coupon"] = "SAVE10"
+    elif name == "int widens to double":
+        records[199]["id"] = 199.5
+    elif name == "child column becomes string":
+        records[198]["items"] = [{"sku": "s", "qty": "two"}]
+    return records
+
+
+@pytest.mark.parametrize("row_groups", ["one per block", "a few blocks each", "7 rows each", "default"])
+@pytest.mark.parametrize("change", ["late field", "int widens to double", "child column becomes string", "none"])
+def test_blocks_held_by_the_early_file_are_read_back_for_the_late_write(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    early_outcomes: list[bool],
+    spill_calls: list[str],
+    change: str,
+    row_groups: str,
+) -> None:
+    row_group_bytes = {"one per block": 1, "a few blocks each": 2_000}.get(row_groups, config.ROW_GROUP_BYTES)
+    if row_groups == "7 rows each":  # blocks span row groups
+        monkeypatch.setattr(config, "ROW_GROUP_MAX_ROWS", 7)
+    data = ndjson(read_back_case(change))
+    early = run(data, tmp_path / "early", 1024, row_group_bytes=row_group_bytes)
+    assert early_outcomes == [change == "none"]
+    assert spill_calls.count("hold") >= 10  # most blocks never went to Arrow IPC
+    if change == "none":
+        assert "write" not in spill_calls
+    spill_calls.clear()
+    late = run_late_only(monkeypatch, data, tmp_path / "late", block_bytes=1024, row_group_bytes=row_group_bytes)
+    assert "hold" not in spill_calls
+    assert_same_files(early, late)

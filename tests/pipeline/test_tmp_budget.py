@@ -15,6 +15,7 @@ import pytest
 
 from kit.provisioning import TRANSFORM_EPHEMERAL_STORAGE_MB
 from pipeline import config, writer
+from pipeline.early_write import EarlyWriter
 from pipeline.schema import MemorySchemaStore
 from pipeline.transform import transform_file
 
@@ -25,15 +26,17 @@ SAMPLE_BYTES = 6_000_000
 
 @pytest.fixture
 def spilled_bytes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worst case: the early write stops at the first block, so every block is spilled to Arrow IPC (a block the
+    early Parquet file holds is not spilled, and that file is smaller than the spill)."""
     sizes: list[int] = []
-    add = writer.Spill.add
+    write = writer.Spill.write
 
-    def measured_add(self: writer.Spill, columns):
-        table = add(self, columns)
+    def measured_write(self: writer.Spill, table, **kwargs):
+        write(self, table, **kwargs)
         sizes.append(self.files[-1].stat().st_size)
-        return table
 
-    monkeypatch.setattr(writer.Spill, "add", measured_add)
+    monkeypatch.setattr(writer.Spill, "write", measured_write)
+    monkeypatch.setattr(EarlyWriter, "offer", lambda self, schemas, spilled: None)
     return sizes
 
 
