@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import hashlib
 import json
 import logging
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 # Writing the parent and child datasets side by side was ~100 MB more peak RSS on 1 GB of NDJSON (388 vs 284 MB)
 # for no measurable speed-up on a loaded 2-core box: one writer keeps the 400 MB budget safe.
 WRITE_THREADS = 1
+MALLOC_MMAP_THRESHOLD = 32 << 20  # see use_system_allocator
+MALLOC_TRIM_THRESHOLD = 64 << 20
+MALLOC_ARENAS = 2
 _INPUT_SUFFIXES = re.compile(r"(\.(json|jsonl|ndjson|gz|gzip|bz2|xz|zst|txt))+$", re.IGNORECASE)
 
 
@@ -230,9 +234,29 @@ def use_system_allocator() -> None:
 
     It is process-wide, so only entry points call it (the Lambda module, the CLI, the benchmark), never the library
     functions a notebook imports.
+
+    glibc's malloc is then tuned (`mallopt`, where the C library is glibc, as in Lambda's Amazon Linux): by default
+    it maps each buffer over its dynamic threshold afresh and gives the top of its heap back early, so every block's
+    4 MB buffers were faulted in and zeroed again. Buffers below 32 MB now come from the heap and are reused, which
+    keeps up to 64 MB free before trimming, in at most two arenas. Measured on 1 GB of NDJSON: 210,000 -> 39,000
+    page faults, 1.1 -> 0.6 s of system time, peak RSS 277 -> 271 MB.
     """
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
+    _tune_glibc_malloc()
+
+
+def _tune_glibc_malloc() -> None:
+    """See `use_system_allocator` (glibc's malloc.h: M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3, M_ARENA_MAX -8)."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return
+    for parameter, value in ((-3, MALLOC_MMAP_THRESHOLD), (-1, MALLOC_TRIM_THRESHOLD), (-8, MALLOC_ARENAS)):
+        mallopt(ctypes.c_int(parameter), ctypes.c_int(value))
 
 
 def _merge(
