@@ -212,7 +212,7 @@ def _zone(node: exp.Expression, derived: dict[int, exp.Expression]) -> str | Non
 
 # Where a zoned value may go in a query with zones other than UTC (besides a node that passes its zone on):
 # these use the instant only, or are translated with the value's zone in functions/timezones.py.
-_INSTANT_USES = (
+INSTANT_USES = (
     exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In, exp.Is, exp.NullSafeEQ, exp.NullSafeNEQ,
     exp.Count, exp.Ordered, exp.Group, exp.Distinct, exp.TimeToUnix,
 )  # fmt: skip
@@ -234,7 +234,7 @@ def _derived_output(select: exp.Select, name: str, root: exp.Expression, derived
     name outside it is placed by the scopes (or only compared or sorted, which uses the instant), and no SELECT *
     could show it without its zone."""
     holder = select.parent
-    if isinstance(holder, exp.Subquery) and isinstance(holder.parent, _INSTANT_USES):
+    if isinstance(holder, exp.Subquery) and isinstance(holder.parent, INSTANT_USES):
         return len(select.expressions) == 1  # x IN (SELECT zoned), x > (SELECT zoned): instants are compared
     in_from = isinstance(holder, exp.Subquery) and isinstance(holder.parent, (exp.From, exp.Join))
     if not (in_from or isinstance(holder, exp.CTE)):
@@ -244,7 +244,7 @@ def _derived_output(select: exp.Select, name: str, root: exp.Expression, derived
         return False  # t(a, b) renames the columns: not followed either
     inside = {id(c) for c in select.find_all(exp.Column)}
     for column in root.find_all(exp.Column):
-        placed = id(column) in inside or id(column) in derived or isinstance(column.parent, _INSTANT_USES)
+        placed = id(column) in inside or id(column) in derived or isinstance(column.parent, INSTANT_USES)
         if column.name == name and not placed:
             return False
     stars = (p for s in root.find_all(exp.Select) for p in s.expressions)
@@ -256,10 +256,10 @@ def _allowed(node: exp.Expression, zone: str, root: exp.Expression, derived: dic
     if parent is None:
         return True
     if isinstance(node.unnest(), exp.Array):  # ARRAY[zoned] = (ARRAY[zoned]) compares instants
-        return isinstance(parent, (*_INSTANT_USES, exp.Paren))
+        return isinstance(parent, (*INSTANT_USES, exp.Paren))
     if zone_of(parent) is not None and not isinstance(parent, exp.Select):
         return True  # passes the zone on
-    if isinstance(parent, _INSTANT_USES):
+    if isinstance(parent, INSTANT_USES):
         return True
     if isinstance(parent, exp.Sub) and zone_of(parent.this) and zone_of(parent.expression):
         return True

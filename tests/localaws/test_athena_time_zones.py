@@ -33,6 +33,15 @@ ANSWERS = [
      "timestamp with time zone"),
     ("SELECT from_unixtime(0) IN (SELECT from_unixtime(0, 'Asia/Tokyo')) AS b", [["true"]], "boolean"),
     ("SELECT (SELECT from_unixtime(0, 'Asia/Tokyo')) < from_unixtime(5) AS b", [["true"]], "boolean"),
+    # a text's own offset does not matter where only its instant is used
+    ("SELECT to_unixtime(from_iso8601_timestamp(s)) AS u FROM (VALUES '1970-01-01T09:00:00+09:00') t(s)",
+     [["0.0"]], "double"),
+    ("SELECT at_timezone(from_iso8601_timestamp(s), 'America/New_York') AS u "
+     "FROM (VALUES '1970-01-01T09:00+09:00') t(s)",
+     [["1969-12-31 19:00:00.000 America/New_York"]], "timestamp with time zone"),
+    ("SELECT count(*) AS n FROM (VALUES '1970-01-01T09:00:00+09:00') t(s) "
+     "WHERE from_iso8601_timestamp(s) < from_unixtime(1)",
+     [["1"]], "bigint"),
     ("SELECT CAST(x AS VARCHAR) AS s FROM (SELECT from_unixtime(0) AS x)",
      [["1970-01-01 00:00:00.000 UTC"]], "varchar"),
 ]  # fmt: skip

@@ -292,9 +292,26 @@ def _source(node: exp.Expression) -> exp.Expression | None:
         if tz.zone_of(node.expressions[0]) is not None:
             raise _unexpected("with_timezone", node.expressions[0])
         return instant(node.expressions[0], needs_zone(node))
-    if isinstance(node, exp.FromISO8601Timestamp) and tz.zone_of(node) not in (tz.UNKNOWN, tz.UTC):
+    if isinstance(node, exp.FromISO8601Timestamp) and (
+        tz.zone_of(node) not in (tz.UNKNOWN, tz.UTC) or _instant_only(node)
+    ):
         return cast(node.this, "TIMESTAMPTZ")
     return None
+
+
+def _instant_only(node: exp.Expression) -> bool:
+    """Whether only the instant of the node's value is used (compared, sorted, to_unixtime, date_diff of less than a
+    day, or given a new zone by at_timezone / AT TIME ZONE), so that a text's own zone cannot change the answer."""
+    child, parent = node, node.parent
+    while isinstance(parent, exp.Paren):
+        child, parent = parent, parent.parent
+    if isinstance(parent, tz.INSTANT_USES):
+        return True
+    if isinstance(parent, exp.DateDiff):
+        return _unit(parent) in _SUB_DAY
+    if isinstance(parent, exp.AtTimeZone) or key_of(parent) == "at_timezone":
+        return child is (parent.this if isinstance(parent, exp.AtTimeZone) else parent.expressions[0])
+    return False
 
 
 def _moved(node: exp.Expression, unit: str) -> exp.Expression | None:
