@@ -185,7 +185,10 @@ class SchemaStore(Protocol):
 
 
 def record_bytes(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """The record as readable UTF-8 JSON. A name can hold a lone surrogate (a CLI path's undecodable byte, via
+    surrogateescape; a `"\\ud800"` key): no UTF-8 can carry it, so it is written as the JSON escape `\\ud800`, which
+    json.loads reads back as the same string (RFC 8259 section 7)."""
+    return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
 class MemorySchemaStore:

@@ -185,6 +185,7 @@ def test_folders_mapping_to_one_name_get_separate_datasets_and_keep_them() -> No
 
 
 @given(st.lists(FOLDERS, min_size=1, max_size=8))
+@example(["\ud800", "\udc80"])  # lone surrogates: a CLI path's undecodable bytes arrive so (surrogateescape)
 def test_claimed_datasets_are_distinct_per_folder_and_stable(folders) -> None:
     store = MemorySchemaStore()
     claimed = {folder: claim_dataset(store, folder)[0] for folder in folders}
