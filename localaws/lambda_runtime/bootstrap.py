@@ -162,6 +162,14 @@ def _join_tmp_storage(storage: dict) -> None:
     module.join(storage["holder"])
 
 
+def _without_dev_shm(hook: str) -> None:
+    """Lambda has no /dev/shm: SemLock-based multiprocessing primitives fail as they do there (no_dev_shm.py)."""
+    spec = importlib.util.spec_from_file_location("_localaws_no_dev_shm", hook)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.install()
+
+
 def main() -> None:
     control = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     settings = json.loads(sys.argv[2])
@@ -170,6 +178,8 @@ def main() -> None:
         _join_tmp_storage(settings["tmp_storage"])
     sys.path[:0] = [settings["task_root"], *settings["layer_paths"]]
     sys.meta_path.append(_RuntimePackages(settings["runtime_paths"], set(settings["blocked_packages"])))
+    if settings.get("no_dev_shm"):
+        _without_dev_shm(settings["no_dev_shm"])
     if settings.get("pandas_layer"):
         _use_pandas_layer_pyarrow(settings["pandas_layer"])
     request_filter = _configure_logging()

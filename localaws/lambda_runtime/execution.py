@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from localaws.iam import principals as iam_principals
-from localaws.lambda_runtime import layers, tmp_storage
+from localaws.lambda_runtime import layers, no_dev_shm, tmp_storage
 from localaws.lambda_runtime.concurrency import Concurrency
 from localaws.lambda_runtime.environments import Attempt, Environment, EnvironmentPool
 from localaws.lambda_runtime.functions import CodeCache, FunctionSpec
@@ -188,6 +188,7 @@ class Executor:
             "pandas_layer": layers.pandas_layer_settings(spec),
             "handler": spec.handler,
             "tmp_storage": self._tmp_storage(spec, tmp_dir),
+            "no_dev_shm": no_dev_shm.__file__,  # Lambda's environments have no /dev/shm: no POSIX semaphores
         }
         stream = new_stream_name(spec.version)
         variables = self._environment_variables(spec, str(task_root), stream)
