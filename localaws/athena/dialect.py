@@ -60,7 +60,18 @@ class Athena(Trino):
         FUNCTIONS: typing.ClassVar[dict] = {
             **Trino.Parser.FUNCTIONS,
             **{name.upper(): functools.partial(_keep_pattern, name) for name in KEPT_PATTERN_FUNCTIONS},
+            "DATE_TRUNC": lambda args: _date_trunc(Trino.Parser.FUNCTIONS["DATE_TRUNC"], args),
         }
+
+
+def _date_trunc(build: typing.Callable, args: list) -> exp.Expression:
+    """date_trunc(unit, x) with the unit an expression (a column): sqlglot makes any unit a keyword, so
+    date_trunc(u, x) would truncate to a unit named 'u'; the expression is kept for functions.datetime."""
+    node = build(args)
+    unit = args[0] if args else None
+    if unit is not None and not isinstance(unit, (exp.Literal, exp.Var)) and "unit" in node.arg_types:
+        node.set("unit", unit)
+    return node
 
 
 def connect() -> duckdb.DuckDBPyConnection:

@@ -73,3 +73,35 @@ def test_map_subscript_of_a_column_fails_for_a_missing_key(shop: Shop, sql: str)
 )
 def test_an_unqualified_column_of_two_tables_is_ambiguous(shop: Shop, sql: str, name: str, at: str) -> None:
     assert _answer(shop, sql) == f"AMBIGUOUS_NAME: line {at}: Column '{name}' is ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT array_join(ARRAY['a', NULL, 'b'], k) FROM maps", "amissingb"),
+        ("SELECT array_join(ARRAY[1, 2], k, 'n') FROM maps", "1missing2"),
+        ("SELECT concat_ws(k, ARRAY['a', NULL, 'b']) FROM maps", "amissingb"),
+        ("SELECT array_join(ARRAY['a'], CAST(NULL AS VARCHAR)) FROM maps", None),
+        ("SELECT date_trunc(element_at(ARRAY['month'], id), DATE '2024-02-15') FROM maps", "2024-02-01"),
+        ("SELECT CAST(k || '2020-05-01 12:34:56.5555555' AS TIMESTAMP(6)) FROM maps WHERE id = 0", []),
+        (
+            "SELECT CAST(substr(k, 8) || '2020-05-01 12:34:56.5555555' AS TIMESTAMP(6)) FROM maps",
+            "2020-05-01 12:34:56.555556",
+        ),
+        (
+            "SELECT date_trunc(k, DATE '2024-02-15') FROM maps",
+            "INVALID_FUNCTION_ARGUMENT: 'missing' is not a valid DATE field",
+        ),
+        ("SELECT round(DECIMAL '3.456', id) FROM maps", "NOT_SUPPORTED: "),
+    ],
+)
+def test_functions_take_arguments_from_columns(shop: Shop, sql: str, expected) -> None:
+    """A separator, a unit or a timestamp text read from a column, as a literal one would be
+    (https://trino.io/docs/current/functions/array.html#array_join, .../datetime.html#date_trunc); a decimal's
+    digits from a column are refused (DuckDB rounds to constant digits only)."""
+    execution = run_query(shop, sql)
+    if execution["Status"]["State"] != "SUCCEEDED":
+        assert isinstance(expected, str) and execution["Status"]["StateChangeReason"].startswith(expected)
+        return
+    rows = result_rows(shop.athena, execution["QueryExecutionId"])[1]
+    assert rows[1:] == expected if isinstance(expected, list) else rows[1] == [expected]

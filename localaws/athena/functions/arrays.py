@@ -284,6 +284,7 @@ def element_type(array_type: exp.DataType | None) -> exp.DataType | None:
 def array_join(node: exp.ArrayToString) -> exp.Expression:
     """NULL elements are skipped (or replaced); elements print as CAST(e AS VARCHAR) does (doubles as 1.0E0)."""
     from localaws.athena.functions.casts import to_text
+    from localaws.athena.functions.strings import joined
 
     element = exp.column("_j")
     element.type = element_type(tt.type_of(node.this))
@@ -295,7 +296,7 @@ def array_join(node: exp.ArrayToString) -> exp.Expression:
     if replacement is not None:
         text = template("coalesce(:t, :r)", t=text, r=replacement)
     texts = template("list_transform(:a, _j -> :t)", a=node.this, t=text)
-    return template("array_to_string(list_filter(:l, _f -> _f IS NOT NULL), :s)", l=texts, s=node.expression)
+    return joined(template("list_filter(:l, _f -> _f IS NOT NULL)", l=texts), node.expression)
 
 
 def is_array(dtype: exp.DataType | None) -> bool:

@@ -138,6 +138,9 @@ def cast_(node: exp.Cast) -> exp.Expression | None:
     source = tt.type_of(value)
     if source is None:
         return None
+    if to.this == T.TIMESTAMP and source.this in _TEXT and not isinstance(value, exp.Literal):
+        precision = exp.Literal.number(_length(to) if _length(to) is not None else 3)
+        return type(node)(this=call("trino_timestamp_text", value.copy(), precision), to=to.copy())
     from localaws.athena.functions.json import cast_json
 
     rewritten = cast_json(node)
@@ -193,6 +196,12 @@ def _rounded_timestamp_text(text: str, precision: int | None) -> str | None:
     moved = whole + dt.timedelta(seconds=int(fraction))
     kept = f"{fraction % 1:f}"[2:].ljust(digits, "0")[:digits]
     return f"{moved.year:04d}" + moved.strftime("-%m-%d %H:%M:%S") + (f".{kept}" if digits else "")
+
+
+@udf("trino_timestamp_text", ["VARCHAR", "INTEGER"], "VARCHAR")
+def _timestamp_text(text: str, precision: int) -> str:
+    """A varchar read from a table, rounded to TIMESTAMP(precision) as a literal is (_rounded_timestamp_text)."""
+    return _rounded_timestamp_text(text, precision) or text
 
 
 def _length(to: exp.DataType) -> int | None:

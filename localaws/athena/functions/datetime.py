@@ -227,11 +227,30 @@ def date_add(node: exp.DateAdd) -> exp.Expression | None:
 @translator(exp.TimestampTrunc, exp.DateTrunc)
 def date_trunc(node: exp.Expression) -> exp.Expression | None:
     unit = node.args.get("unit")
+    if unit is not None and unit.find(exp.Column) is not None:
+        return _date_trunc_by(unit, node.this)
     name = unit.name.lower() if unit is not None else "day"
     truncated = call("date_trunc", exp.Literal.string(name), node.this)
     if _is_date(node.this):
         return cast(truncated, "DATE")
     return truncated
+
+
+def _date_trunc_by(unit: exp.Expression, value: exp.Expression) -> exp.Expression:
+    """date_trunc(unit, x) with the unit read from a column: checked row by row against the units Trino accepts for
+    x's type (https://trino.io/docs/current/functions/datetime.html#date_trunc), as a literal unit is."""
+    date = _is_date(value)
+    units = _DATE_UNITS if date else {*_DATE_UNITS, "HOUR", "MINUTE", "SECOND", "MILLISECOND"}
+    listed = ", ".join(f"'{u.lower()}'" for u in sorted(units))
+    kind = "DATE" if date else "Timestamp"
+    truncated = template("date_trunc(lower(:u), :x)", u=unit, x=value)
+    return template(
+        f"CASE WHEN :u IS NULL OR :x IS NULL THEN NULL WHEN lower(:u) IN ({listed}) THEN :t "
+        f"ELSE error(concat('INVALID_FUNCTION_ARGUMENT: ''', :u, ''' is not a valid {kind} field')) END",
+        u=unit,
+        x=value,
+        t=cast(truncated, "DATE") if date else truncated,
+    )
 
 
 @translator(exp.Add, exp.Sub)

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from localaws.athena import trino_types as tt
 from localaws.athena.errors import QueryFailed
-from localaws.athena.functions import call, cast, template, translator, udf
+from localaws.athena.functions import call, cast, not_supported, template, translator, udf
 from localaws.athena.results import java_double
 
 _NAN_ANSWER = {exp.EQ: False, exp.NEQ: True, exp.LT: False, exp.LTE: False, exp.GT: False, exp.GTE: False}
@@ -172,6 +172,8 @@ def round_(node: exp.Round) -> exp.Expression | None:
     if params is None:
         return _null_digits(digits, node.copy()) if digits is not None else None
     precision, scale = params
+    if digits is not None and digits.find(exp.Column) is not None:
+        raise not_supported("localaws rounds a decimal to a constant number of digits only (DuckDB's round)")
     if digits is not None and _is_null(digits):
         return cast(exp.Null(), tt.decimal_type(min(tt.MAX_PRECISION, precision + 1), scale))
     if digits is None:
@@ -211,6 +213,8 @@ def truncate(node: exp.Trunc) -> exp.Expression | None:
     digits = node.args.get("decimals")
     if digits is None:
         return _decimal_cast(node, node.copy(), precision - scale, 0)
+    if digits.find(exp.Column) is not None:
+        raise not_supported("localaws truncates a decimal to a constant number of digits only (DuckDB's trunc)")
     return _decimal_cast(node, node.copy(), precision, scale)
 
 

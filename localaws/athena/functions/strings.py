@@ -264,10 +264,22 @@ def concat_ws(node: exp.ConcatWs) -> exp.Expression | None:
     dtype = arguments[1].type if len(arguments) == 2 else None
     if dtype is None or dtype.this != exp.DataType.Type.ARRAY:
         return None
+    texts = template("list_filter(:a, _c -> _c IS NOT NULL)", a=arguments[1])
+    return template("CASE WHEN :a IS NULL THEN NULL ELSE :j END", a=arguments[1], j=joined(texts, arguments[0]))
+
+
+def joined(texts: exp.Expression, separator: exp.Expression) -> exp.Expression:
+    """array_to_string(texts, separator). DuckDB's takes a constant separator only (it is string_agg's), so one read
+    from a column joins with list_reduce: each text after a separator, then the first separator cut off."""
+    if isinstance(separator, exp.Literal):
+        return template("array_to_string(:l, :s)", l=texts, s=separator)
+    if separator.find(exp.Column) is None:  # a NULL separator is a NULL answer (DuckDB joins with '')
+        return template("CASE WHEN :s IS NULL THEN NULL ELSE array_to_string(:l, :s) END", l=texts, s=separator)
     return template(
-        "CASE WHEN :a IS NULL THEN NULL ELSE array_to_string(list_filter(:a, _c -> _c IS NOT NULL), :s) END",
-        s=arguments[0],
-        a=arguments[1],
+        "substr(list_reduce(list_prepend('', list_transform(:l, _e -> :s || _e)), (_x, _y) -> _x || _y), "
+        "length(:s) + 1)",
+        l=texts,
+        s=separator,
     )
 
 
