@@ -101,8 +101,14 @@ def _configure_logging() -> _RequestIdFilter:
     return request_filter
 
 
+# The hooks loaded from here (layer_pyarrow.py, no_dev_shm.py) stand in for C code that raises on AWS: their frames
+# would not be in Lambda's stack trace, so they are left out of it.
+_HOOKS_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _error(error_type: str, message: str, exc: BaseException | None = None, skip: int = 0) -> dict:
-    stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[skip:]) if exc is not None else []
+    frames = traceback.extract_tb(exc.__traceback__)[skip:] if exc is not None else []
+    stack = traceback.format_list([frame for frame in frames if not frame.filename.startswith(_HOOKS_DIR)])
     return {"errorMessage": message, "errorType": error_type, "stackTrace": stack}
 
 
