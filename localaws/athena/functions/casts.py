@@ -168,6 +168,8 @@ def cast_(node: exp.Cast) -> exp.Expression | None:
 def _row_cast(node: exp.Cast, source: exp.DataType) -> exp.Expression:
     """A ROW casts to a ROW field by field in order, whatever the names (DuckDB matches names); so does a JSON
     array (a JSON object matches the field names). DuckDB's unnamed TUPLE type casts by position."""
+    if source.this == T.JSON:  # a JSON value may be text here (CAST(x AS JSON) is kept as text)
+        node = type(node)(this=cast(cast(node.this, "VARCHAR"), "JSON"), to=node.to.copy())
     kinds = [field.args.get("kind") if isinstance(field, exp.ColumnDef) else field for field in node.to.expressions]
     tuple_type = exp.DataType.build(f"TUPLE({', '.join(kind.sql('duckdb') for kind in kinds)})", udt=True)
     by_position = type(node)(this=type(node)(this=node.this.copy(), to=tuple_type), to=node.to.copy())

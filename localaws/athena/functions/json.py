@@ -385,6 +385,9 @@ def cast_json(node: exp.Cast) -> exp.Expression | None:
     members = node.to.expressions[-1:] if node.to.this in (T.ARRAY, T.MAP) else []
     if is_json(source) and members and isinstance(members[0], exp.DataType) and members[0].this in (T.VARCHAR, T.TEXT):
         return type(node)(this=cast(call("trino_json_members_as_text", text(node.this)), "JSON"), to=node.to.copy())
+    if is_json(source) and node.to.this not in (T.JSON, T.STRUCT):
+        # a JSON value may be text here (CAST(x AS JSON) is kept as text): DuckDB casts its JSON type
+        return type(node)(this=cast(text(node.this), "JSON"), to=node.to.copy())
     return None
 
 
