@@ -5,6 +5,8 @@ Trino's answers do not depend on whether a value is a literal or a column of the
 type inference from literals, constant folding, a map or array that DuckDB knows the shape of. Each case's literals
 (found with sqlglot) become columns of one one-row Parquet file registered in Glue with the literal's Trino type, and
 the case must give the same text and type (or the same error name); NOT_SUPPORTED is the one allowed other outcome.
+Each case runs with all its literals moved, and, when it has two or more, with each one moved alone (a translation
+may depend on which arguments are constants).
 
 Moved to a column: integer, bigint, smallint, tinyint, double, real, decimal(p,s), varchar, boolean, date,
 timestamp(3), and arrays and maps of those (one element kind, keys not NULL).
@@ -63,6 +65,7 @@ class Value:
 class Rewritten:
     case: Case
     sql: str
+    id: str
     columns: dict[str, Value] = field(default_factory=dict)
 
 
@@ -178,25 +181,23 @@ def _skipped(node: exp.Expression) -> bool:
     return isinstance(node, (exp.DataType, exp.DataTypeParam, exp.Interval, exp.ParseJSON, exp.HexString))
 
 
-def rewrite(case: Case, number: int) -> Rewritten | None:
-    """The case with its literals as columns of `t`, or None if nothing moved (or it has a FROM)."""
+def rewrite(case: Case, number: int, only: int | None = None) -> tuple[Rewritten | None, int]:
+    """The case with its literals (or only the `only`-th movable one) as columns of `t`, and how many could move;
+    None if nothing moved (or it has a FROM)."""
     try:
         tree = dialect.parse(case.sql)
     except QueryFailed:
-        return None
+        return None, 0
     if tree.find(exp.From, exp.Subquery) or len([*tree.find_all(exp.Select)]) != 1:
-        return None
-    result = Rewritten(case, "")
-
-    def column(value: Value) -> exp.Column:
-        name = f"a{number}_{len(result.columns)}"
-        result.columns[name] = value
-        return exp.column(name)
+        return None, 0
+    suffix = "" if only is None else f"/{only}"
+    result = Rewritten(case, "", f"{case.family}:{case.line}{suffix}")
+    movable = 0
 
     def visit(node: exp.Expression) -> None:
+        nonlocal movable
         if _skipped(node):
             return
-        found = None
         if isinstance(node, exp.Map):
             found = _map(node, case.sql)
         elif isinstance(node, exp.Array):
@@ -204,7 +205,11 @@ def rewrite(case: Case, number: int) -> Rewritten | None:
         else:
             found = _scalar(node, case.sql)
         if found is not None:
-            node.replace(column(found))
+            if only is None or only == movable:
+                name = f"a{number}{suffix.replace('/', '_')}_{len(result.columns)}"
+                result.columns[name] = found
+                node.replace(exp.column(name))
+            movable += 1
             return
         if isinstance(node, exp.Cast) and _typed_literal(node, case.sql) and isinstance(node.this, exp.Literal):
             return  # a typed literal that cannot move stays whole
@@ -214,22 +219,34 @@ def rewrite(case: Case, number: int) -> Rewritten | None:
     for item in tree.expressions:
         visit(item)
     if not result.columns:
-        return None
+        return None, movable
     result.sql = tree.sql(dialect=dialect.Athena) + " FROM conformance_columns.t"
     if _called(case.sql) - _called(result.sql):
-        return None  # sqlglot wrote it back without a call (concat(x) -> x): no longer the same question
-    return result
+        return None, movable  # sqlglot wrote it back without a call (concat(x) -> x): no longer the same question
+    return result, movable
 
 
 def _called(sql: str) -> set[str]:
     return {name.lower() for name in re.findall(r"(\w+)\s*\(", sql)} - {"array", "map", "cast"}
 
 
-REWRITTEN = [r for n, case in enumerate(CASES) if (r := rewrite(case, n)) is not None]
+def _variants() -> list[Rewritten]:
+    """Every case with all its literals as columns, and (when it has two or more) with each one alone: a translation
+    may depend on which arguments are constant."""
+    variants = []
+    for number, case in enumerate(CASES):
+        every, movable = rewrite(case, number)
+        variants += [every] if every is not None else []
+        for only in range(movable if movable > 1 else 0):
+            variants.append(rewrite(case, number, only)[0])
+    return [v for v in variants if v is not None]
+
+
+REWRITTEN = _variants()
 
 
 @pytest.fixture(scope="module")
-def answers(localaws) -> dict[Case, tuple[str | None, str | None, str | None]]:
+def answers(localaws) -> dict[str, tuple[str | None, str | None, str | None]]:
     """(text, type, failure reason) of every rewritten case, over one one-row table holding every case's columns."""
     options = {"endpoint_url": localaws.endpoint, "region_name": "us-east-1"}
     options |= {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -272,11 +289,11 @@ def answers(localaws) -> dict[Case, tuple[str | None, str | None, str | None]]:
     for batch, query_id in started:
         execution = wait_for_query(athena, query_id)
         if execution["Status"]["State"] != "SUCCEEDED":
-            found |= {r.case: alone(r) for r in batch}
+            found |= {r.id: alone(r) for r in batch}
             continue
         columns, rows = result_rows(athena, query_id)
-        found |= {r.case: (rows[1][i], columns[i]["Type"], None) for i, r in enumerate(batch)}
-    found |= {r.case: alone(r) for r in REWRITTEN if r.case.error is not None}
+        found |= {r.id: (rows[1][i], columns[i]["Type"], None) for i, r in enumerate(batch)}
+    found |= {r.id: alone(r) for r in REWRITTEN if r.case.error is not None}
     return found
 
 
@@ -289,16 +306,14 @@ KNOWN = {
 
 
 def _marks(r: Rewritten) -> list:
-    known = KNOWN.get(f"{r.case.family}:{r.case.line}")
+    known = KNOWN.get(r.id)
     return [pytest.mark.xfail(reason=known, strict=True)] if known else []
 
 
-@pytest.mark.parametrize(
-    "rewritten", [pytest.param(r, marks=_marks(r), id=f"{r.case.family}:{r.case.line}") for r in REWRITTEN]
-)
+@pytest.mark.parametrize("rewritten", [pytest.param(r, marks=_marks(r), id=r.id) for r in REWRITTEN])
 def test_column_answers_as_literal(rewritten: Rewritten, answers) -> None:
     case = rewritten.case
-    text, type_name, failure = answers[case]
+    text, type_name, failure = answers[rewritten.id]
     if failure is not None and failure.startswith("NOT_SUPPORTED"):
         return  # refused, not answered differently
     if case.error is not None:
