@@ -42,6 +42,12 @@ PARQUET_COMPRESSION = "snappy"
 PARQUET_CODECS = ("snappy", "gzip", "none")  # what ETL_PARQUET_COMPRESSION may name
 SCHEMA_WRITE_ATTEMPTS = 8  # conditional-write retries of a schema record before giving up (transient)
 
+# How the catalog learns about new Parquet files (provision.py --catalog; docs/transform.md "The catalog updater"):
+# "partitions" registers a new dt= partition itself when the table and its schema are unchanged and crawls only a new
+# table or a changed schema; "crawler" crawls for every change, as the seed did.
+CATALOG_MODES = ("partitions", "crawler")
+DEFAULT_CATALOG_MODE = "partitions"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -50,6 +56,8 @@ class Settings:
     bucket: str = ""  # ETL_BUCKET: where processed/, quarantine/ and schemas/ live (default: the event's bucket)
     glue_database: str = ""  # ETL_GLUE_DATABASE: the catalog database holding one table per dataset
     crawler_name: str = ""  # ETL_CRAWLER_NAME: the crawler the crawler-trigger Lambda starts
+    catalog_mode: str = DEFAULT_CATALOG_MODE  # ETL_CATALOG_MODE: one of CATALOG_MODES
+    catalog_queue_url: str = ""  # ETL_CATALOG_QUEUE_URL: the queue of processed/ events the crawler trigger consumes
     default_dataset: str = DEFAULT_DATASET  # ETL_DEFAULT_DATASET
     compression: str = PARQUET_COMPRESSION  # ETL_PARQUET_COMPRESSION: one of PARQUET_CODECS
     log_level: str = "INFO"  # ETL_LOG_LEVEL
@@ -65,6 +73,8 @@ class Settings:
             bucket=env.get("ETL_BUCKET", ""),
             glue_database=env.get("ETL_GLUE_DATABASE", ""),
             crawler_name=env.get("ETL_CRAWLER_NAME", ""),
+            catalog_mode=catalog_mode(env.get("ETL_CATALOG_MODE", DEFAULT_CATALOG_MODE)),
+            catalog_queue_url=env.get("ETL_CATALOG_QUEUE_URL", ""),
             default_dataset=env.get("ETL_DEFAULT_DATASET", DEFAULT_DATASET),
             compression=parquet_compression(env.get("ETL_PARQUET_COMPRESSION", PARQUET_COMPRESSION)),
             log_level=env.get("ETL_LOG_LEVEL", "INFO"),
@@ -80,6 +90,8 @@ class Settings:
             "ETL_BUCKET": self.bucket,
             "ETL_GLUE_DATABASE": self.glue_database,
             "ETL_CRAWLER_NAME": self.crawler_name,
+            "ETL_CATALOG_MODE": self.catalog_mode,
+            "ETL_CATALOG_QUEUE_URL": self.catalog_queue_url,
             "ETL_DEFAULT_DATASET": self.default_dataset,
             "ETL_PARQUET_COMPRESSION": self.compression,
             "ETL_LOG_LEVEL": self.log_level,
@@ -100,3 +112,11 @@ def parquet_compression(name: str) -> str:
             f"{', '.join(PARQUET_CODECS)}"
         )
     return codec
+
+
+def catalog_mode(name: str) -> str:
+    """`name` if it is one of CATALOG_MODES (any case), else ValueError."""
+    mode = name.strip().lower()
+    if mode not in CATALOG_MODES:
+        raise ValueError(f"ETL_CATALOG_MODE={name!r}: expected one of {', '.join(CATALOG_MODES)}")
+    return mode
