@@ -21,10 +21,17 @@ from kit.errors import explain, script_boundary
 from kit.hints import next_steps
 from kit.narrate import CREATED, Narrator
 from kit.ownership import NotOwned
-from kit.provisioning import TRANSFORM_EPHEMERAL_STORAGE_MB, LayerNotFound, Provisioner, ProvisionOptions
+from kit.provisioning import (
+    TRANSFORM_EPHEMERAL_STORAGE_MB,
+    TRIGGER_TIMEOUT_S,
+    LayerNotFound,
+    Provisioner,
+    ProvisionOptions,
+)
 from kit.session import Clients, CredentialsMissing, check_credentials, endpoint, open_session
 from kit.stack import DEFAULT_REGION, DEFAULT_STACK, Stack, StackNameError, validate_stack_name
 from kit.waiting import WaitError
+from pipeline import config
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365)  # values CloudWatch Logs accepts (a subset)
 
@@ -39,8 +46,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "its input, so 1024 MB transforms a JSON file of about 90 MB in one piece (streaming formats stay near "
             "300 MB whatever their size), Lambda gives CPU in proportion to memory, and importing pandas + pyarrow "
             "takes about a second at 1024 MB but many at 128 MB; 300 s leaves room for a cold start and a large "
-            "file. The crawler trigger needs no pandas (it gets no layer) but waits for a running crawl to finish "
-            "before starting the next one, so it gets 256 MB / 300 s."
+            "file. The crawler trigger (the catalog updater) needs no pandas (it gets no layer) and never waits: it "
+            "takes batches of processed/ events from an SQS queue, one batch at a time, so 256 MB / 60 s is ample "
+            "(the queue's visibility timeout is 6x that). --catalog partitions (the default) registers a new dt "
+            "partition of an unchanged table itself and crawls only for a new table or a new column; --catalog "
+            "crawler crawls for every change. See docs/transform.md, 'The catalog updater'."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -54,7 +64,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--transform-memory", type=int, default=1024, help="transform function memory, MB")
     parser.add_argument("--transform-timeout", type=int, default=300, help="transform function timeout, seconds")
     parser.add_argument("--trigger-memory", type=int, default=256, help="crawler-trigger function memory, MB")
-    parser.add_argument("--trigger-timeout", type=int, default=300, help="crawler-trigger function timeout, seconds")
+    parser.add_argument(
+        "--trigger-timeout", type=int, default=TRIGGER_TIMEOUT_S, help="crawler-trigger function timeout, seconds"
+    )
+    parser.add_argument(
+        "--catalog",
+        default=config.DEFAULT_CATALOG_MODE,
+        choices=config.CATALOG_MODES,
+        help="how new Parquet files reach the Glue catalog: 'partitions' registers new partitions of unchanged tables "
+        "(BatchCreatePartition) and crawls only new tables and schema changes; 'crawler' crawls for every change",
+    )
     parser.add_argument(
         "--pandas-layer-arn",
         help="use this layer ARN instead of looking up the AWS SDK for pandas layer in SSM Parameter Store",
@@ -104,6 +123,7 @@ def options_from(args: argparse.Namespace) -> ProvisionOptions:
         pandas_layer_version=args.pandas_layer_version,
         athena_cutoff_mb=args.athena_cutoff_mb,
         log_retention_days=args.log_retention_days,
+        catalog_mode=args.catalog,
     )
 
 
@@ -116,7 +136,8 @@ def print_plan(provisioner: Provisioner, out: Callable[[str], None]) -> None:
         f"Settings: {options.runtime} {options.architecture}; transform {options.transform_memory_mb} MB / "
         f"{options.transform_timeout_s} s / /tmp {options.transform_ephemeral_storage_mb} MB; "
         f"crawler trigger {options.trigger_memory_mb} MB / "
-        f"{options.trigger_timeout_s} s; logs kept {options.log_retention_days} days; "
+        f"{options.trigger_timeout_s} s, catalog mode {options.catalog_mode}; "
+        f"logs kept {options.log_retention_days} days; "
         f"Athena cutoff {options.athena_cutoff_mb} MB per query."
     )
     out("Resources now:")
@@ -134,6 +155,11 @@ def print_summary(outputs: dict, narrator: Narrator, out: Callable[[str], None])
     out(f"  catalog     database {outputs['glue_database']}, crawler {outputs['crawler']}")
     out(f"  athena      workgroup {outputs['workgroup']}, results {outputs['athena_results']}")
     out(f"  dead letter {outputs['dlq']['url']}")
+    catalog = outputs["catalog"]
+    out(
+        f"  catalog     mode {catalog['mode']}, queue {catalog['queue']['url']} -> "
+        f"{outputs['functions']['crawler_trigger']['name']}"
+    )
 
 
 def _describe(narrator: Narrator) -> str | None:
@@ -158,11 +184,12 @@ def provision(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     out(f"Stack {args.stack} in {region} (region from {region_source}) on {target}.")
     clients = Clients(session)
     options = options_from(args)
-    narrator = Narrator(total=14, out=out)
+    narrator = Narrator(total=0, out=out)
     step = "checking who you are (sts:GetCallerIdentity)"
     try:
         account = clients.account()
         provisioner = Provisioner(clients, Stack(args.stack, account, region), options, narrator)
+        narrator.total = len(provisioner.steps())
         if args.dry_run:
             print_plan(provisioner, out)
             return 0

@@ -5,9 +5,9 @@
     .venv/bin/python teardown.py --all            # every stack of this kit in the account and region, found by tag
     .venv/bin/python teardown.py --dry-run        # list what would be deleted
 
-It mirrors provision in reverse (notifications, permissions, functions, logs, queue, crawler and its log stream,
-tables, database, workgroup, objects with every version, bucket, role policies, roles) and works from the stack
-name alone, so it still finds everything when the .stacks/<stack>.json outputs file is gone.
+It mirrors provision in reverse (notifications, permissions, queue mapping, functions, logs, queues, crawler and its
+log stream, tables, database, workgroup, objects with every version, bucket, role policies, roles) and works from the
+stack name alone, so it still finds everything when the .stacks/<stack>.json outputs file is gone.
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def confirmed(prompt: str, expected: str, ask: Callable[[str], str]) -> bool:
 
 
 def remove_stack(clients: Clients, stack: Stack, out: Callable[[str], None]) -> None:
-    narrator = Narrator(total=13, out=out)
+    narrator = Narrator(total=0, out=out)
     teardown = Teardown(clients, stack, narrator)
+    narrator.total = len(teardown.steps())
     out(f"Removing stack {stack.name} ({narrator.total} steps; each is safe to re-run).")
     try:
         teardown.run()

@@ -50,10 +50,11 @@ def survey(clients: Clients, stack: Stack) -> dict[str, Resource]:
         s3.get_bucket_tags(c.s3, stack.bucket) if bucket_exists else None,
         adoptable_untagged=bucket_exists and s3.is_bucket_empty(c.s3, stack.bucket),
     )
-    add(
-        queue_label(stack),
-        _tags_if_exists(lambda: sqs.get_queue_url(c.sqs, stack.dlq), lambda u: sqs.list_queue_tags(c.sqs, u)),
-    )
+    for queue in stack.queues:
+        add(
+            queue_label(queue),
+            _tags_if_exists(lambda q=queue: sqs.get_queue_url(c.sqs, q), lambda u: sqs.list_queue_tags(c.sqs, u)),
+        )
     for function in stack.functions:
         name = stack.log_group(function)
         add(
@@ -128,8 +129,8 @@ def bucket_label(stack: Stack) -> str:
     return f"bucket s3://{stack.bucket}"
 
 
-def queue_label(stack: Stack) -> str:
-    return f"queue {stack.dlq}"
+def queue_label(queue: str) -> str:
+    return f"queue {queue}"
 
 
 def log_group_label(name: str) -> str:

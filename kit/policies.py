@@ -112,13 +112,60 @@ def transform_policy(stack: Stack) -> Document:
     }
 
 
-def crawler_trigger_policy(stack: Stack) -> Document:
+# What Lambda's SQS event source mapping calls with the function's role, plus the trigger's own
+# ChangeMessageVisibility (a message a running crawl does not cover comes back in seconds):
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html (execution role permissions)
+CATALOG_QUEUE_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+]
+FAST_PATH_GLUE_ACTIONS = ["glue:GetTable", "glue:BatchCreatePartition"]
+
+
+def _catalog_tables(stack: Stack) -> list[str]:
+    """Glue authorizes a table call on the catalog, the database and the table alike."""
+    return [
+        stack.arn("glue", "catalog"),
+        stack.arn("glue", f"database/{stack.glue_database}"),
+        stack.arn("glue", f"table/{stack.glue_database}/*"),
+    ]
+
+
+def crawler_trigger_policy(stack: Stack, catalog_mode: str = config.DEFAULT_CATALOG_MODE) -> Document:
+    """The catalog updater: its crawler, its queue, and (fast path only) the tables and the schema records."""
+    statements = [
+        _statement("StartOwnCrawler", ["glue:StartCrawler", "glue:GetCrawler"], [stack.crawler_arn]),
+        _statement("ConsumeCatalogQueue", CATALOG_QUEUE_ACTIONS, [stack.catalog_queue_arn]),
+        _own_log_group(stack, stack.crawler_trigger_function),
+    ]
+    if catalog_mode == "partitions":
+        statements[1:1] = [
+            _statement("RegisterPartitions", FAST_PATH_GLUE_ACTIONS, _catalog_tables(stack)),
+            _statement("ReadSchemaRecords", ["s3:GetObject"], [stack.prefix_arn(config.SCHEMAS_PREFIX)]),
+            _list_bucket_for_missing_keys(stack),
+        ]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def catalog_queue_policy(stack: Stack) -> Document:
+    """The catalog queue's resource policy: only S3, only for this bucket in this account, may send to it.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html"""
     return {
         "Version": VERSION,
         "Statement": [
-            _statement("StartOwnCrawler", ["glue:StartCrawler", "glue:GetCrawler"], [stack.crawler_arn]),
-            _own_log_group(stack, stack.crawler_trigger_function),
-            _dead_letter_queue(stack),
+            {
+                "Sid": "S3SendsProcessedEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": stack.catalog_queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": stack.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            }
         ],
     }
 
@@ -148,11 +195,7 @@ def crawler_policy(stack: Stack) -> Document:
             _statement(
                 "CatalogOfOwnDatabase",
                 GLUE_CATALOG_ACTIONS,
-                [
-                    stack.arn("glue", "catalog"),
-                    stack.arn("glue", f"database/{stack.glue_database}"),
-                    stack.arn("glue", f"table/{stack.glue_database}/*"),
-                ],
+                _catalog_tables(stack),
             ),
             _statement("ReadProcessed", ["s3:GetObject"], [stack.prefix_arn(config.PROCESSED_PREFIX)]),
             _list_prefix(stack, config.PROCESSED_PREFIX),
@@ -168,11 +211,13 @@ def crawler_policy(stack: Stack) -> Document:
     }
 
 
-def role_documents(stack: Stack) -> dict[str, tuple[Document, Document]]:
+def role_documents(
+    stack: Stack, catalog_mode: str = config.DEFAULT_CATALOG_MODE
+) -> dict[str, tuple[Document, Document]]:
     """purpose -> (trust policy, inline permissions policy)."""
     return {
         "transform": (lambda_trust_policy(stack), transform_policy(stack)),
-        "crawler-trigger": (lambda_trust_policy(stack), crawler_trigger_policy(stack)),
+        "crawler-trigger": (lambda_trust_policy(stack), crawler_trigger_policy(stack, catalog_mode)),
         "crawler": (glue_trust_policy(stack), crawler_policy(stack)),
     }
 

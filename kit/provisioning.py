@@ -6,21 +6,24 @@ Steps, in order:
   2. package pipeline/ (code only, in memory)
   3. bucket, with Block Public Access, BucketOwnerEnforced, SSE-S3, a TLS-only policy, results lifecycle, tags
   4. dead-letter queue for failed asynchronous events
-  5. log groups /aws/lambda/<function>, with retention
-  6. IAM roles with least-privilege inline policies
-  7. Glue database
-  8. Glue crawler over processed/
-  9. transform function, with its asynchronous invocation settings
- 10. crawler-trigger function, likewise
- 11. S3's permission to invoke both functions
- 12. the bucket notification configuration, in one call
- 13. Athena workgroup
- 14. the outputs file .stacks/<stack>.json
+  5. catalog queue (S3 sends it processed/*.parquet events; its policy lets only this bucket send) and its
+     dead-letter queue
+  6. log groups /aws/lambda/<function>, with retention
+  7. IAM roles with least-privilege inline policies
+  8. Glue database
+  9. Glue crawler over processed/
+ 10. transform function, with its asynchronous invocation settings
+ 11. crawler-trigger function (the catalog updater), reserved concurrency 1
+ 12. its event source mapping from the catalog queue (batching window, partial batch responses)
+ 13. S3's permission to invoke the transform
+ 14. the bucket notification configuration, in one call: raw/ -> transform, processed/*.parquet -> catalog queue
+ 15. Athena workgroup
+ 16. the outputs file .stacks/<stack>.json
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,28 @@ TRANSFORM_EPHEMERAL_STORAGE_MB = 2048
 LAMBDA_DEFAULT_EPHEMERAL_STORAGE_MB = 512
 
 
+# The catalog updater (docs/transform.md, "The catalog updater"): it never waits, so a minute is ample for a batch
+# (a few Glue calls, one ChangeMessageVisibilityBatch per 10 retried messages); the catalog queue's visibility timeout
+# is 6x that, as Lambda's SQS guide asks (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+TRIGGER_TIMEOUT_S = 60
+VISIBILITY_TIMEOUT_FACTOR = 6
+# The batching window gathers a burst into a few invocations (0-300 s; a batch over 10 messages needs >= 1 s); 5 s
+# keeps a file's partition queryable within seconds while a burst of 1,000 files makes a handful of batches. A
+# batch of 1,000 S3 events is ~1.5 MB, within the 6 MB invocation payload:
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
+CATALOG_BATCH_SIZE = 1000
+CATALOG_BATCH_WINDOW_S = 5
+# A message waiting for a crawl is received again every 2-60 s (catalog_plan.retry_delay_s), and a throttled
+# batch counts a receive too: 100 receives are more than an hour of a crawler that stays busy. Only then does the
+# message go to the catalog dead-letter queue.
+CATALOG_MAX_RECEIVE_COUNT = 100
+TRIGGER_RESERVED_CONCURRENCY = 1  # one catalog writer at a time
+# Without reserved concurrency (an account with a quota of 10 can reserve none), the mapping's maximum concurrency
+# (minimum 2) bounds the trigger instead, so it never takes more than 2 of the account's 10 executions:
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+FALLBACK_MAXIMUM_CONCURRENCY = 2
+
+
 class LayerNotFound(RuntimeError):
     """No AWS SDK for pandas layer is published for this region, runtime and architecture."""
 
@@ -59,13 +84,17 @@ class ProvisionOptions:
     transform_timeout_s: int = 300
     transform_ephemeral_storage_mb: int = TRANSFORM_EPHEMERAL_STORAGE_MB
     trigger_memory_mb: int = 256
-    trigger_timeout_s: int = 300
+    trigger_timeout_s: int = TRIGGER_TIMEOUT_S
     pandas_layer_arn: str | None = None
     pandas_layer_version: str = ssm.DEFAULT_PANDAS_LAYER_VERSION
     athena_cutoff_mb: int = 1024
     log_retention_days: int = 7
     async_retries: int = 2
     async_max_event_age_s: int = 3600
+    catalog_mode: str = config.DEFAULT_CATALOG_MODE  # "partitions" (fast path) or "crawler" (a crawl per change)
+    catalog_batch_size: int = CATALOG_BATCH_SIZE
+    catalog_batch_window_s: int = CATALOG_BATCH_WINDOW_S
+    catalog_max_receive_count: int = CATALOG_MAX_RECEIVE_COUNT
     source_dir: Path | None = None  # default: the repository's pipeline/
 
 
@@ -75,25 +104,22 @@ def notification_rule_prefix(stack: Stack) -> str:
 
 def notification_rules(stack: Stack) -> list[dict]:
     """Every object created or removed under raw/ -> transform (no suffix filter: the transform decides what it can
-    read and quarantines the rest); processed/*.parquet created -> crawler trigger."""
+    read and quarantines the rest); processed/*.parquet created -> the catalog queue (the crawler trigger's)."""
     prefix = notification_rule_prefix(stack)
-    rules = [
+    return [
         s3.lambda_notification(
             f"{prefix}raw",
             stack.function_arn(stack.transform_function),
             config.RAW_PREFIX,
             events=config.RAW_EVENTS,
-        )
-    ]
-    rules.append(
-        s3.lambda_notification(
+        ),
+        s3.queue_notification(
             f"{prefix}processed{config.PARQUET_SUFFIX}",
-            stack.function_arn(stack.crawler_trigger_function),
+            stack.catalog_queue_arn,
             config.PROCESSED_PREFIX,
             config.PARQUET_SUFFIX,
-        )
-    )
-    return rules
+        ),
+    ]
 
 
 def permission_statement_id(stack: Stack) -> str:
@@ -109,6 +135,9 @@ class Provisioner:
     layer_arn: str = ""
     package: Package | None = None
     dlq: tuple[str, str] = ("", "")
+    catalog_queue: tuple[str, str] = ("", "")
+    catalog_dlq: tuple[str, str] = ("", "")
+    reserved_concurrency: int | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
 
     # --- the plan ---------------------------------------------------------------------------------------------
@@ -119,6 +148,7 @@ class Provisioner:
             ("Packaging pipeline/ (code only)", self.package_code),
             (f"Creating the bucket {stack.bucket}", self.create_bucket),
             (f"Creating the dead-letter queue {stack.dlq}", self.create_dlq),
+            (f"Creating the catalog queue {stack.catalog_queue} and {stack.catalog_dlq}", self.create_catalog_queue),
             (f"Creating the log groups ({self.options.log_retention_days}-day retention)", self.create_log_groups),
             ("Creating the IAM roles (least privilege)", self.create_roles),
             (f"Creating the Glue database {stack.glue_database}", self.create_database),
@@ -131,7 +161,8 @@ class Provisioner:
                 f"Creating the function {stack.crawler_trigger_function} (waits until Active)",
                 self.create_crawler_trigger,
             ),
-            ("Allowing S3 to invoke the functions", self.allow_s3_invoke),
+            (f"Mapping {stack.catalog_queue} to {stack.crawler_trigger_function}", self.map_catalog_queue),
+            (f"Allowing S3 to invoke {stack.transform_function}", self.allow_s3_invoke),
             (f"Writing the notification configuration of {stack.bucket}", self.configure_notifications),
             (f"Creating the Athena workgroup {stack.workgroup}", self.create_workgroup),
             ("Writing the outputs file", self.write_outputs),
@@ -189,6 +220,25 @@ class Provisioner:
         self.dlq, outcome = sqs.ensure_queue(self.clients.sqs, self.stack.dlq, tags=self.stack.tags)
         self.narrator.result(self.stack.dlq, outcome)
 
+    def create_catalog_queue(self) -> None:
+        stack, options = self.stack, self.options
+        self.catalog_dlq, outcome = sqs.ensure_queue(self.clients.sqs, stack.catalog_dlq, tags=stack.tags)
+        self.narrator.result(stack.catalog_dlq, outcome)
+        attributes = sqs.catalog_queue_attributes(
+            visibility_timeout_s=VISIBILITY_TIMEOUT_FACTOR * options.trigger_timeout_s,
+            dlq_arn=self.catalog_dlq[1] or stack.catalog_dlq_arn,
+            max_receive_count=options.catalog_max_receive_count,
+            policy=policies.catalog_queue_policy(stack),
+        )
+        self.catalog_queue, outcome = sqs.ensure_queue(
+            self.clients.sqs, stack.catalog_queue, tags=stack.tags, attributes=attributes
+        )
+        self.narrator.result(
+            f"{stack.catalog_queue} (visibility {attributes['VisibilityTimeout']} s, to {stack.catalog_dlq} after "
+            f"{options.catalog_max_receive_count} receives; only s3://{stack.bucket} may send)",
+            outcome,
+        )
+
     def create_log_groups(self) -> None:
         for function in self.stack.functions:
             name = self.stack.log_group(function)
@@ -199,7 +249,7 @@ class Provisioner:
 
     def create_roles(self) -> None:
         stack = self.stack
-        for purpose, (trust, permissions) in policies.role_documents(stack).items():
+        for purpose, (trust, permissions) in policies.role_documents(stack, self.options.catalog_mode).items():
             role = stack.role_name(purpose)
             _, outcome = iam.ensure_role(
                 self.clients.iam,
@@ -250,6 +300,8 @@ class Provisioner:
         timeout: int,
         layers: tuple[str, ...],
         ephemeral_storage_mb: int = LAMBDA_DEFAULT_EPHEMERAL_STORAGE_MB,
+        environment: dict[str, str] | None = None,
+        asynchronous: bool = True,
     ) -> None:
         stack = self.stack
         spec = lambda_.FunctionSpec(
@@ -260,7 +312,7 @@ class Provisioner:
             architecture=self.options.architecture,
             memory_mb=memory,
             timeout_s=timeout,
-            environment=stack.lambda_settings().as_env(),
+            environment=environment or stack.lambda_settings().as_env(),
             layers=layers,
             description=f"serverless-etl-kit stack {stack.name}: {purpose}",
             tags=stack.tags,
@@ -270,6 +322,11 @@ class Provisioner:
             self.clients.lambda_, spec, self.package.zip_bytes, self.package.code_sha256
         )
         self.narrator.result(f"{name} ({memory} MB, {timeout} s, /tmp {ephemeral_storage_mb} MB)", outcome)
+        if not asynchronous:  # invoked by its event source mapping only: no async settings (an older stack's go)
+            deleted = lambda_.delete_function_event_invoke_config_if_exists(self.clients.lambda_, name)
+            if deleted:
+                self.narrator.result(f"{name} async invocation config (no longer invoked asynchronously)", "deleted")
+            return
         _, outcome = lambda_.ensure_function_event_invoke_config(
             self.clients.lambda_,
             name,
@@ -291,28 +348,74 @@ class Provisioner:
             ephemeral_storage_mb=options.transform_ephemeral_storage_mb,
         )
 
+    def trigger_settings(self) -> config.Settings:
+        return replace(
+            self.stack.lambda_settings(),
+            catalog_mode=self.options.catalog_mode,
+            catalog_queue_url=self.catalog_queue[0],
+        )
+
     def create_crawler_trigger(self) -> None:
-        options = self.options
+        options, name = self.options, self.stack.crawler_trigger_function
         self._create_function(
-            self.stack.crawler_trigger_function,
+            name,
             CRAWLER_TRIGGER_HANDLER,
             "crawler-trigger",
             options.trigger_memory_mb,
             options.trigger_timeout_s,
-            layers=(),  # it only calls Glue through boto3, which the runtime provides
+            layers=(),  # it only calls Glue, S3 and SQS through boto3, which the runtime provides
+            environment=self.trigger_settings().as_env(),
+            asynchronous=False,
+        )
+        self.reserved_concurrency, outcome = lambda_.ensure_function_concurrency(
+            self.clients.lambda_, name, TRIGGER_RESERVED_CONCURRENCY
+        )
+        fallback = (
+            "" if self.reserved_concurrency else f"; the queue mapping allows {FALLBACK_MAXIMUM_CONCURRENCY} instead"
+        )
+        self.narrator.result(f"{name} reserved concurrency {TRIGGER_RESERVED_CONCURRENCY}", outcome + fallback)
+
+    def mapping_settings(self) -> dict[str, Any]:
+        options = self.options
+        settings: dict[str, Any] = {
+            "BatchSize": options.catalog_batch_size,
+            "MaximumBatchingWindowInSeconds": options.catalog_batch_window_s,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        }
+        if self.reserved_concurrency is None:
+            settings["ScalingConfig"] = {"MaximumConcurrency": FALLBACK_MAXIMUM_CONCURRENCY}
+        return settings
+
+    def map_catalog_queue(self) -> None:
+        stack, settings = self.stack, self.mapping_settings()
+        _, outcome = lambda_.ensure_event_source_mapping(
+            self.clients.lambda_,
+            stack.crawler_trigger_function,
+            self.catalog_queue[1] or stack.catalog_queue_arn,
+            settings=settings,
+            tags=stack.tags,
+        )
+        self.narrator.result(
+            f"{stack.catalog_queue} -> {stack.crawler_trigger_function} (batches of up to {settings['BatchSize']}, "
+            f"window {settings['MaximumBatchingWindowInSeconds']} s, partial batch responses)",
+            outcome,
         )
 
     def allow_s3_invoke(self) -> None:
         stack = self.stack
-        for function in stack.functions:
-            _, outcome = lambda_.ensure_s3_invoke_permission(
-                self.clients.lambda_,
-                function,
-                statement_id=permission_statement_id(stack),
-                bucket_arn=stack.bucket_arn,
-                account=stack.account,
-            )
-            self.narrator.result(f"s3.amazonaws.com may invoke {function}", outcome)
+        _, outcome = lambda_.ensure_s3_invoke_permission(
+            self.clients.lambda_,
+            stack.transform_function,
+            statement_id=permission_statement_id(stack),
+            bucket_arn=stack.bucket_arn,
+            account=stack.account,
+        )
+        self.narrator.result(f"s3.amazonaws.com may invoke {stack.transform_function}", outcome)
+        # an older stack let S3 invoke the crawler trigger directly; its events now go through the catalog queue
+        if lambda_.remove_permission_if_exists(
+            self.clients.lambda_, stack.crawler_trigger_function, permission_statement_id(stack)
+        ):
+            self.narrator.result(f"s3.amazonaws.com may invoke {stack.crawler_trigger_function}", "deleted")
 
     def configure_notifications(self) -> None:
         stack = self.stack
@@ -322,7 +425,7 @@ class Provisioner:
         )
         self.narrator.result(
             f"raw/* (every object, on upload and on delete) -> {stack.transform_function}; "
-            f"processed/*{config.PARQUET_SUFFIX} -> {stack.crawler_trigger_function}",
+            f"processed/*{config.PARQUET_SUFFIX} -> {stack.catalog_queue}",
             outcome,
         )
 
@@ -343,7 +446,16 @@ class Provisioner:
         )
 
     def write_outputs(self) -> None:
-        self.outputs = build_outputs(self.stack, endpoint=endpoint(), dlq_url=self.dlq[0], layer_arn=self.layer_arn)
+        stack = self.stack
+        catalog = {
+            "mode": self.options.catalog_mode,
+            "queue": {"name": stack.catalog_queue, "url": self.catalog_queue[0], "arn": stack.catalog_queue_arn},
+            "dlq": {"name": stack.catalog_dlq, "url": self.catalog_dlq[0], "arn": stack.catalog_dlq_arn},
+            "reserved_concurrency": self.reserved_concurrency,
+        }
+        self.outputs = build_outputs(
+            stack, endpoint=endpoint(), dlq_url=self.dlq[0], layer_arn=self.layer_arn, extra={"catalog": catalog}
+        )
         path = save_outputs(self.outputs)
         self.narrator.result(str(path), "written")
 
@@ -353,8 +465,8 @@ class Provisioner:
         c, stack = self.clients, self.stack
         rows = [
             (f"bucket s3://{stack.bucket}", s3.head_bucket(c.s3, stack.bucket)),
-            (f"dead-letter queue {stack.dlq}", sqs.get_queue_url(c.sqs, stack.dlq) is not None),
         ]
+        rows += [(f"queue {queue}", sqs.get_queue_url(c.sqs, queue) is not None) for queue in stack.queues]
         rows += [
             (f"log group {stack.log_group(f)}", logs.get_log_group(c.logs, stack.log_group(f)) is not None)
             for f in stack.functions

@@ -150,6 +150,28 @@ class Stack:
     def dlq_arn(self) -> str:
         return self.arn("sqs", self.dlq)
 
+    @property
+    def catalog_queue(self) -> str:
+        """S3 sends processed/*.parquet events here; the crawler trigger consumes them in batches."""
+        return f"{self.name}-catalog"
+
+    @property
+    def catalog_queue_arn(self) -> str:
+        return self.arn("sqs", self.catalog_queue)
+
+    @property
+    def catalog_dlq(self) -> str:
+        """Where a catalog message goes after too many receives (the catalog queue's redrive policy)."""
+        return f"{self.name}-catalog-dlq"
+
+    @property
+    def catalog_dlq_arn(self) -> str:
+        return self.arn("sqs", self.catalog_dlq)
+
+    @property
+    def queues(self) -> tuple[str, str, str]:
+        return (self.dlq, self.catalog_queue, self.catalog_dlq)
+
     # --- Glue, Athena -------------------------------------------------------------------------------------------
     @property
     def glue_database(self) -> str:

@@ -4,19 +4,20 @@ Only the stack's own resources are deleted: one that has the stack's name but no
 someone else, or AWS's own, like Athena's `primary` workgroup) is left alone and reported (kit/ownership.py).
 
 Steps, in order:
-  1. the kit's rules in the bucket notification configuration
+  1. the kit's rules in the bucket notification configuration (raw/ -> transform, processed/ -> catalog queue)
   2. S3's permission to invoke the functions
-  3. the functions and their asynchronous invocation configs
-  4. their log groups
-  5. the dead-letter queue
-  6. the crawler (stopped first if running) and its log stream in /aws-glue/crawlers
-  7. the Glue tables and partitions the crawler made
-  8. the Glue database
-  9. the Athena workgroup, recursively (its saved queries and history)
- 10. every object in the bucket, with every version and delete marker
- 11. the bucket
- 12. the roles' policies
- 13. the roles
+  3. the catalog queue's event source mapping
+  4. the functions, their asynchronous invocation configs and reserved concurrency
+  5. their log groups
+  6. the queues: the catalog queue, its dead-letter queue, the dead-letter queue
+  7. the crawler (stopped first if running) and its log stream in /aws-glue/crawlers
+  8. the Glue tables and partitions the crawler (and the catalog updater) made
+  9. the Glue database
+ 10. the Athena workgroup, recursively (its saved queries and history)
+ 11. every object in the bucket, with every version and delete marker
+ 12. the bucket
+ 13. the roles' policies
+ 14. the roles
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ class Teardown:
         return [
             (f"Removing the notification rules of {stack.bucket}", self.remove_notifications),
             ("Removing S3's permission to invoke the functions", self.remove_permissions),
-            ("Deleting the functions and their async invocation configs", self.delete_functions),
+            (f"Removing the mapping of {stack.catalog_queue} to {stack.crawler_trigger_function}", self.unmap_queue),
+            ("Deleting the functions, their async invocation configs and concurrency", self.delete_functions),
             ("Deleting the log groups", self.delete_log_groups),
-            (f"Deleting the dead-letter queue {stack.dlq}", self.delete_dlq),
+            (f"Deleting the queues {', '.join(stack.queues)}", self.delete_queues),
             (f"Deleting the crawler {stack.crawler} and its log stream", self.delete_crawler),
             (f"Deleting the tables and partitions of {stack.glue_database}", self.delete_tables),
             (f"Deleting the Glue database {stack.glue_database}", self.delete_database),
@@ -104,12 +106,23 @@ class Teardown:
             )
             self.narrator.result(f"{function} permission {permission_statement_id(self.stack)}", _outcome(deleted))
 
+    def unmap_queue(self) -> None:
+        function = self.stack.crawler_trigger_function
+        if not self._mine(ownership.function_label(function)):
+            return
+        deleted = lambda_.delete_event_source_mapping_if_exists(
+            self.clients.lambda_, function, self.stack.catalog_queue_arn
+        )
+        self.narrator.result(f"{self.stack.catalog_queue} -> {function}", _outcome(deleted))
+
     def delete_functions(self) -> None:
         for function in self.stack.functions:
             if not self._mine(ownership.function_label(function)):
                 continue
             deleted = lambda_.delete_function_event_invoke_config_if_exists(self.clients.lambda_, function)
             self.narrator.result(f"{function} async invocation config", _outcome(deleted))
+            deleted = lambda_.delete_function_concurrency_if_exists(self.clients.lambda_, function)
+            self.narrator.result(f"{function} reserved concurrency", _outcome(deleted))
             self.narrator.result(function, _outcome(lambda_.delete_function_if_exists(self.clients.lambda_, function)))
 
     def delete_log_groups(self) -> None:
@@ -118,10 +131,10 @@ class Teardown:
             if self._mine(ownership.log_group_label(name)):
                 self.narrator.result(name, _outcome(logs.delete_log_group_if_exists(self.clients.logs, name)))
 
-    def delete_dlq(self) -> None:
-        if not self._mine(ownership.queue_label(self.stack)):
-            return
-        self.narrator.result(self.stack.dlq, _outcome(sqs.delete_queue_if_exists(self.clients.sqs, self.stack.dlq)))
+    def delete_queues(self) -> None:
+        for queue in self.stack.queues:
+            if self._mine(ownership.queue_label(queue)):
+                self.narrator.result(queue, _outcome(sqs.delete_queue_if_exists(self.clients.sqs, queue)))
 
     def delete_crawler(self) -> None:
         if not self._mine(ownership.crawler_label(self.stack)):
@@ -192,8 +205,14 @@ class Teardown:
             for f in stack.functions
             if logs.get_log_group(c.logs, stack.log_group(f)) is not None
         ]
-        if sqs.get_queue_url(c.sqs, stack.dlq) is not None:
-            found.append(f"queue {stack.dlq}")
+        found += [ownership.queue_label(q) for q in stack.queues if sqs.get_queue_url(c.sqs, q) is not None]
+        mapping = lambda_.get_function(c.lambda_, stack.crawler_trigger_function) and lambda_.get_event_source_mapping(
+            c.lambda_, stack.crawler_trigger_function, stack.catalog_queue_arn
+        )
+        if mapping:
+            found.append(
+                f"event source mapping {mapping['UUID']} ({stack.catalog_queue} -> {stack.crawler_trigger_function})"
+            )
         if glue.get_crawler(c.glue, stack.crawler) is not None:
             found.append(f"crawler {stack.crawler}")
         if logs.get_log_stream(c.logs, GLUE_CRAWLER_LOG_GROUP, stack.crawler) is not None:

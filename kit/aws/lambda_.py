@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from kit.aws import error_message, has_code, is_subset
 from kit.narrate import CREATED, UNCHANGED, updated
-from kit.waiting import retry_while
+from kit.waiting import retry_while, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -215,4 +215,95 @@ def delete_function_if_exists(lam, name: str) -> bool:
     if get_function(lam, name) is None:
         return False
     lam.delete_function(FunctionName=name)
+    return True
+
+
+# --- the SQS event source mapping and reserved concurrency ----------------------------------------------------------
+QUEUE_ROLE_NOT_READY = "does not have permissions"  # the role's sqs:ReceiveMessage not yet visible (P4)
+UNRESERVED_MINIMUM = "below its minimum value"  # the account keeps this much unreserved (10 on a new account)
+
+
+def get_event_source_mapping(lam, name: str, source_arn: str) -> dict | None:
+    """The mapping from `source_arn` (a queue) to the function, or None."""
+    found = lam.list_event_source_mappings(FunctionName=name, EventSourceArn=source_arn)["EventSourceMappings"]
+    return found[0] if found else None
+
+
+def _mapping_state(lam, uuid: str) -> str:
+    try:
+        return lam.get_event_source_mapping(UUID=uuid)["State"]
+    except ClientError as error:
+        if has_code(error, "ResourceNotFoundException"):
+            return "Deleted"
+        raise
+
+
+def ensure_event_source_mapping(
+    lam, name: str, source_arn: str, *, settings: dict, tags: dict[str, str]
+) -> tuple[dict, str]:
+    """The function polls the queue with `settings` (BatchSize, MaximumBatchingWindowInSeconds,
+    FunctionResponseTypes, ScalingConfig...); waits until the mapping is Enabled. Lambda checks on creation that the
+    function's role may receive from the queue and that the function timeout is within the queue's visibility timeout:
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"""
+    current = get_event_source_mapping(lam, name, source_arn)
+    if current is None:
+        created = retry_while(
+            lambda: lam.create_event_source_mapping(
+                FunctionName=name, EventSourceArn=source_arn, Enabled=True, Tags=tags, **settings
+            ),
+            is_transient=_propagating(QUEUE_ROLE_NOT_READY),
+            what=f"map the queue to {name}",
+        )
+        wait_until(lambda: _mapping_state(lam, created["UUID"]), what=f"mapping to {name}", success={"Enabled"})
+        return created, CREATED
+    wanted = dict(settings)
+    differences = [key for key in wanted if not is_subset(wanted[key], current.get(key))]
+    if current.get("State") == "Disabled":  # the mapping reports State, not Enabled
+        wanted["Enabled"] = True
+        differences.append("Enabled")
+    if not differences:
+        return current, UNCHANGED
+    wait_until(lambda: _mapping_state(lam, current["UUID"]), what=f"mapping to {name}", success={"Enabled", "Disabled"})
+    lam.update_event_source_mapping(UUID=current["UUID"], FunctionName=name, **{k: wanted[k] for k in differences})
+    wait_until(lambda: _mapping_state(lam, current["UUID"]), what=f"mapping to {name}", success={"Enabled"})
+    return current, updated(*differences)
+
+
+def delete_event_source_mapping_if_exists(lam, name: str, source_arn: str) -> bool:
+    """Deletes the mapping and waits until it is gone (it passes through Deleting)."""
+    if get_function(lam, name) is None:
+        return False
+    current = get_event_source_mapping(lam, name, source_arn)
+    if current is None:
+        return False
+    lam.delete_event_source_mapping(UUID=current["UUID"])
+    wait_until(lambda: _mapping_state(lam, current["UUID"]), what=f"mapping to {name} deleted", success={"Deleted"})
+    return True
+
+
+def get_function_concurrency(lam, name: str) -> int | None:
+    """The function's reserved concurrency, or None when it has none."""
+    return lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+
+
+def ensure_function_concurrency(lam, name: str, reserved: int) -> tuple[int | None, str]:
+    """Reserve `reserved` concurrent executions (also their maximum). (None, reason) when the account cannot spare
+    them: AWS keeps at least 10 unreserved, so an account whose quota is 10 (new accounts) can reserve nothing
+    (InvalidParameterValueException "...decreases account's UnreservedConcurrentExecution below its minimum value"):
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"""
+    if get_function_concurrency(lam, name) == reserved:
+        return reserved, UNCHANGED
+    try:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+    except ClientError as error:
+        if has_code(error, "InvalidParameterValueException") and UNRESERVED_MINIMUM in error_message(error):
+            return None, f"not reserved: {error_message(error)}"
+        raise
+    return reserved, CREATED
+
+
+def delete_function_concurrency_if_exists(lam, name: str) -> bool:
+    if get_function(lam, name) is None or get_function_concurrency(lam, name) is None:
+        return False
+    lam.delete_function_concurrency(FunctionName=name)
     return True

@@ -149,28 +149,48 @@ def ensure_bucket(
 
 
 # --- notifications ------------------------------------------------------------------------------------------------
+# The kinds of destination a notification configuration holds, and the key naming each one's ARN.
+DESTINATIONS = {
+    "LambdaFunctionConfigurations": "LambdaFunctionArn",
+    "QueueConfigurations": "QueueArn",
+    "TopicConfigurations": "TopicArn",
+}
+
+
+def _filter(prefix: str, suffix: str) -> dict:
+    rules = [{"Name": "prefix", "Value": prefix}] + ([{"Name": "suffix", "Value": suffix}] if suffix else [])
+    return {"Key": {"FilterRules": rules}}
+
+
 def lambda_notification(
     rule_id: str, function_arn: str, prefix: str, suffix: str = "", events: tuple[str, ...] = ("s3:ObjectCreated:*",)
 ) -> dict:
     """One LambdaFunctionConfiguration; an empty suffix is left out (S3 then matches the prefix alone)."""
-    rules = [{"Name": "prefix", "Value": prefix}] + ([{"Name": "suffix", "Value": suffix}] if suffix else [])
-    return {
-        "Id": rule_id,
-        "LambdaFunctionArn": function_arn,
-        "Events": list(events),
-        "Filter": {"Key": {"FilterRules": rules}},
-    }
+    return {"Id": rule_id, "LambdaFunctionArn": function_arn, "Events": list(events), "Filter": _filter(prefix, suffix)}
+
+
+def queue_notification(
+    rule_id: str, queue_arn: str, prefix: str, suffix: str = "", events: tuple[str, ...] = ("s3:ObjectCreated:*",)
+) -> dict:
+    """One QueueConfiguration (the queue's policy must let s3.amazonaws.com send, or S3 refuses the configuration)."""
+    return {"Id": rule_id, "QueueArn": queue_arn, "Events": list(events), "Filter": _filter(prefix, suffix)}
+
+
+def _kind(rule: dict) -> str:
+    return next(kind for kind, arn_key in DESTINATIONS.items() if arn_key in rule)
 
 
 def _normalized(rule: dict) -> tuple:
     # S3 answers filter names as "Prefix"/"Suffix" whatever case was sent.
     rules = rule.get("Filter", {}).get("Key", {}).get("FilterRules", [])
     filters = tuple(sorted((item["Name"].lower(), item["Value"]) for item in rules))
-    return (rule.get("Id"), rule.get("LambdaFunctionArn"), tuple(sorted(rule.get("Events", []))), filters)
+    destination = next((rule[key] for key in DESTINATIONS.values() if key in rule), None)
+    return (rule.get("Id"), destination, tuple(sorted(rule.get("Events", []))), filters)
 
 
 def _destination_propagating(error: ClientError) -> bool:
-    # S3 checks that it may invoke each function; a permission just added may not be visible yet (P3).
+    # S3 checks that it may invoke each function (or send to each queue); a permission just added may not be visible
+    # yet (P3).
     return has_code(error, "InvalidArgument") and DESTINATION_NOT_VALIDATED in error_message(error)
 
 
@@ -179,19 +199,29 @@ def get_bucket_notification_configuration(s3, bucket: str) -> dict:
     return {key: value for key, value in response.items() if key != "ResponseMetadata"}
 
 
+def _owned(rule: dict, owned_prefix: str) -> bool:
+    return str(rule.get("Id", "")).startswith(owned_prefix)
+
+
 def ensure_bucket_notification_configuration(
     s3, bucket: str, rules: list[dict], *, owned_prefix: str
 ) -> tuple[list[dict], str]:
-    """Read-modify-write in one call: this kit's Lambda rules (Ids starting with `owned_prefix`) replace their old
-    selves, anything else on the bucket is kept, because PutBucketNotificationConfiguration replaces the whole
-    configuration (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketNotificationConfiguration.html)."""
+    """Read-modify-write in one call: this kit's rules (Ids starting with `owned_prefix`, Lambda and queue
+    destinations) replace their old selves, anything else on the bucket is kept, because
+    PutBucketNotificationConfiguration replaces the whole configuration
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketNotificationConfiguration.html)."""
     current = get_bucket_notification_configuration(s3, bucket)
-    current_lambda = current.get("LambdaFunctionConfigurations", [])
-    foreign = [rule for rule in current_lambda if not str(rule.get("Id", "")).startswith(owned_prefix)]
-    ours = [rule for rule in current_lambda if str(rule.get("Id", "")).startswith(owned_prefix)]
+    ours = [rule for kind in DESTINATIONS for rule in current.get(kind, []) if _owned(rule, owned_prefix)]
     if sorted(map(_normalized, ours)) == sorted(map(_normalized, rules)):
         return rules, UNCHANGED
-    desired = {**current, "LambdaFunctionConfigurations": foreign + rules}
+    desired = dict(current)
+    for kind in DESTINATIONS:
+        kept = [rule for rule in current.get(kind, []) if not _owned(rule, owned_prefix)]
+        wanted = kept + [rule for rule in rules if _kind(rule) == kind]
+        if wanted:
+            desired[kind] = wanted
+        else:
+            desired.pop(kind, None)
     retry_while(
         lambda: s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=desired),
         is_transient=_destination_propagating,
@@ -204,13 +234,10 @@ def delete_bucket_notification_configuration_if_exists(s3, bucket: str, *, owned
     if not head_bucket(s3, bucket):
         return False
     current = get_bucket_notification_configuration(s3, bucket)
-    rules = current.get("LambdaFunctionConfigurations", [])
-    kept = [rule for rule in rules if not str(rule.get("Id", "")).startswith(owned_prefix)]
-    if len(kept) == len(rules):
+    if not any(_owned(rule, owned_prefix) for kind in DESTINATIONS for rule in current.get(kind, [])):
         return False
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={**current, "LambdaFunctionConfigurations": kept}
-    )
+    kept = {kind: [rule for rule in current.get(kind, []) if not _owned(rule, owned_prefix)] for kind in DESTINATIONS}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={**current, **kept})
     return True
 
 

@@ -1,6 +1,9 @@
-"""SQS: the dead-letter queue that receives every event the Lambdas failed on, so none disappears."""
+"""SQS: the dead-letter queues that receive every event the pipeline failed on, so none disappears, and the catalog
+queue of processed/ events that the crawler trigger consumes in batches."""
 
 from __future__ import annotations
+
+import json
 
 from botocore.exceptions import ClientError
 
@@ -39,6 +42,36 @@ def create_queue(sqs, name: str, *, attributes: dict[str, str], tags: dict[str, 
     )
 
 
+JSON_ATTRIBUTES = ("Policy", "RedrivePolicy")  # compared as documents: SQS may answer them re-serialized
+
+
+def catalog_queue_attributes(*, visibility_timeout_s: int, dlq_arn: str, max_receive_count: int, policy: dict):
+    """The catalog queue: the visibility timeout Lambda's SQS mapping wants (>= 6x the function timeout), a redrive
+    to its dead-letter queue after `max_receive_count` receives, S3's permission to send (`policy`), SSE-SQS.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"""
+    return {
+        "VisibilityTimeout": str(visibility_timeout_s),
+        "MessageRetentionPeriod": str(4 * 24 * 3600),  # SQS's default, said out loud: the DLQ keeps 14 days
+        "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
+        "Policy": json.dumps(policy, sort_keys=True),
+    }
+
+
+def _comparable(attributes: dict[str, str]) -> dict:
+    def document(name: str, text: str):
+        value = json.loads(text) if text else {}
+        if name == "RedrivePolicy" and "maxReceiveCount" in value:
+            value["maxReceiveCount"] = int(value["maxReceiveCount"])
+        return value
+
+    return {name: document(name, text) if name in JSON_ATTRIBUTES else text for name, text in attributes.items()}
+
+
+def get_queue_attributes(sqs, url: str) -> dict[str, str]:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
 def ensure_queue(sqs, name: str, *, tags: dict[str, str], attributes: dict[str, str] = DLQ_ATTRIBUTES):
     """-> ((url, arn), outcome)."""
     url = get_queue_url(sqs, name)
@@ -46,9 +79,9 @@ def ensure_queue(sqs, name: str, *, tags: dict[str, str], attributes: dict[str, 
         url = create_queue(sqs, name, attributes=attributes, tags=tags)
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return (url, arn), CREATED
-    current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    current = get_queue_attributes(sqs, url)
     changes = []
-    if not is_subset(attributes, current):
+    if not is_subset(_comparable(attributes), _comparable({k: current.get(k, "") for k in attributes})):
         sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         changes.append("attributes")
     if not is_subset(tags, sqs.list_queue_tags(QueueUrl=url).get("Tags", {})):

@@ -29,7 +29,7 @@ def test_help_states_region_default_and_memory_reasoning():
         [sys.executable, "provision.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     text = " ".join(text.split())  # argparse wraps lines
-    assert "us-east-1" in text and "1024 MB" in text and "256 MB / 300 s" in text
+    assert "us-east-1" in text and "1024 MB" in text and "256 MB / 60 s" in text and "--catalog" in text
     assert "--pandas-layer-arn" in text and "--dry-run" in text
     teardown_text = subprocess.run(
         [sys.executable, "teardown.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True

@@ -91,7 +91,7 @@ def test_expired_credentials_mid_teardown_are_one_line(cloud, calls, provision_r
     calls.fail_on = ("DeleteFunction", error)
     result = teardown_run("--yes")
     assert result.code != 0
-    assert result.lines[-1].startswith("AWS refused your credentials at step 3/13")
+    assert result.lines[-1].startswith("AWS refused your credentials at step 4/14")
 
 
 def test_access_denied_on_the_first_call_is_one_line_with_the_permission(cloud, calls):

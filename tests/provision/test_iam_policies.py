@@ -84,16 +84,31 @@ def test_transform_reads_raw_writes_processed_quarantine_and_schema_records():
     assert not any(action.startswith("logs:CreateLogGroup") for action, _ in allowed)
 
 
-def test_crawler_trigger_may_only_start_and_read_its_crawler():
+def test_crawler_trigger_may_start_its_crawler_consume_its_queue_and_register_partitions():
     allowed = _allowed("crawler-trigger")
     assert {("glue:StartCrawler", STACK.crawler_arn), ("glue:GetCrawler", STACK.crawler_arn)} <= allowed
+    queue_actions = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
+    assert {(action, STACK.catalog_queue_arn) for action in queue_actions} <= allowed
+    table = f"arn:aws:glue:eu-west-1:123456789012:table/{STACK.glue_database}/*"
+    assert {("glue:GetTable", table), ("glue:BatchCreatePartition", table)} <= allowed
+    assert ("s3:GetObject", f"{STACK.bucket_arn}/schemas/*") in allowed
     assert {action for action, _ in allowed} == {
         "glue:StartCrawler",
         "glue:GetCrawler",
+        "glue:GetTable",
+        "glue:BatchCreatePartition",
+        "s3:GetObject",
+        "s3:ListBucket",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
-        "sqs:SendMessage",
+        *queue_actions,
     }
+
+
+def test_crawler_mode_grows_the_trigger_by_nothing_but_its_queue():
+    (_, permissions) = policies.role_documents(STACK, "crawler")["crawler-trigger"]
+    actions = {action for statement in permissions["Statement"] for action in statement["Action"]}
+    assert not actions & {"glue:GetTable", "glue:BatchCreatePartition", "s3:GetObject", "s3:ListBucket"}
 
 
 def test_crawler_reads_processed_only_and_writes_its_own_database():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_log_groups_exist_up_front_with_seven_day_retention(cloud, built):
     ("function", "handler", "memory", "timeout", "with_layer"),
     [
         ("etl-transform", "pipeline.lambda_transform.handler", 1024, 300, True),
-        ("etl-crawler-trigger", "pipeline.lambda_crawler_trigger.handler", 256, 300, False),
+        ("etl-crawler-trigger", "pipeline.lambda_crawler_trigger.handler", 256, 60, False),
     ],
 )
 def test_functions_have_handler_layer_environment_and_limits(
@@ -67,15 +68,17 @@ def test_functions_have_handler_layer_environment_and_limits(
     assert configuration["Architectures"] == ["x86_64"]
     assert (configuration["MemorySize"], configuration["Timeout"]) == (memory, timeout)
     assert [layer["Arn"] for layer in configuration.get("Layers", [])] == ([cloud.layer_arn] if with_layer else [])
-    expected_env = Settings(bucket=stack.bucket, glue_database="etl", crawler_name=stack.crawler).as_env()
-    assert configuration["Environment"]["Variables"] == expected_env
+    expected = Settings(bucket=stack.bucket, glue_database="etl", crawler_name=stack.crawler)
+    if function == stack.crawler_trigger_function:
+        url = cloud.client("sqs").get_queue_url(QueueName=stack.catalog_queue)["QueueUrl"]
+        expected = replace(expected, catalog_mode="partitions", catalog_queue_url=url)
+    assert configuration["Environment"]["Variables"] == expected.as_env()
     assert response["Tags"] == TAGS
 
 
-@pytest.mark.parametrize("function", ["etl-transform", "etl-crawler-trigger"])
-def test_async_invocation_retries_then_sends_to_the_dead_letter_queue(cloud, built, function):
+def test_async_invocation_retries_then_sends_to_the_dead_letter_queue(cloud, built):
     stack, _ = built
-    invoke_config = cloud.client("lambda").get_function_event_invoke_config(FunctionName=function)
+    invoke_config = cloud.client("lambda").get_function_event_invoke_config(FunctionName=stack.transform_function)
     assert invoke_config["MaximumRetryAttempts"] == 2
     assert invoke_config["MaximumEventAgeInSeconds"] == 3600
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == stack.dlq_arn
@@ -84,14 +87,53 @@ def test_async_invocation_retries_then_sends_to_the_dead_letter_queue(cloud, bui
     assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == TAGS
 
 
-@pytest.mark.parametrize("function", ["etl-transform", "etl-crawler-trigger"])
-def test_s3_may_invoke_each_function_only_from_this_bucket_and_account(cloud, built, function):
+def test_s3_may_invoke_the_transform_only_from_this_bucket_and_account(cloud, built):
     stack, _ = built
-    policy = json.loads(cloud.client("lambda").get_policy(FunctionName=function)["Policy"])
+    policy = json.loads(cloud.client("lambda").get_policy(FunctionName=stack.transform_function)["Policy"])
     (statement,) = policy["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == stack.bucket_arn
     assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == stack.account
+
+
+def test_the_crawler_trigger_is_not_invoked_by_s3_or_asynchronously(cloud, built):
+    stack, _ = built
+    lam = cloud.client("lambda")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_policy(FunctionName=stack.crawler_trigger_function)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=stack.crawler_trigger_function)
+
+
+def test_the_catalog_queue_takes_only_this_buckets_events_and_redrives_to_its_dead_letter_queue(cloud, built):
+    stack, _ = built
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=stack.catalog_queue)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert int(attributes["VisibilityTimeout"]) == 6 * 60  # 6x the trigger's timeout (Lambda's SQS guide)
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == stack.catalog_dlq_arn and int(redrive["maxReceiveCount"]) == 100
+    (statement,) = json.loads(attributes["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:SourceArn": stack.bucket_arn},
+        "StringEquals": {"aws:SourceAccount": stack.account},
+    }
+    for queue in (stack.catalog_queue, stack.catalog_dlq):
+        assert sqs.list_queue_tags(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])["Tags"] == TAGS
+
+
+def test_the_trigger_takes_batches_from_the_catalog_queue_one_at_a_time(cloud, built):
+    stack, _ = built
+    lam = cloud.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName=stack.crawler_trigger_function)["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == stack.catalog_queue_arn
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (1000, 5)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (
+        lam.get_function_concurrency(FunctionName=stack.crawler_trigger_function)["ReservedConcurrentExecutions"] == 1
+    )
+    assert lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"] == TAGS
 
 
 def test_one_notification_configuration_routes_raw_and_processed(cloud, built):
@@ -103,6 +145,12 @@ def test_one_notification_configuration_routes_raw_and_processed(cloud, built):
             tuple(sorted(rule["Events"])),
         ): rule["LambdaFunctionArn"]
         for rule in notification["LambdaFunctionConfigurations"]
+    } | {
+        (
+            tuple(sorted((item["Name"].lower(), item["Value"]) for item in rule["Filter"]["Key"]["FilterRules"])),
+            tuple(sorted(rule["Events"])),
+        ): rule["QueueArn"]
+        for rule in notification["QueueConfigurations"]
     }
     # Every object under raw/, whatever its suffix (DATA.JSON, .txt, .bz2), created or removed: the transform decides
     # what it can read and quarantines the rest, and a removed object takes its rows with it.
@@ -113,7 +161,7 @@ def test_one_notification_configuration_routes_raw_and_processed(cloud, built):
         (
             (("prefix", config.PROCESSED_PREFIX), ("suffix", config.PARQUET_SUFFIX)),
             ("s3:ObjectCreated:*",),
-        ): stack.function_arn(stack.crawler_trigger_function),
+        ): stack.catalog_queue_arn,
     }
 
 
@@ -180,13 +228,14 @@ def test_outputs_file_names_everything_the_notebooks_need(cloud, built):
     assert outputs["dlq"]["arn"] == stack.dlq_arn and outputs["dlq"]["url"].endswith("/etl-dlq")
     assert outputs["pandas_layer_arn"] == cloud.layer_arn
     assert outputs["prefixes"]["raw"] == "raw/"
+    assert outputs["catalog"]["mode"] == "partitions" and outputs["catalog"]["queue"]["url"].endswith("/etl-catalog")
     assert "python teardown.py --stack etl" in result.text
 
 
 def test_narration_numbers_steps_and_times_them(built):
     _, result = built
     assert result.lines[1].startswith("Account ")
-    assert any(line.startswith("[1/14] Finding the AWS SDK for pandas layer") for line in result.lines)
-    assert any(line.startswith("[14/14] Writing the outputs file") for line in result.lines)
-    assert sum("done in" in line for line in result.lines) == 14
+    assert any(line.startswith("[1/16] Finding the AWS SDK for pandas layer") for line in result.lines)
+    assert any(line.startswith("[16/16] Writing the outputs file") for line in result.lines)
+    assert sum("done in" in line for line in result.lines) == 16
     assert "KiB zip" in result.text

@@ -11,9 +11,10 @@ def test_second_run_makes_no_mutating_call_and_reports_unchanged(cloud, calls, p
     assert calls.mutating() == []
     outcomes = [line for line in second.lines if line.startswith("      ") and ": " in line and "done in" not in line]
     resources = [line for line in outcomes if "exists, unchanged" in line]
-    # bucket, queue, 2 log groups, 3 roles and their 3 policies, database, crawler, 2 functions and their 2 async
-    # invocation configs, 2 permissions, the notification configuration, the workgroup
-    assert len(resources) == 20
+    # bucket, 3 queues (dead-letter, catalog, catalog dead-letter), 2 log groups, 3 roles and their 3 policies,
+    # database, crawler, 2 functions, the transform's async invocation config, the trigger's reserved concurrency and
+    # its queue mapping, the transform's permission, the notification configuration, the workgroup
+    assert len(resources) == 22
     assert "created" not in second.text.replace("exists, unchanged", "")
     assert "updated" not in second.text
     assert "(0 changes)" in second.text
@@ -67,13 +68,12 @@ def test_a_foreign_notification_rule_on_the_bucket_is_kept(cloud, provision_run)
     }
     current["LambdaFunctionConfigurations"].append(foreign)
     s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration=current)
-    # Drop one of ours: the re-run restores it and keeps the foreign rule (one read-modify-write put).
-    current["LambdaFunctionConfigurations"] = current["LambdaFunctionConfigurations"][1:]
+    # Drop one of ours (the processed/ -> catalog queue rule): the re-run restores it and keeps the foreign rule
+    # (one read-modify-write put).
+    current.pop("QueueConfigurations")
     s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration=current)
     result = provision_run()
     assert "updated in place (filters)" in result.text
-    ids = {
-        rule["Id"]
-        for rule in s3.get_bucket_notification_configuration(Bucket=stack.bucket)["LambdaFunctionConfigurations"]
-    }
-    assert "someone-else" in ids and len(ids) == 3
+    restored = s3.get_bucket_notification_configuration(Bucket=stack.bucket)
+    ids = {rule["Id"] for kind in ("LambdaFunctionConfigurations", "QueueConfigurations") for rule in restored[kind]}
+    assert ids == {"someone-else", "etl-etl-raw", "etl-etl-processed.parquet"}

@@ -38,6 +38,15 @@ RESOURCE_GONE = {
     "dead-letter queue": lambda c, s: _gone(
         lambda: c("sqs").get_queue_url(QueueName=s.dlq), "AWS.SimpleQueueService.NonExistentQueue"
     ),
+    "catalog queue": lambda c, s: _gone(
+        lambda: c("sqs").get_queue_url(QueueName=s.catalog_queue), "AWS.SimpleQueueService.NonExistentQueue"
+    ),
+    "catalog dead-letter queue": lambda c, s: _gone(
+        lambda: c("sqs").get_queue_url(QueueName=s.catalog_dlq), "AWS.SimpleQueueService.NonExistentQueue"
+    ),
+    "queue mapping": lambda c, s: (
+        c("lambda").list_event_source_mappings(EventSourceArn=s.catalog_queue_arn)["EventSourceMappings"] == []
+    ),
     "crawler": lambda c, s: _gone(lambda: c("glue").get_crawler(Name=s.crawler), "EntityNotFoundException"),
     "database": lambda c, s: _gone(lambda: c("glue").get_database(Name="etl"), "EntityNotFoundException"),
     "workgroup": lambda c, s: _workgroup_gone(c("athena")),
@@ -139,9 +148,10 @@ def test_steps_run_in_the_reverse_order_of_provision(torn_down):
     assert [title.split()[0:3] for title in titles] == [
         ["Removing", "the", "notification"],
         ["Removing", "S3's", "permission"],
-        ["Deleting", "the", "functions"],
+        ["Removing", "the", "mapping"],
+        ["Deleting", "the", "functions,"],
         ["Deleting", "the", "log"],
-        ["Deleting", "the", "dead-letter"],
+        ["Deleting", "the", "queues"],
         ["Deleting", "the", "crawler"],
         ["Deleting", "the", "tables"],
         ["Deleting", "the", "Glue"],
