@@ -126,3 +126,22 @@ def test_a_teardown_failure_is_named_and_a_rerun_completes(cloud, calls, provisi
     rerun = teardown_run("--yes")
     assert rerun.code == 0, rerun.text
     assert "nothing tagged etl-kit-stack=etl remains" in rerun.text
+
+
+def test_an_account_that_cannot_reserve_concurrency_bounds_the_trigger_by_its_queue_mapping(
+    cloud, calls, provision_run
+):
+    """A new account's quota of 10 is all unreserved minimum, so PutFunctionConcurrency is refused; provision goes on
+    and caps the mapping at its minimum maximum concurrency, 2, instead."""
+    message = (
+        "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
+        "below its minimum value of [10]."
+    )
+    error = ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": message}}, "x")
+    calls.fail_on = ("PutFunctionConcurrency", error)
+    result = provision_run()
+    assert result.code == 0, result.text
+    assert "reserved concurrency 1: not reserved" in result.text
+    lam = cloud.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName="etl-crawler-trigger")["EventSourceMappings"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
