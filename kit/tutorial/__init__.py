@@ -21,6 +21,7 @@ from kit.tutorial.bucket import (
 )
 from kit.tutorial.catalog import (
     catalog_tables,
+    catalog_updater_summary,
     cost_table,
     crawl_history,
     crawler_summary,
@@ -66,6 +67,7 @@ __all__ = [
     "World",
     "bar_chart",
     "catalog_tables",
+    "catalog_updater_summary",
     "cost_table",
     "crawl_history",
     "crawler_summary",

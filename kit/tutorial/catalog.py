@@ -23,6 +23,41 @@ def crawler_summary(world: World) -> dict[str, Any]:
     }
 
 
+def catalog_updater_summary(world: World) -> dict[str, Any]:
+    """How new Parquet files reach the catalog: the mode, the queue S3 sends processed/ events to, how the crawler
+    trigger consumes it (batch size, batching window, partial batch responses, reserved concurrency), and how many
+    messages wait in the queue and in its dead-letter queue."""
+    catalog = world.outputs.get("catalog") or {}
+    function = world.outputs["functions"]["crawler_trigger"]["name"]
+    lam, sqs = world.client("lambda"), world.client("sqs")
+    mappings = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+    def messages(queue: dict) -> dict[str, int]:
+        if not queue.get("url"):
+            return {}
+        attributes = sqs.get_queue_attributes(QueueUrl=queue["url"], AttributeNames=counts)["Attributes"]
+        return {"visible": int(attributes[counts[0]]), "in_flight": int(attributes[counts[1]])}
+
+    return {
+        "mode": catalog.get("mode"),
+        "queue": catalog.get("queue", {}).get("name"),
+        "mapping": [
+            {
+                "state": mapping.get("State"),
+                "batch_size": mapping.get("BatchSize"),
+                "batching_window_s": mapping.get("MaximumBatchingWindowInSeconds"),
+                "response_types": mapping.get("FunctionResponseTypes"),
+                "scaling": mapping.get("ScalingConfig"),
+            }
+            for mapping in mappings
+        ],
+        "reserved_concurrency": lam.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions"),
+        "queue_messages": messages(catalog.get("queue", {})),
+        "dead_letter_messages": messages(catalog.get("dlq", {})),
+    }
+
+
 def crawl_history(world: World) -> pd.DataFrame:
     """The crawler's runs, newest first."""
     crawls = world.client("glue").list_crawls(CrawlerName=world.outputs["crawler"]).get("Crawls", [])

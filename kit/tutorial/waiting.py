@@ -83,21 +83,46 @@ def _quarantined_sources(world: World, uploaded: list[str]) -> list[str]:
 
 
 def _catalog_state(world: World) -> str:
-    """'caught up' once the crawler is idle, its last crawl began after the newest Parquet file landed, and every
-    dataset folder is a table; otherwise the crawler's state."""
+    """'caught up' once the crawler is idle and did not fail, no processed/ event waits in the catalog queue, and every
+    Parquet file's table and partition are in the catalog (registered by the catalog updater or by a crawl);
+    otherwise what is still missing."""
     crawler = world.client("glue").get_crawler(Name=world.outputs["crawler"])["Crawler"]
     last = crawler.get("LastCrawl", {})
     if crawler["State"] != "READY":
         return crawler["State"]
     if last.get("Status") in ("FAILED", "CANCELLED"):
         return last["Status"]
+    pending = _catalog_events_pending(world)
+    if pending:
+        return f"{pending} catalog event(s) pending"
     parquet = list_objects(world, PROCESSED_PREFIX)
     parquet = parquet[parquet["key"].str.endswith(PARQUET_SUFFIX)]
     if parquet.empty:
         return "caught up"
-    newest: datetime = parquet["last_modified"].max().to_pydatetime()
-    started = last.get("StartTime")
-    if started is None or started.replace(microsecond=0) < newest.replace(microsecond=0):
-        return "waiting for a crawl of the newest files"
-    missing = set(parquet["dataset"]) - set(catalog_tables(world)["table"])
-    return "caught up" if not missing else f"tables missing: {', '.join(sorted(missing))}"
+    folders = {key.rsplit("/", 1)[0] + "/" for key in parquet["key"]}
+    tables = set(catalog_tables(world)["table"])
+    registered = {
+        location.split(f"s3://{world.bucket}/", 1)[-1]
+        for table in tables
+        for location in _partition_locations(world, table)
+    }
+    missing = sorted(folder for folder in folders if folder not in registered)
+    return "caught up" if not missing else f"waiting for the catalog to cover {len(missing)} folder(s): {missing[0]}…"
+
+
+def _catalog_events_pending(world: World) -> int:
+    url = (world.outputs.get("catalog") or {}).get("queue", {}).get("url")
+    if not url:
+        return 0
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attributes = world.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
+def _partition_locations(world: World, table: str) -> list[str]:
+    pages = world.client("glue").get_paginator("get_partitions").paginate(DatabaseName=world.database, TableName=table)
+    return [partition["StorageDescriptor"]["Location"] for page in pages for partition in page["Partitions"]]

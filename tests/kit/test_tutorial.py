@@ -236,8 +236,9 @@ def test_outputs_state_waits_until_every_upload_has_parquet_or_a_quarantine_entr
     assert tutorial_waiting._quarantined_sources(world, uploads) == ["raw/messy/bad.json"]
 
 
-def test_catalog_state_waits_for_a_crawl_that_began_after_the_newest_parquet(world: tutorial.World) -> None:
+def test_catalog_state_waits_until_every_parquet_folder_is_a_registered_partition(world: tutorial.World) -> None:
     glue = world.client("glue")
+    glue.create_database(DatabaseInput={"Name": world.database})
     glue.create_crawler(
         Name=world.outputs["crawler"],
         Role="arn:aws:iam::123456789012:role/r",
@@ -246,7 +247,23 @@ def test_catalog_state_waits_for_a_crawl_that_began_after_the_newest_parquet(wor
     )
     assert tutorial_waiting._catalog_state(world) == "caught up"  # nothing to catalogue yet
     put(world, "processed/orders/dt=1/a.parquet")
-    assert tutorial_waiting._catalog_state(world) == "waiting for a crawl of the newest files"
+    assert tutorial_waiting._catalog_state(world).startswith("waiting for the catalog to cover 1 folder")
+    location = f"s3://{world.bucket}/processed/orders/"
+    glue.create_table(
+        DatabaseName=world.database,
+        TableInput={
+            "Name": "orders",
+            "StorageDescriptor": {"Columns": [], "Location": location},
+            "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+        },
+    )
+    assert tutorial_waiting._catalog_state(world).startswith("waiting for the catalog")
+    glue.create_partition(
+        DatabaseName=world.database,
+        TableName="orders",
+        PartitionInput={"Values": ["1"], "StorageDescriptor": {"Columns": [], "Location": f"{location}dt=1/"}},
+    )
+    assert tutorial_waiting._catalog_state(world) == "caught up"  # registered by the catalog updater, no crawl
 
 
 def test_wait_for_pipeline_on_aws_fails_with_a_wait_error_when_outputs_never_come(world: tutorial.World) -> None:

@@ -114,6 +114,11 @@ def check_03_check_parquet_output(nb) -> None:
 
 def check_04_glue_catalog(nb) -> None:
     assert json.loads(text(nb, "04-04"))["state"] == "READY"
+    updater = json.loads(text(nb, "04-04c"))
+    assert updater["mode"] == "partitions" and updater["reserved_concurrency"] == 1
+    assert updater["mapping"][0]["response_types"] == ["ReportBatchItemFailures"]
+    assert updater["queue_messages"] == {"visible": 0, "in_flight": 0}  # caught up: nothing waits
+    assert updater["dead_letter_messages"]["visible"] == 0
     assert all(row["State"] != "FAILED" for row in table(nb, "04-06"))
     tables = {row["table"]: row for row in table(nb, "04-10")}
     assert {name for name in TABLES if not name.startswith("messy")} <= set(tables)
