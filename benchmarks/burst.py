@@ -71,13 +71,13 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024**2
 
 
-def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float) -> dict:
+def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float, catalog: str = "partitions") -> dict:
     log_path = stacks_dir() / "localaws-burst.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     server = LocalAwsProcess(log_path=log_path, quiet=True)
     try:
         os.environ.update(server.env())
-        command = [sys.executable, "provision.py", "--stack", stack, "--no-next-steps"]
+        command = [sys.executable, "provision.py", "--stack", stack, "--no-next-steps", "--catalog", catalog]
         subprocess.run(command, cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
         outputs = load_outputs(stack)
         bucket, database = outputs["bucket"], outputs["glue_database"]
@@ -100,6 +100,7 @@ def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float) 
         crawls = boto3.client("glue").list_crawls(CrawlerName=outputs["crawler"]).get("Crawls", [])
         rss = tree_rss_mb(server.process.pid)
         return {
+            "catalog mode": catalog,
             "files": files,
             "rows per file": rows,
             "threads": threads,
@@ -135,10 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16, help="uploading threads (default 16)")
     parser.add_argument("--stack", default="burst", help="stack name on localaws (default burst)")
     parser.add_argument("--idle-timeout", type=float, default=1800, help="seconds to wait for the pipeline")
+    parser.add_argument(
+        "--catalog", default="partitions", choices=("partitions", "crawler"), help="provision.py --catalog"
+    )
     parser.add_argument("--label", default="", help="a note for burst-results.md (what code was measured)")
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/burst-results.md")
     args = parser.parse_args(argv)
-    result = burst(args.files, args.rows, args.threads, args.stack, args.idle_timeout)
+    result = burst(args.files, args.rows, args.threads, args.stack, args.idle_timeout, args.catalog)
     text = table(result)
     print(text)
     if args.record:
@@ -150,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         header = (
             f"\n## Burst: {args.files} files x {args.rows} rows, {args.threads} threads ({stamp}, commit {commit}"
             f"{', ' + args.label if args.label else ''})\n\n"
-            f"`benchmarks/burst.py --files {args.files}`; {platform.python_version()}, load average {load}.\n\n"
+            f"`benchmarks/burst.py --files {args.files} --catalog {args.catalog}`; {platform.python_version()}, "
+            f"load average {load}.\n\n"
         )
         with RESULTS.open("a") as handle:
             handle.write(header + text + "\n")
