@@ -67,12 +67,12 @@ def localaws_env(localaws: LocalAwsProcess, monkeypatch: pytest.MonkeyPatch) -> 
     return point_clients_at(localaws, monkeypatch)
 
 
-def provision_stack(stack: str, stacks_dir: Path) -> dict:
-    """Run provision.py unchanged for `stack` against the endpoint in this process's environment (a test points it at
-    localaws first); returns the stack's outputs file as a dict."""
+def provision_stack(stack: str, stacks_dir: Path, *args: str) -> dict:
+    """Run provision.py unchanged for `stack` (and any further `args`) against the endpoint in this process's
+    environment (a test points it at localaws first); returns the stack's outputs file as a dict."""
     env = {**os.environ, "KIT_STACKS_DIR": str(stacks_dir)}
     provision = subprocess.run(
-        [sys.executable, "provision.py", "--stack", stack], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "provision.py", "--stack", stack, *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert provision.returncode == 0, provision.stdout + provision.stderr
     return json.loads((stacks_dir / f"{stack}.json").read_text())
