@@ -4,7 +4,8 @@
 2. upload N NDJSON files of ROWS clickstream events each to raw/clickstream/, from THREADS threads at once;
 3. wait (localaws' idle endpoint) until no event, invocation or crawl is pending;
 4. measure: rows in Athena against the rows uploaded (count(*) and count(DISTINCT event_id): every row exactly once),
-   seconds from the last upload to queryable, the time of `SELECT count(*)`, the crawls that ran (ListCrawls), and
+   seconds from the last upload to queryable (and from the last Parquet file the transform wrote: the catalog's
+   share), the time of `SELECT count(*)`, the crawls that ran (ListCrawls), and
    the RSS of the localaws process tree (psutil, the server and every Lambda worker it started).
 
 Prints a table and, with --record, appends it to benchmarks/burst-results.md.
@@ -94,6 +95,9 @@ def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float, 
         last_upload = time.perf_counter()
         idle = server.wait_idle(idle_timeout)
         queryable = time.perf_counter()
+        queryable_at = dt.datetime.now(dt.UTC)
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="processed/")
+        newest_parquet = max(item["LastModified"] for page in pages for item in page.get("Contents", []))
         count_sql = f"SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM {database}.clickstream"
         count = run_query(count_sql, outputs)
         plain = run_query(f"SELECT count(*) FROM {database}.clickstream", outputs)
@@ -107,6 +111,8 @@ def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float, 
             "upload s": last_upload - started,
             "idle reached": idle,
             "last upload -> queryable s": queryable - last_upload,
+            # the catalog's share: from the last Parquet file the transform wrote (S3's LastModified, whole seconds)
+            "last Parquet file -> queryable s": (queryable_at - newest_parquet).total_seconds(),
             "rows expected": files * rows,
             "rows in Athena": int(count.frame.iloc[0]["n"]),
             "distinct event ids": int(count.frame.iloc[0]["ids"]),

@@ -27,8 +27,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kit import ownership, policies
+from kit import catalog_updater, ownership, policies
 from kit.aws import athena, glue, iam, lambda_, logs, s3, sqs, ssm
+from kit.catalog_updater import (
+    CATALOG_BATCH_SIZE,
+    CATALOG_BATCH_WINDOW_S,
+    CATALOG_MAX_RECEIVE_COUNT,
+    FALLBACK_MAXIMUM_CONCURRENCY,
+    TRIGGER_RESERVED_CONCURRENCY,
+    TRIGGER_TIMEOUT_S,
+    VISIBILITY_TIMEOUT_FACTOR,
+)
 from kit.narrate import Narrator
 from kit.packaging import Package, build_package
 from kit.session import Clients, endpoint
@@ -47,28 +56,6 @@ NOTIFICATION_ID_SUFFIX = "-etl-"  # rule Ids "<stack>-etl-raw", ...: this kit's 
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html, https://aws.amazon.com/lambda/pricing/
 TRANSFORM_EPHEMERAL_STORAGE_MB = 2048
 LAMBDA_DEFAULT_EPHEMERAL_STORAGE_MB = 512
-
-
-# The catalog updater (docs/transform.md, "The catalog updater"): it never waits, so a minute is ample for a batch
-# (a few Glue calls, one ChangeMessageVisibilityBatch per 10 retried messages); the catalog queue's visibility timeout
-# is 6x that, as Lambda's SQS guide asks (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
-TRIGGER_TIMEOUT_S = 60
-VISIBILITY_TIMEOUT_FACTOR = 6
-# The batching window gathers a burst into a few invocations (0-300 s; a batch over 10 messages needs >= 1 s); 5 s
-# keeps a file's partition queryable within seconds while a burst of 1,000 files makes a handful of batches. A
-# batch of 1,000 S3 events is ~1.5 MB, within the 6 MB invocation payload:
-# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
-CATALOG_BATCH_SIZE = 1000
-CATALOG_BATCH_WINDOW_S = 5
-# A message waiting for a crawl is received again every 2-60 s (catalog_plan.retry_delay_s), and a throttled
-# batch counts a receive too: 100 receives are more than an hour of a crawler that stays busy. Only then does the
-# message go to the catalog dead-letter queue.
-CATALOG_MAX_RECEIVE_COUNT = 100
-TRIGGER_RESERVED_CONCURRENCY = 1  # one catalog writer at a time
-# Without reserved concurrency (an account with a quota of 10 can reserve none), the mapping's maximum concurrency
-# (minimum 2) bounds the trigger instead, so it never takes more than 2 of the account's 10 executions:
-# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
-FALLBACK_MAXIMUM_CONCURRENCY = 2
 
 
 class LayerNotFound(RuntimeError):
@@ -377,14 +364,9 @@ class Provisioner:
 
     def mapping_settings(self) -> dict[str, Any]:
         options = self.options
-        settings: dict[str, Any] = {
-            "BatchSize": options.catalog_batch_size,
-            "MaximumBatchingWindowInSeconds": options.catalog_batch_window_s,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        }
-        if self.reserved_concurrency is None:
-            settings["ScalingConfig"] = {"MaximumConcurrency": FALLBACK_MAXIMUM_CONCURRENCY}
-        return settings
+        return catalog_updater.mapping_settings(
+            options.catalog_batch_size, options.catalog_batch_window_s, reserved=self.reserved_concurrency
+        )
 
     def map_catalog_queue(self) -> None:
         stack, settings = self.stack, self.mapping_settings()

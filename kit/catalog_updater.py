@@ -1,0 +1,40 @@
+"""The catalog updater's settings: the crawler trigger's timeout, its queue's visibility timeout and redrive, and the
+event source mapping that feeds it. Why these values: docs/transform.md, "The catalog updater"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The catalog updater (docs/transform.md, "The catalog updater"): it never waits, so a minute is ample for a batch
+# (a few Glue calls, one ChangeMessageVisibilityBatch per 10 retried messages); the catalog queue's visibility timeout
+# is 6x that, as Lambda's SQS guide asks (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+TRIGGER_TIMEOUT_S = 60
+VISIBILITY_TIMEOUT_FACTOR = 6
+# The batching window gathers a burst into a few invocations (0-300 s; a batch over 10 messages needs >= 1 s); 5 s
+# keeps a file's partition queryable within seconds while a burst of 1,000 files makes a handful of batches. A
+# batch of 1,000 S3 events is ~1.5 MB, within the 6 MB invocation payload:
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
+CATALOG_BATCH_SIZE = 1000
+CATALOG_BATCH_WINDOW_S = 5
+# A message waiting for a crawl is received again every 2-60 s (catalog_plan.retry_delay_s), and a throttled
+# batch counts a receive too: 100 receives are more than an hour of a crawler that stays busy. Only then does the
+# message go to the catalog dead-letter queue.
+CATALOG_MAX_RECEIVE_COUNT = 100
+TRIGGER_RESERVED_CONCURRENCY = 1  # one catalog writer at a time
+# Without reserved concurrency (an account with a quota of 10 can reserve none), the mapping's maximum concurrency
+# (minimum 2) bounds the trigger instead, so it never takes more than 2 of the account's 10 executions:
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+FALLBACK_MAXIMUM_CONCURRENCY = 2
+
+
+def mapping_settings(batch_size: int, window_s: int, *, reserved: int | None) -> dict[str, Any]:
+    """CreateEventSourceMapping settings: batches, batching window, partial batch responses; a ScalingConfig only
+    when the function could not reserve its concurrency."""
+    settings: dict[str, Any] = {
+        "BatchSize": batch_size,
+        "MaximumBatchingWindowInSeconds": window_s,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+    if reserved is None:
+        settings["ScalingConfig"] = {"MaximumConcurrency": FALLBACK_MAXIMUM_CONCURRENCY}
+    return settings
