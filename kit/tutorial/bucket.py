@@ -83,10 +83,15 @@ def parquet_footer(world: World, key: str) -> tuple[dict[str, object], pd.DataFr
 
 
 def notification_rules(world: World) -> pd.DataFrame:
-    """The bucket's event notification rules: which prefix and suffix send which events to which function."""
+    """The bucket's event notification rules: which prefix and suffix send which events where (a function's name, or
+    "queue <name>" for an SQS queue)."""
     config = world.client("s3").get_bucket_notification_configuration(Bucket=world.bucket)
+    rules = [
+        (rule, rule["LambdaFunctionArn"].rsplit(":", 1)[-1]) for rule in config.get("LambdaFunctionConfigurations", [])
+    ]
+    rules += [(rule, f"queue {rule['QueueArn'].rsplit(':', 1)[-1]}") for rule in config.get("QueueConfigurations", [])]
     rows = []
-    for rule in config.get("LambdaFunctionConfigurations", []):
+    for rule, destination in rules:
         filters = {
             item["Name"].lower(): item["Value"] for item in rule.get("Filter", {}).get("Key", {}).get("FilterRules", [])
         }
@@ -95,10 +100,10 @@ def notification_rules(world: World) -> pd.DataFrame:
                 "prefix": filters.get("prefix", ""),
                 "suffix": filters.get("suffix", ""),
                 "events": ", ".join(rule["Events"]),
-                "function": rule["LambdaFunctionArn"].rsplit(":", 1)[-1],
+                "destination": destination,
             }
         )
-    return pd.DataFrame(rows, columns=["prefix", "suffix", "events", "function"])
+    return pd.DataFrame(rows, columns=["prefix", "suffix", "events", "destination"])
 
 
 def size_comparison(world: World) -> pd.DataFrame:

@@ -213,7 +213,7 @@ def test_notification_rules_show_prefix_suffix_and_function(world: tutorial.Worl
     )
     rules = tutorial.notification_rules(world)
     assert rules.to_dict("records") == [
-        {"prefix": "raw/", "suffix": "", "events": "s3:ObjectCreated:*", "function": "tut-transform"}
+        {"prefix": "raw/", "suffix": "", "events": "s3:ObjectCreated:*", "destination": "tut-transform"}
     ]
 
 

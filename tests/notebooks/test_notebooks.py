@@ -65,8 +65,8 @@ def check_00_setup(nb) -> None:
 
 
 def check_01_upload_raw_json(nb) -> None:
-    rules = {row["prefix"]: row["function"] for row in table(nb, "01-08")}
-    assert rules == {"raw/": f"{STACK}-transform", "processed/": f"{STACK}-crawler-trigger"}
+    rules = {row["prefix"]: row["destination"] for row in table(nb, "01-08")}
+    assert rules == {"raw/": f"{STACK}-transform", "processed/": f"queue {STACK}-catalog"}
     uploaded = re.findall(r"-> s3://\S+?/(raw/\S+)", text(nb, "01-10"))
     assert len(uploaded) == 5
     assert "0 file(s) quarantined" in text(nb, "01-12")
