@@ -33,11 +33,16 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+import marked  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 from kit.local_endpoint import LocalAwsProcess  # noqa: E402
 from kit.queries import run_query  # noqa: E402
 from kit.stack import load_outputs, stacks_dir  # noqa: E402
 
-RESULTS = Path(__file__).with_name("burst-results.md")  # results.md is rewritten whole by transform.py
+RESULTS = Path(__file__).with_name("burst-results.md")  # every recorded run, appended
+# results.md is rewritten whole by transform.py, which keeps the marked burst sections (marked.py): the latest run
+# of each catalog mode goes there, as issue 13 asks.
+SUMMARY = Path(__file__).with_name("results.md")
 
 
 def events(file_index: int, rows: int) -> bytes:
@@ -165,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         with RESULTS.open("a") as handle:
             handle.write(header + text + "\n")
+        summary = SUMMARY.read_text() if SUMMARY.exists() else ""
+        section = f"{marked.BURST_PREFIX}-{args.catalog}"
+        body = header.lstrip("\n").replace("## Burst:", f"## Burst, catalog {args.catalog}:", 1) + text
+        body += "\n\nHistory and notes: [burst-results.md](burst-results.md).\n"
+        SUMMARY.write_text(marked.replace_section(summary, section, body))
     return 0
 
 

@@ -35,9 +35,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-import psutil
-
 # Run as a script, so benchmarks/ is on sys.path and its datagen module imports directly.
+import marked
+import psutil
 from datagen import DATA_DIR, MB, ensure_input
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -505,7 +505,11 @@ def write_results(runs: list[Run], checks: list[str], args: argparse.Namespace, 
             "",
         ]
     )
-    RESULTS_FILE.write_text(text, encoding="utf-8")
+    # The burst benchmark's sections (burst.py --record) are carried over, not erased.
+    kept = (
+        marked.sections(RESULTS_FILE.read_text(encoding="utf-8"), marked.BURST_PREFIX) if RESULTS_FILE.exists() else []
+    )
+    RESULTS_FILE.write_text(text + "".join(f"\n{section}" for section in kept), encoding="utf-8")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
