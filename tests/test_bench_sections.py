@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import marked  # noqa: E402
+import marked
 
 
 def test_a_section_is_appended_once_then_replaced_in_place() -> None:
