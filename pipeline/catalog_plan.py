@@ -14,6 +14,7 @@ before the file) or STOPPING crawler means "not yet": the message is retried aft
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,6 +142,7 @@ class CrawlerView:
     state: str  # READY, RUNNING or STOPPING
     running_since: datetime | None  # the running crawl's start, at the latest (None: not running, or not said)
     last_success_start: datetime | None  # start of the last crawl that SUCCEEDED (None while RUNNING: see below)
+    last_start: datetime | None = None  # start of the last finished crawl, whatever its outcome
 
     @classmethod
     def of(cls, crawler: dict[str, Any], asked_at: datetime) -> CrawlerView:
@@ -154,11 +156,20 @@ class CrawlerView:
         started = last.get("StartTime")
         # API_LastCrawlInfo: SUCCEEDED, CANCELLED or FAILED; only a crawl that ran to its end counts.
         succeeded = state == "READY" and last.get("Status") == "SUCCEEDED" and started is not None
-        return cls(state, since, started.astimezone(UTC) if succeeded else None)
+        last_start = started.astimezone(UTC) if started is not None else None
+        return cls(state, since, last_start if succeeded else None, last_start)
 
     def covers(self, landed_at: datetime) -> bool:
         after = landed_at + CLOCK_MARGIN
         return any(start is not None and start > after for start in (self.running_since, self.last_success_start))
+
+
+def crawl_interval_wait_s(view: CrawlerView, now: datetime, interval_s: int) -> int:
+    """Seconds until a READY crawler may start again, given at most one crawl start per `interval_s` (0: now)."""
+    if view.last_start is None or interval_s <= 0:
+        return 0
+    left = interval_s - (now - view.last_start).total_seconds()
+    return max(0, math.ceil(left))
 
 
 def uncovered(files: Iterable[LandedFile], view: CrawlerView) -> list[LandedFile]:

@@ -47,6 +47,11 @@ SCHEMA_WRITE_ATTEMPTS = 8  # conditional-write retries of a schema record before
 # table or a changed schema; "crawler" crawls for every change, as the seed did.
 CATALOG_MODES = ("partitions", "crawler")
 DEFAULT_CATALOG_MODE = "partitions"
+# With ETL_CATALOG_MODE=crawler, at most one crawl starts per this many seconds: every crawl is billed for at least
+# 10 minutes of DPU time (https://aws.amazon.com/glue/pricing/), so a trickle of files landing over minutes is
+# gathered into a crawl a minute instead of one per batch. An AWS crawl lasts a minute or two, so there it seldom
+# delays anything; files keep coming back from the queue meanwhile (catalog_plan.crawl_interval_wait_s).
+CRAWL_INTERVAL_S = 60
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Settings:
     crawler_name: str = ""  # ETL_CRAWLER_NAME: the crawler the crawler-trigger Lambda starts
     catalog_mode: str = DEFAULT_CATALOG_MODE  # ETL_CATALOG_MODE: one of CATALOG_MODES
     catalog_queue_url: str = ""  # ETL_CATALOG_QUEUE_URL: the queue of processed/ events the crawler trigger consumes
+    crawl_interval_s: int = CRAWL_INTERVAL_S  # ETL_CRAWL_INTERVAL_S: crawler mode's least time between crawl starts
     default_dataset: str = DEFAULT_DATASET  # ETL_DEFAULT_DATASET
     compression: str = PARQUET_COMPRESSION  # ETL_PARQUET_COMPRESSION: one of PARQUET_CODECS
     log_level: str = "INFO"  # ETL_LOG_LEVEL
@@ -75,6 +81,7 @@ class Settings:
             crawler_name=env.get("ETL_CRAWLER_NAME", ""),
             catalog_mode=catalog_mode(env.get("ETL_CATALOG_MODE", DEFAULT_CATALOG_MODE)),
             catalog_queue_url=env.get("ETL_CATALOG_QUEUE_URL", ""),
+            crawl_interval_s=int(env.get("ETL_CRAWL_INTERVAL_S", CRAWL_INTERVAL_S)),
             default_dataset=env.get("ETL_DEFAULT_DATASET", DEFAULT_DATASET),
             compression=parquet_compression(env.get("ETL_PARQUET_COMPRESSION", PARQUET_COMPRESSION)),
             log_level=env.get("ETL_LOG_LEVEL", "INFO"),
@@ -92,6 +99,7 @@ class Settings:
             "ETL_CRAWLER_NAME": self.crawler_name,
             "ETL_CATALOG_MODE": self.catalog_mode,
             "ETL_CATALOG_QUEUE_URL": self.catalog_queue_url,
+            "ETL_CRAWL_INTERVAL_S": str(self.crawl_interval_s) if self.crawl_interval_s != CRAWL_INTERVAL_S else "",
             "ETL_DEFAULT_DATASET": self.default_dataset,
             "ETL_PARQUET_COMPRESSION": self.compression,
             "ETL_LOG_LEVEL": self.log_level,

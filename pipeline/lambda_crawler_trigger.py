@@ -134,14 +134,19 @@ def register_partitions(settings: config.Settings, files: list[LandedFile]) -> t
 
 
 def crawl_cover(settings: config.Settings, files: list[LandedFile]) -> tuple[list[LandedFile], dict]:
-    """Files still uncovered after looking at (and maybe starting) the crawler; counts for the log."""
+    """Files still uncovered after looking at (and maybe starting) the crawler; counts for the log (with
+    "retry_after_s" when crawler mode's interval holds the next crawl back)."""
     if not files:
         return [], {}
     glue = client("glue")
     asked_at = datetime.now(UTC)  # before the call: see CrawlerView.of
     view = CrawlerView.of(glue.get_crawler(Name=settings.crawler_name)["Crawler"], asked_at)
     left = catalog_plan.uncovered(files, view)
-    outcome = {"crawler": view.state, "covered_by_crawl": len(files) - len(left)}
+    outcome: dict[str, Any] = {"crawler": view.state, "covered_by_crawl": len(files) - len(left)}
+    if left and view.state == "READY" and settings.catalog_mode == "crawler":
+        wait = catalog_plan.crawl_interval_wait_s(view, asked_at, settings.crawl_interval_s)
+        if wait:
+            return left, {**outcome, "retry_after_s": wait}
     if left and view.state == "READY":
         if start_crawler(glue, settings.crawler_name):
             return [], {**outcome, "crawl_started": True, "covered_by_crawl": len(files)}
@@ -172,14 +177,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
     left, counts = crawl_cover(settings, need_crawl)
     summary.update(counts)
     retry = {file.message_id for file in left}
+    floor_s = counts.get("retry_after_s", 0)
     if retry and not settings.catalog_queue_url:
         log.warning("ETL_CATALOG_QUEUE_URL unset: waiting messages come back after the queue's visibility timeout")
     elif retry:
         delays = {
             message_id: (
                 records[message_id]["receiptHandle"],
-                catalog_plan.retry_delay_s(
-                    int(records[message_id].get("attributes", {}).get("ApproximateReceiveCount", 1))
+                max(
+                    floor_s,
+                    catalog_plan.retry_delay_s(
+                        int(records[message_id].get("attributes", {}).get("ApproximateReceiveCount", 1))
+                    ),
                 ),
             )
             for message_id in retry

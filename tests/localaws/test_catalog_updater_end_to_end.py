@@ -18,6 +18,7 @@ import pytest
 
 from kit.athena_client import connect
 from kit.local_endpoint import wait_idle
+from localaws.iam import report as iam_report
 from tests.conftest import provision_stack
 
 pytestmark = [pytest.mark.localaws, pytest.mark.slow]
@@ -189,3 +190,20 @@ def test_crawler_mode_covers_every_file_by_a_crawl_that_started_after_it_landed(
     assert all("partitions" not in summary for summary in crawl.batch_summaries())  # it never registers one
     assert (crawl.queue_depth("queue"), crawl.queue_depth("dlq")) == (0, 0)
     _assert_one_trigger_at_a_time(crawl)
+
+
+def test_the_trigger_role_was_denied_nothing_and_used_the_fast_path_grants(fast: Stack) -> None:
+    """`python -m localaws iam-report` after the runs above: least privilege, measured under IAM enforcement."""
+    report = iam_report.build(fast.endpoint, boto3.client("iam"))
+    role = f"assumed-role/{fast.outputs['roles']['crawler_trigger']['name']}/"
+    entries = [entry for arn, entry in report["principals"].items() if role in arn]
+    assert entries, report["principals"].keys()
+    assert [call for entry in entries for call in entry["denied"]] == []
+    used = {call["action"].lower() for entry in entries for call in entry["used"]}
+    assert {
+        "glue:getcrawler",
+        "glue:startcrawler",
+        "glue:gettable",
+        "glue:batchcreatepartition",
+        "s3:getobject",
+    } <= used

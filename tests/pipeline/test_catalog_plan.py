@@ -91,3 +91,13 @@ def test_anything_but_a_new_partition_of_an_unchanged_table_needs_a_crawl(table,
     plan, why = partition_plan(file, table, record)
     assert plan is None
     assert why.startswith(reason)
+
+
+def test_crawl_interval_wait_counts_from_the_last_crawl_start() -> None:
+    from pipeline.catalog_plan import crawl_interval_wait_s
+
+    crawler = {"State": "READY", "LastCrawl": {"Status": "SUCCEEDED", "StartTime": NOW - timedelta(seconds=20)}}
+    view = CrawlerView.of(crawler, asked_at=NOW)
+    assert crawl_interval_wait_s(view, NOW, 60) == 40
+    assert crawl_interval_wait_s(view, NOW, 15) == 0
+    assert crawl_interval_wait_s(CrawlerView.of({"State": "READY"}, asked_at=NOW), NOW, 60) == 0  # never crawled

@@ -243,3 +243,18 @@ def test_event_keys_are_url_decoded() -> None:
     }
     [file] = files_of_message({"messageId": "m", "body": json.dumps(body)})
     assert (file.dataset, file.partition) == ("my data", (("dt", "2024-05-01"),))
+
+
+def test_crawler_mode_starts_at_most_one_crawl_per_interval(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every crawl bills 10 minutes at least: a trickle of files gets a crawl a minute, not one per batch."""
+    monkeypatch.setenv("ETL_CATALOG_MODE", "crawler")
+    trigger.handler(cloud.batch(KEY), None)
+    cloud.finish_crawl()  # READY again, its last crawl started moments ago
+    event = cloud.batch(KEY.replace("a_2024", "b_2024"))
+    message_id = event["Records"][0]["messageId"]
+    assert failures(trigger.handler(event, None)) == [message_id]
+    assert cloud.crawler_state() == "READY"  # no second crawl yet
+    assert 50 < cloud.seconds_until_visible(message_id) <= 60  # back once the interval is over
+    monkeypatch.setenv("ETL_CRAWL_INTERVAL_S", "0")
+    assert failures(trigger.handler(event, None)) == []
+    assert cloud.crawler_state() == "RUNNING"
