@@ -131,6 +131,16 @@ def _length_checked(text: exp.Expression, length: int, source: exp.Expression) -
 @translator(exp.Cast, exp.TryCast)
 def cast_(node: exp.Cast) -> exp.Expression | None:
     to, value = node.to, node.this
+    if (
+        isinstance(value, exp.Null)
+        and to.this != T.UNKNOWN
+        and any(t.this == T.UNKNOWN for t in to.find_all(exp.DataType))
+    ):
+        # Trino's UNKNOWN is the type of NULL alone (CAST(NULL AS ARRAY(UNKNOWN))); DuckDB has no such name
+        known = to.copy().transform(
+            lambda t: exp.DataType.build("BOOLEAN") if isinstance(t, exp.DataType) and t.this == T.UNKNOWN else t
+        )
+        return type(node)(this=value.copy(), to=known)
     if to.this == T.TIMESTAMP and isinstance(value, exp.Literal) and value.is_string:
         rounded = _rounded_timestamp_text(value.this, _length(to))
         if rounded is not None:
