@@ -23,7 +23,7 @@ import datetime as dt
 import gzip
 import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -38,6 +38,7 @@ from localaws.athena.projection import strftime_pattern
 OPENX = "org.openx.data.jsonserde.jsonserde"
 HIVE = "org.apache.hive.hcatalog.data.jsonserde"
 BAD_DATA = 1002
+MAX_DECIMAL_DIGITS = 38
 
 
 def is_json_table(table: Table) -> bool:
@@ -236,7 +237,9 @@ def _value(value, dtype: pa.DataType, options: _Options):
         if pa.types.is_floating(dtype):
             return float(text)
         if pa.types.is_decimal(dtype):
-            return Decimal(text).quantize(Decimal(1).scaleb(-dtype.scale))
+            # Hive's HiveDecimal rounds half up, and holds 38 digits (Python's default context: 28)
+            with localcontext(Context(prec=2 * MAX_DECIMAL_DIGITS)):
+                return Decimal(text).quantize(Decimal(1).scaleb(-dtype.scale), rounding=ROUND_HALF_UP)
         if pa.types.is_date(dtype):
             return dt.date.fromisoformat(text)
         if pa.types.is_timestamp(dtype):

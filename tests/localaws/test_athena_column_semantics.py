@@ -118,3 +118,16 @@ def test_functions_take_arguments_from_columns(shop: Shop, sql: str, expected) -
         return
     rows = result_rows(shop.athena, execution["QueryExecutionId"])[1]
     assert rows[1:] == expected if isinstance(expected, list) else rows[1] == [expected]
+
+
+def test_json_table_decimals_hold_38_digits_rounded_half_up(shop: Shop) -> None:
+    """A JSON table's decimal(38,18) reads all 38 digits, and a value with more scale than its column rounds half up,
+    as Hive's HiveDecimal does (https://docs.aws.amazon.com/athena/latest/ug/data-types.html: DECIMAL up to 38)."""
+    body = b'{"d": 12345678901234567890.123456789012345678, "h": 0.25}\n'
+    shop.s3.put_object(Bucket=shop.bucket, Key="json/decimals/a.json", Body=body)
+    create = (
+        "CREATE EXTERNAL TABLE decimals (d decimal(38,18), h decimal(2,1)) ROW FORMAT SERDE "
+        f"'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://{shop.bucket}/json/decimals/'"
+    )
+    assert run_query(shop, create)["Status"]["State"] == "SUCCEEDED"
+    assert _answer(shop, "SELECT d, h FROM decimals") == ["12345678901234567890.123456789012345678", "0.3"]
