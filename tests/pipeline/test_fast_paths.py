@@ -152,6 +152,27 @@ def test_array_gives_the_parquet_of_ndjson(tmp_path: Path, case: str, layout: st
     assert_array_matches_ndjson(tmp_path, records, layouts(records)[layout], block_bytes)
 
 
+@pytest.mark.parametrize("block_bytes", [13, 97, config.BLOCK_BYTES])
+def test_objects_split_over_lines_inside_an_element_are_not_taken_for_elements(
+    tmp_path: Path, block_bytes: int
+) -> None:
+    # every newline sits in `},\n{`, as in one element per line, but the first two lines are one element
+    records = [{"a": [{"x": 1}, {"y": 2}], "n": i} for i in range(3)] + [{"b": 1}]
+    array = b"[\n" + b",\n".join(json.dumps(r).replace("}, {", "},\n{").encode() for r in records) + b"\n]\n"
+    assert array.count(b"},\n{") == array.count(b"\n") - 3 and json.loads(array) == records
+    assert_array_matches_ndjson(tmp_path, records, array, block_bytes)
+
+
+@pytest.mark.parametrize("block_bytes", [13, 97, config.BLOCK_BYTES])
+def test_brackets_in_strings_do_not_hide_an_element_split_over_lines(tmp_path: Path, block_bytes: int) -> None:
+    # each line holds as many bracket bytes opening as closing, but only because of the strings: the first two
+    # lines are still one element, and a window ending after the first must carry it over whole
+    records = [{"a": [{"x": "]}"}, {"y": "[{"}], "n": i} for i in range(3)] + [{"b": "}]"}]
+    array = b"[\n" + b",\n".join(json.dumps(r).replace("}, {", "},\n{").encode() for r in records) + b"\n]\n"
+    assert json.loads(array) == records
+    assert_array_matches_ndjson(tmp_path, records, array, block_bytes)
+
+
 @pytest.mark.parametrize(
     ("later", "kind"), [([1, 2], "array<bigint>"), ([1.5], "array<double>"), ("text", "string"), (5, "string")]
 )
