@@ -66,10 +66,13 @@ def _scan_lines(window: bytes, first: bool) -> ArrayScan | None:
     if end < start:
         return None
     body = window[start : end + 1]
-    count = body.count(b"\n") + 1
-    if body.count(b"},\n{") != count - 1 or body.find(b"\\") >= 0:
+    if body.find(b"\\") >= 0:
         return None
     skeleton = np.frombuffer(body.translate(None, _ALL_BUT_SKELETON), dtype=np.uint8)
+    count = int(np.count_nonzero(skeleton == _NEWLINE)) + 1
+    lines = body.replace(b"},\n{", b"}\n{")  # without the separating commas: NDJSON for pyarrow
+    if len(body) - len(lines) != count - 1:
+        return None  # a newline outside `},\n{`
     quotes = (skeleton == _QUOTE).view(np.uint8)
     # without backslashes quotes alternate open/close: an odd count before a byte puts it inside a string
     outside = np.flatnonzero((np.bitwise_xor.accumulate(quotes) | quotes) == 0)
@@ -77,7 +80,6 @@ def _scan_lines(window: bytes, first: bool) -> ArrayScan | None:
     depth = np.cumsum(_DEPTH_STEP[chars])  # 0 between elements, 1 inside one (as `_scan`'s depth - 1)
     if len(depth) == 0 or depth[-1] != 0 or np.any(depth[chars == _NEWLINE] != 0) or depth.min() < 0:
         return None
-    lines = body.replace(b"},\n{", b"} \n{")  # the separating commas become blanks: NDJSON for pyarrow
     return ArrayScan(count, start, end + 1, False, lines, int(depth.max()))
 
 
