@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localaws.activity import Activity
 from localaws.browser_guard import BrowserGuard
+from localaws.moto_dispatch import CachedDomainDispatcher
 from localaws.routing import Route, identify
 
 log = logging.getLogger("localaws")
@@ -108,7 +109,7 @@ class LocalAws:
     _kill: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto = CachedDomainDispatcher(create_backend_app)
         self._internal["health"] = self._health
         self._internal["idle"] = self._idle
 

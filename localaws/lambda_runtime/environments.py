@@ -44,6 +44,9 @@ from localaws.lambda_runtime.logs import LogLine, now_ms
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 POLL_SECONDS = 0.025
+# Listing a worker's child processes reads /proc/<pid>/stat of every process on the machine (psutil.children), some
+# milliseconds each time; the worker's own memory is read at every poll, its children are re-listed this often.
+CHILDREN_SECONDS = 0.25
 _SIGNAL_WORDS = {
     signal.SIGKILL: "killed",
     signal.SIGSEGV: "segmentation fault",
@@ -109,6 +112,8 @@ class Environment:
         self._control_buffer = b""
         self._log_reader = open(log_path, "rb")  # noqa: SIM115 - closed in kill()
         self._ps = psutil.Process(self.process.pid)
+        self._children: list[psutil.Process] = []
+        self._children_listed = float("-inf")  # time.monotonic() of the last listing
 
     # -- phases -----------------------------------------------------------------------------------------------
     def wait_ready(self, limit_s: float) -> Attempt:
@@ -170,10 +175,20 @@ class Environment:
     def _rss_mb(self) -> int:
         try:
             total = self._ps.memory_info().rss
-            for child in self._ps.children(recursive=True):
-                total += child.memory_info().rss
-        except psutil.NoSuchProcess:  # a child exited between listing and reading; count what is left
+        except psutil.NoSuchProcess:
             return 0
+        now = time.monotonic()
+        if now - self._children_listed >= CHILDREN_SECONDS:
+            try:
+                self._children = self._ps.children(recursive=True)
+            except psutil.NoSuchProcess:
+                self._children = []
+            self._children_listed = now
+        for child in self._children:
+            try:
+                total += child.memory_info().rss
+            except psutil.NoSuchProcess:  # a child exited since it was listed; count what is left
+                continue
         return total // (1024 * 1024)
 
     def _read_control(self, wait_s: float) -> dict[str, Any] | None:
