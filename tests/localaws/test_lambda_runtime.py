@@ -245,6 +245,29 @@ def test_exceeding_memory_size_fails_as_out_of_memory(localaws_env):
     assert "Max Memory Used: 128 MB" in report
 
 
+def test_memory_of_a_child_process_counts_towards_memory_size(localaws_env):
+    # Memory size limits the whole execution environment, the processes a function starts included:
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html. The runtime lists a worker's children
+    # less often than it reads the worker's own memory; a child that holds memory is still seen and killed.
+    name = create_function(
+        """
+        import subprocess
+        import sys
+
+        HOLD = "import time; ballast = b'x' * (300 * 1024 * 1024); time.sleep(600)"
+
+        def handler(event, context):
+            return subprocess.Popen([sys.executable, "-c", HOLD]).wait()
+        """,
+        MemorySize=128,
+        Timeout=120,
+    )
+    response, body = invoke(name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
+
+
 def test_logs_hold_start_output_end_and_report(localaws_env):
     # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
     # https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html
