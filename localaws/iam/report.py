@@ -23,8 +23,9 @@ from localaws.iam.evaluation import Document, statements, wildcard_match
 
 # Work localaws does itself, as the root, that AWS does with a role's credentials: such grants show as unused here.
 SERVICE_SIDE_NOTE = (
-    "  (Lambda's own log writes and DLQ/destination sends are made by localaws, not with the role: on AWS the role's "
-    "logs:CreateLogStream, logs:PutLogEvents and sqs:SendMessage grants are used by Lambda itself.)"
+    "  (Lambda's own log writes, DLQ/destination sends and SQS event source mapping polls are made by localaws, not "
+    "with the role: on AWS the role's logs:CreateLogStream, logs:PutLogEvents, sqs:SendMessage, and the mapping's "
+    "sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes grants are used by Lambda itself.)"
 )
 
 
