@@ -239,6 +239,17 @@ def run_query(shop: Shop, sql: str, **extra) -> dict:
     return wait_for_query(shop.athena, query_id)
 
 
+def succeeded(shop: Shop, sql: str) -> dict:
+    """run_query, asserting the query SUCCEEDED (its Status is the message otherwise)."""
+    execution = run_query(shop, sql)
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+    return execution
+
+
+def unique_table_name() -> str:
+    return f"t_{uuid.uuid4().hex[:8]}"
+
+
 def result_rows(athena, query_id: str, page_size: int = 1000) -> tuple[list[dict], list[list[str | None]]]:
     """ColumnInfo and every row of GetQueryResults as text (None for NULL), header row included."""
     rows, token, columns = [], None, []

@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
-from athena_tables import Shop, result_rows, run_query
+from athena_tables import Shop, result_rows, run_query, succeeded
+from athena_tables import unique_table_name as name
 
 from localaws.athena import projection
 from localaws.athena.catalog import Table
@@ -23,16 +23,6 @@ OPENX = "org.openx.data.jsonserde.JsonSerDe"
 @pytest.fixture(scope="module")
 def shop(localaws):
     return Shop(localaws.endpoint)
-
-
-def name() -> str:
-    return f"t_{uuid.uuid4().hex[:8]}"
-
-
-def succeeded(shop: Shop, sql: str) -> dict:
-    execution = run_query(shop, sql)
-    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
-    return execution
 
 
 def values(shop: Shop, sql: str) -> list[list[str | None]]:

@@ -10,10 +10,10 @@
 from __future__ import annotations
 
 import gzip
-import uuid
 
 import pytest
-from athena_tables import Shop, result_rows, run_query
+from athena_tables import Shop, result_rows, run_query, succeeded
+from athena_tables import unique_table_name as name
 
 pytestmark = pytest.mark.localaws
 
@@ -24,16 +24,6 @@ HIVE = "org.apache.hive.hcatalog.data.JsonSerDe"
 @pytest.fixture(scope="module")
 def shop(localaws):
     return Shop(localaws.endpoint)
-
-
-def name() -> str:
-    return f"t_{uuid.uuid4().hex[:8]}"
-
-
-def succeeded(shop: Shop, sql: str) -> dict:
-    execution = run_query(shop, sql)
-    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
-    return execution
 
 
 def values(shop: Shop, sql: str) -> list[list[str | None]]:
