@@ -16,7 +16,9 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError, WaiterError
 
+from kit.aws.lambda_ import get_function
 from kit.aws.ssm import DEFAULT_PANDAS_LAYER_VERSION
+from kit.catalog_updater import deployed_catalog_mode
 from kit.errors import explain, script_boundary
 from kit.hints import next_steps
 from kit.narrate import CREATED, Narrator
@@ -69,10 +71,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--catalog",
-        default=config.DEFAULT_CATALOG_MODE,
         choices=config.CATALOG_MODES,
         help="how new Parquet files reach the Glue catalog: 'partitions' registers new partitions of unchanged tables "
-        "(BatchCreatePartition) and crawls only new tables and schema changes; 'crawler' crawls for every change",
+        "(BatchCreatePartition) and crawls only new tables and schema changes; 'crawler' crawls for every change "
+        f"(default: the deployed stack's mode, else {config.DEFAULT_CATALOG_MODE})",
     )
     parser.add_argument(
         "--pandas-layer-arn",
@@ -183,12 +185,18 @@ def provision(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     target = endpoint() or "AWS"
     out(f"Stack {args.stack} in {region} (region from {region_source}) on {target}.")
     clients = Clients(session)
-    options = options_from(args)
     narrator = Narrator(total=0, out=out)
     step = "checking who you are (sts:GetCallerIdentity)"
     try:
         account = clients.account()
-        provisioner = Provisioner(clients, Stack(args.stack, account, region), options, narrator)
+        stack = Stack(args.stack, account, region)
+        if args.catalog is None:
+            step = f"reading the deployed catalog mode (lambda:GetFunction {stack.crawler_trigger_function})"
+            kept = deployed_catalog_mode(get_function(clients.lambda_, stack.crawler_trigger_function))
+            args.catalog = kept or config.DEFAULT_CATALOG_MODE
+            if kept:
+                out(f"Catalog mode {kept}, as deployed (pass --catalog to change it).")
+        provisioner = Provisioner(clients, stack, options_from(args), narrator)
         narrator.total = len(provisioner.steps())
         if args.dry_run:
             print_plan(provisioner, out)

@@ -38,3 +38,13 @@ def mapping_settings(batch_size: int, window_s: int, *, reserved: int | None) ->
     if reserved is None:
         settings["ScalingConfig"] = {"MaximumConcurrency": FALLBACK_MAXIMUM_CONCURRENCY}
     return settings
+
+
+def deployed_catalog_mode(function: dict | None) -> str | None:
+    """The ETL_CATALOG_MODE a deployed crawler trigger runs with (`function` is GetFunction's answer), or None when
+    there is no such function or it has no mode. provision.py keeps it when --catalog is not given, so a plain re-run
+    (or `make lab`) does not switch a stack from crawler mode back to the default."""
+    if function is None:
+        return None
+    variables = function["Configuration"].get("Environment", {}).get("Variables", {})
+    return variables.get("ETL_CATALOG_MODE")

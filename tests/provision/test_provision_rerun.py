@@ -77,3 +77,18 @@ def test_a_foreign_notification_rule_on_the_bucket_is_kept(cloud, provision_run)
     restored = s3.get_bucket_notification_configuration(Bucket=stack.bucket)
     ids = {rule["Id"] for kind in ("LambdaFunctionConfigurations", "QueueConfigurations") for rule in restored[kind]}
     assert ids == {"someone-else", "etl-etl-raw", "etl-etl-processed.parquet"}
+
+
+def test_a_rerun_without_catalog_keeps_the_deployed_mode(cloud, calls, provision_run):
+    assert provision_run("--catalog", "crawler").code == 0
+    calls.clear()
+    rerun = provision_run()
+    assert rerun.code == 0, rerun.text
+    assert "Catalog mode crawler, as deployed (pass --catalog to change it)." in rerun.text
+    assert calls.mutating() == []
+    lam = cloud.client("lambda")
+    variables = lam.get_function_configuration(FunctionName="etl-crawler-trigger")["Environment"]["Variables"]
+    assert variables["ETL_CATALOG_MODE"] == "crawler"
+    assert provision_run("--catalog", "partitions").code == 0
+    variables = lam.get_function_configuration(FunctionName="etl-crawler-trigger")["Environment"]["Variables"]
+    assert variables["ETL_CATALOG_MODE"] == "partitions"
