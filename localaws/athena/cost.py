@@ -212,10 +212,22 @@ def build_scan(
         check_types(table, file, metadata, data_columns)
         total += scanned_bytes(metadata, data_columns)
         expression = partition_expression(schema, file, hidden)
+        source, source_fs = _fragment_source(file.path, fs)
         fragments.append(
-            file_format.make_fragment(file.path, fs, partition_expression=expression)
+            file_format.make_fragment(source, source_fs, partition_expression=expression)
             if expression is not None
-            else file_format.make_fragment(file.path, fs)
+            else file_format.make_fragment(source, source_fs)
         )
     dataset = ds.FileSystemDataset(fragments, schema, file_format, fs)
     return TableScan(dataset, total, len(files))
+
+
+def _fragment_source(path: str, fs: pafs.FileSystem) -> tuple[str | pa.Buffer, pafs.FileSystem | None]:
+    """(what a fragment reads, its filesystem). A filesystem written in Python (localaws's in-process reads of moto's
+    store, s3_reads.py) is read here, up front, into a buffer: DuckDB scans a dataset through Scanner.to_reader, which
+    holds the GIL while Arrow's I/O threads wait for it to call back into Python, a deadlock that hung a whole localaws
+    server. A buffer needs no Python during the scan; the object was read whole into memory either way."""
+    if isinstance(fs, pafs.PyFileSystem):
+        with fs.open_input_file(path) as source:
+            return pa.py_buffer(source.read()), None
+    return path, fs
