@@ -35,3 +35,15 @@ def test_help_states_region_default_and_memory_reasoning():
         [sys.executable, "teardown.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "--all" in teardown_text and "--yes" in teardown_text and "--dry-run" in teardown_text
+
+
+def test_help_says_the_transform_streams_and_what_bounds_a_file():
+    """The transform streams every input in blocks (docs/transform.md, "Streaming"): memory does not grow with the
+    file, so the help must not size files by memory ("1024 MB ... about 90 MB in one piece")."""
+    text = subprocess.run(
+        [sys.executable, "provision.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    text = " ".join(text.split())
+    assert "in one piece" not in text and "11x" not in text
+    assert "streams every input" in text and "whatever the file's size" in text
+    assert "--transform-tmp: spills of about 40% of the input" in text
