@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError, WaiterError
 from kit.aws.lambda_ import get_function
 from kit.aws.ssm import DEFAULT_PANDAS_LAYER_VERSION
 from kit.catalog_updater import deployed_catalog_mode
+from kit.cli import DefaultOnceHelpFormatter
 from kit.errors import explain, script_boundary
 from kit.hints import next_steps
 from kit.narrate import CREATED, Narrator
@@ -58,11 +59,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "partition of an unchanged table itself and crawls only for a new table or a new column; --catalog "
             "crawler crawls for every change. See docs/transform.md, 'The catalog updater'."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultOnceHelpFormatter,
     )
     parser.add_argument("--stack", default=DEFAULT_STACK, help="stack name: prefix of every resource name and tag")
-    parser.add_argument("--region", help="AWS region (see below for the default)")
-    parser.add_argument("--profile", help="AWS named profile (default: AWS_PROFILE or the default profile)")
+    parser.add_argument(
+        "--region",
+        help=f"AWS region (default: AWS_REGION, else AWS_DEFAULT_REGION, else the profile's, else {DEFAULT_REGION})",
+    )
+    parser.add_argument("--profile", help="AWS named profile (default: AWS_PROFILE, else the default profile)")
     parser.add_argument("--runtime", default="python3.12", help="Lambda runtime; the pandas layer must exist for it")
     parser.add_argument(
         "--architecture", default="x86_64", choices=("x86_64", "arm64"), help="Lambda and layer architecture"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
+from kit.cli import DefaultOnceHelpFormatter
 from kit.errors import explain, script_boundary
 from kit.narrate import Narrator
 from kit.session import Clients, CredentialsMissing, check_credentials, endpoint, open_session
@@ -43,13 +44,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             f"AWS_DEFAULT_REGION, else the profile's, else {DEFAULT_REGION}. Credentials come from the usual AWS "
             "chain (aws configure, AWS_PROFILE, environment variables); AWS_ENDPOINT_URL targets localaws."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultOnceHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--stack", default=DEFAULT_STACK, help="the stack to remove")
     which.add_argument("--all", action="store_true", help="find every stack of this kit by tag, list, ask, remove")
-    parser.add_argument("--region", help="AWS region of the stack")
-    parser.add_argument("--profile", help="AWS named profile (default: AWS_PROFILE or the default profile)")
+    parser.add_argument(
+        "--region",
+        help="AWS region of the stack (default: the region in .stacks/<stack>.json, else AWS_REGION, else "
+        f"AWS_DEFAULT_REGION, else the profile's, else {DEFAULT_REGION})",
+    )
+    parser.add_argument("--profile", help="AWS named profile (default: AWS_PROFILE, else the default profile)")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     return parser.parse_args(argv)

@@ -47,3 +47,22 @@ def test_help_says_the_transform_streams_and_what_bounds_a_file():
     assert "in one piece" not in text and "11x" not in text
     assert "streams every input" in text and "whatever the file's size" in text
     assert "--transform-tmp: spills of about 40% of the input" in text
+
+
+@pytest.mark.parametrize("script", [provision, teardown], ids=["provision", "teardown"])
+def test_every_option_states_its_real_default_once(script, monkeypatch):
+    """argparse's ArgumentDefaultsHelpFormatter appended "(default: None)" to --region and --profile, whose help
+    states the default resolved at run time: each option's help gives its default once, and never None/False."""
+    parsers = []
+    original = script.argparse.ArgumentParser.parse_args
+    monkeypatch.setattr(
+        script.argparse.ArgumentParser, "parse_args", lambda self, argv: parsers.append(self) or original(self, argv)
+    )
+    script.parse_args([])
+    (parser,) = parsers
+    helps = {action.dest: parser._get_formatter()._expand_help(action) for action in parser._actions}
+    for dest, text in helps.items():
+        assert text.count("(default") <= 1, (dest, text)
+        assert "(default: None)" not in text and "(default: False)" not in text, (dest, text)
+    assert helps["region"].endswith(", else us-east-1)") and helps["profile"].endswith("else the default profile)")
+    assert helps["stack"].endswith("(default: etl)")
