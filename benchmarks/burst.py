@@ -6,7 +6,9 @@
 4. measure: rows in Athena against the rows uploaded (count(*) and count(DISTINCT event_id): every row exactly once),
    seconds from the last upload to queryable (and from the last Parquet file the transform wrote: the catalog's
    share), the time of `SELECT count(*)`, the crawls that ran (ListCrawls), and
-   the RSS of the localaws process tree (psutil, the server and every Lambda worker it started).
+   the RSS of the localaws process tree (psutil, the server and every Lambda worker it started), and the CPU
+   seconds of the server process and of its Lambda workers from the first upload until queryable, also per file
+   (tree_cpu.py).
 
 Prints a table and, with --record, appends it to benchmarks/burst-results.md.
 A measurement, not a test: nothing asserts.
@@ -34,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 import marked  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from tree_cpu import TreeCpu  # noqa: E402
 
 from kit.local_endpoint import LocalAwsProcess  # noqa: E402
 from kit.queries import run_query  # noqa: E402
@@ -89,6 +92,7 @@ def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float, 
         bucket, database = outputs["bucket"], outputs["glue_database"]
         s3 = boto3.client("s3")
         bodies = [events(index, rows) for index in range(files)]
+        cpu = TreeCpu(server.process.pid).start()
         started = time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
 
@@ -101,6 +105,7 @@ def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float, 
         idle = server.wait_idle(idle_timeout)
         queryable = time.perf_counter()
         queryable_at = dt.datetime.now(dt.UTC)
+        cpu.stop()
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="processed/")
         newest_parquet = max(item["LastModified"] for page in pages for item in page.get("Contents", []))
         count_sql = f"SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM {database}.clickstream"
@@ -127,6 +132,12 @@ def burst(files: int, rows: int, threads: int, stack: str, idle_timeout: float, 
                 round((c["EndTime"] - c["StartTime"]).total_seconds(), 1) for c in crawls if c.get("EndTime")
             ],
             "localaws tree RSS MB": round(rss),
+            # CPU from the first upload until queryable (tree_cpu.py): the server process, and its Lambda workers
+            "server CPU s": cpu.server_s,
+            "server CPU ms per file": 1000 * cpu.server_s / files,
+            "Lambda workers CPU s": cpu.workers_s,
+            "Lambda workers CPU ms per file": 1000 * cpu.workers_s / files,
+            "Lambda workers seen": cpu.workers_seen,
         }
     finally:
         server.stop()
