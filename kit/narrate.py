@@ -1,4 +1,5 @@
-"""Narration for the scripts: "[3/14] Creating the bucket X…", what happened, and "done in 2.3 s".
+"""Narration for the scripts: "[3/16] Checking/creating the bucket X…", what happened to each resource it names
+("X: created" or "X: already exists, kept", from the ensure_* functions' outcomes), and "done in 2.3 s".
 
 Library code logs; only the scripts print, through a Narrator they pass in (tests capture its lines).
 """
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 CREATED = "created"
-UNCHANGED = "exists, unchanged"
+UNCHANGED = "already exists, kept"
 MISSING = "not found, nothing to do"
 DELETED = "deleted"
 

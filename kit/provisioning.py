@@ -1,5 +1,5 @@
-"""Build one stack, step by step, each step safe to re-run: it creates what is missing, updates what differs, and
-reports "exists, unchanged" for the rest.
+"""Build one stack, step by step, each step safe to re-run: it checks each resource, creates what is missing
+("created"), updates what differs ("updated in place (...)") and reports "already exists, kept" for the rest.
 
 Steps, in order:
   1. find the AWS SDK for pandas layer for the region, runtime and architecture (SSM public parameter)
@@ -38,7 +38,7 @@ from kit.catalog_updater import (
     TRIGGER_TIMEOUT_S,
     VISIBILITY_TIMEOUT_FACTOR,
 )
-from kit.narrate import Narrator
+from kit.narrate import UNCHANGED, Narrator
 from kit.packaging import Package, build_package
 from kit.session import Clients, endpoint
 from kit.stack import Stack, build_outputs, save_outputs
@@ -133,25 +133,31 @@ class Provisioner:
         return [
             ("Finding the AWS SDK for pandas layer", self.find_layer),
             ("Packaging pipeline/ (code only)", self.package_code),
-            (f"Creating the bucket {stack.bucket}", self.create_bucket),
-            (f"Creating the dead-letter queue {stack.dlq}", self.create_dlq),
-            (f"Creating the catalog queue {stack.catalog_queue} and {stack.catalog_dlq}", self.create_catalog_queue),
-            (f"Creating the log groups ({self.options.log_retention_days}-day retention)", self.create_log_groups),
-            ("Creating the IAM roles (least privilege)", self.create_roles),
-            (f"Creating the Glue database {stack.glue_database}", self.create_database),
-            (f"Creating the Glue crawler {stack.crawler}", self.create_crawler),
+            (f"Checking/creating the bucket {stack.bucket}", self.create_bucket),
+            (f"Checking/creating the dead-letter queue {stack.dlq}", self.create_dlq),
             (
-                f"Creating the function {stack.transform_function} (waits until Active, usually 1-10 s)",
+                f"Checking/creating the catalog queue {stack.catalog_queue} and {stack.catalog_dlq}",
+                self.create_catalog_queue,
+            ),
+            (
+                f"Checking/creating the log groups ({self.options.log_retention_days}-day retention)",
+                self.create_log_groups,
+            ),
+            ("Checking/creating the IAM roles (least privilege)", self.create_roles),
+            (f"Checking/creating the Glue database {stack.glue_database}", self.create_database),
+            (f"Checking/creating the Glue crawler {stack.crawler}", self.create_crawler),
+            (
+                f"Checking/creating the function {stack.transform_function} (a new one waits until Active, 1-10 s)",
                 self.create_transform,
             ),
             (
-                f"Creating the function {stack.crawler_trigger_function} (waits until Active)",
+                f"Checking/creating the function {stack.crawler_trigger_function} (a new one waits until Active)",
                 self.create_crawler_trigger,
             ),
             (f"Mapping {stack.catalog_queue} to {stack.crawler_trigger_function}", self.map_catalog_queue),
             (f"Allowing S3 to invoke {stack.transform_function}", self.allow_s3_invoke),
             (f"Writing the notification configuration of {stack.bucket}", self.configure_notifications),
-            (f"Creating the Athena workgroup {stack.workgroup}", self.create_workgroup),
+            (f"Checking/creating the Athena workgroup {stack.workgroup}", self.create_workgroup),
             ("Writing the outputs file", self.write_outputs),
         ]
 
@@ -272,7 +278,7 @@ class Provisioner:
         )
         _, outcome = glue.ensure_crawler(self.clients.glue, spec, arn=stack.crawler_arn)
         self.narrator.result(f"{stack.crawler} -> {stack.crawler_target}", outcome)
-        if outcome != "exists, unchanged":
+        if outcome != UNCHANGED:
             self.narrator.say(
                 f"      table level {glue.TABLE_LEVEL} (one table per dataset folder, dt partitions); schema changes: "
                 "update the table in the catalog, deletions only logged"

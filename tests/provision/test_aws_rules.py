@@ -78,7 +78,7 @@ def test_a_pending_function_is_waited_on_until_active():
         stub.add_response("get_function", {"Configuration": _configuration(State="Active")})  # function_active_v2
         _, outcome = lambda_.ensure_function(client, SPEC, b"zip", "new")
         stub.assert_no_pending_responses()
-    assert outcome == "exists, unchanged"
+    assert outcome == "already exists, kept"
 
 
 def test_the_transform_gets_the_ephemeral_storage_it_asks_for():

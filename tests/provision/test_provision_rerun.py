@@ -10,14 +10,36 @@ def test_second_run_makes_no_mutating_call_and_reports_unchanged(cloud, calls, p
     assert second.code == 0, second.text
     assert calls.mutating() == []
     outcomes = [line for line in second.lines if line.startswith("      ") and ": " in line and "done in" not in line]
-    resources = [line for line in outcomes if "exists, unchanged" in line]
+    resources = [line for line in outcomes if line.endswith(": already exists, kept")]
     # bucket, 3 queues (dead-letter, catalog, catalog dead-letter), 2 log groups, 3 roles and their 3 policies,
     # database, crawler, 2 functions, the transform's async invocation config, the trigger's reserved concurrency and
     # its queue mapping, the transform's permission, the notification configuration, the workgroup
     assert len(resources) == 22
-    assert "created" not in second.text.replace("exists, unchanged", "")
+    assert "created" not in second.text.replace("Checking/creating", "")
     assert "updated" not in second.text
     assert "(0 changes)" in second.text
+
+
+def test_each_step_says_it_checks_and_each_resource_says_what_happened(cloud, provision_run):
+    """A re-run used to print "Creating the bucket X…" for a bucket that existed: a step now says it checks or
+    creates, and each resource line names the resource and says "created" (first run) or "already exists, kept"."""
+    first = provision_run()
+    assert first.code == 0, first.text
+    second = provision_run()
+    assert second.code == 0, second.text
+    stack = cloud.stack()
+    for run in (first, second):
+        titles = [line for line in run.lines if line.startswith("[")]
+        assert not [title for title in titles if "] Creating" in title], titles
+        assert f"[3/16] Checking/creating the bucket {stack.bucket}…" in titles
+        assert f"[10/16] Checking/creating the function {stack.transform_function} (a new one waits" in "\n".join(
+            titles
+        )
+    assert f"      s3://{stack.bucket}: created" in first.lines
+    assert f"      {stack.glue_database}: created" in first.lines
+    assert f"      s3://{stack.bucket}: already exists, kept" in second.lines
+    assert f"      {stack.glue_database}: already exists, kept" in second.lines
+    assert f"      {stack.dlq}: already exists, kept" in second.lines
 
 
 def test_changed_memory_updates_only_that_function_setting(cloud, calls, provision_run):

@@ -67,7 +67,7 @@ def test_access_denied_names_action_resource_and_permission(cloud, calls):
     calls.fail_on = ("CreateRole", ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "CreateRole"))
     result = run_script(provision.main)
     assert result.code == 1
-    assert "Access denied at step 7/16 (Creating the IAM roles (least privilege))" in result.text
+    assert "Access denied at step 7/16 (Checking/creating the IAM roles (least privilege))" in result.text
     assert "needs the IAM permission iam:CreateRole on arn:aws:iam::123456789012:role/etl-transform-role" in (
         result.text
     )
@@ -75,21 +75,21 @@ def test_access_denied_names_action_resource_and_permission(cloud, calls):
 
 # A first-run call in every step that changes something (and two that fail half-way through a step).
 FAILURE_POINTS = [
-    ("CreateBucket", "3/16 (Creating the bucket"),
-    ("PutBucketPolicy", "3/16 (Creating the bucket"),
-    ("CreateQueue", "4/16 (Creating the dead-letter queue"),
-    ("GetQueueAttributes", "4/16 (Creating the dead-letter queue"),
-    ("CreateLogGroup", "6/16 (Creating the log groups"),
-    ("CreateRole", "7/16 (Creating the IAM roles"),
-    ("CreateDatabase", "8/16 (Creating the Glue database"),
-    ("CreateCrawler", "9/16 (Creating the Glue crawler"),
-    ("CreateFunction", "10/16 (Creating the function etl-transform"),
-    ("PutFunctionEventInvokeConfig", "10/16 (Creating the function etl-transform"),
-    ("PutFunctionConcurrency", "11/16 (Creating the function etl-crawler-trigger"),
+    ("CreateBucket", "3/16 (Checking/creating the bucket"),
+    ("PutBucketPolicy", "3/16 (Checking/creating the bucket"),
+    ("CreateQueue", "4/16 (Checking/creating the dead-letter queue"),
+    ("GetQueueAttributes", "4/16 (Checking/creating the dead-letter queue"),
+    ("CreateLogGroup", "6/16 (Checking/creating the log groups"),
+    ("CreateRole", "7/16 (Checking/creating the IAM roles"),
+    ("CreateDatabase", "8/16 (Checking/creating the Glue database"),
+    ("CreateCrawler", "9/16 (Checking/creating the Glue crawler"),
+    ("CreateFunction", "10/16 (Checking/creating the function etl-transform"),
+    ("PutFunctionEventInvokeConfig", "10/16 (Checking/creating the function etl-transform"),
+    ("PutFunctionConcurrency", "11/16 (Checking/creating the function etl-crawler-trigger"),
     ("CreateEventSourceMapping", "12/16 (Mapping etl-catalog to etl-crawler-trigger"),
     ("AddPermission", "13/16 (Allowing S3 to invoke etl-transform"),
     ("PutBucketNotificationConfiguration", "14/16 (Writing the notification configuration"),
-    ("CreateWorkGroup", "15/16 (Creating the Athena workgroup"),
+    ("CreateWorkGroup", "15/16 (Checking/creating the Athena workgroup"),
 ]
 
 
