@@ -32,7 +32,7 @@ from typing import Any
 
 from pipeline import config, naming
 from pipeline.formats import InputFormatError
-from pipeline.schema import SchemaConflict, claim_dataset, record_bytes
+from pipeline.schema import ReadOnceSchemaStore, SchemaConflict, claim_dataset, record_bytes
 from pipeline.scratch import ScratchDir, remove_stale_scratch_dirs
 from pipeline.sdk_features import check_conditional_writes
 from pipeline.source_objects import (
@@ -151,11 +151,13 @@ class S3SchemaStore:
             return None, None
         return json.loads(response["Body"].read()), response["ETag"]
 
-    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None:
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> str:
+        """Returns the new ETag, the token of the next conditional write (PutObject's response carries it:
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html#API_PutObject_ResponseSyntax)."""
         # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
         condition = {"IfMatch": token} if token else {"IfNoneMatch": "*"}
         try:
-            self.client.put_object(
+            response = self.client.put_object(
                 Bucket=self.bucket,
                 Key=self._key(dataset),
                 Body=record_bytes(record),
@@ -166,6 +168,7 @@ class S3SchemaStore:
             if _conflict(error):
                 raise SchemaConflict(dataset) from error
             raise
+        return response["ETag"]
 
 
 class S3ManifestStore:
@@ -244,6 +247,7 @@ class S3SourceWorker:
     rest: str  # the key below its dataset folder
     out_bucket: str
     settings: config.Settings
+    schema_store: ReadOnceSchemaStore  # this event's, which read the dataset's record when claiming it
     scratch: list[ScratchDir] = field(default_factory=list)  # closed by handle_record on every exit path
 
     def prepare(self, event: SourceEvent, known: ObjectVersion | None) -> Prepared:
@@ -266,7 +270,7 @@ class S3SourceWorker:
                 dataset=self.dataset,
                 name=name,
                 source_key=event.key,
-                schema_store=S3SchemaStore(self.client, self.out_bucket),
+                schema_store=self.schema_store,
                 work_dir=work_dir,
                 settings=self.settings,
             )
@@ -372,8 +376,10 @@ def handle_record(record: dict[str, Any], settings: config.Settings, client: Any
         log.info(json.dumps({"key": key, "status": "skipped", "reason": "a folder placeholder (key ends with /)"}))
         return {"key": key, "status": "skipped"}
     out_bucket = settings.bucket or event.bucket
-    dataset, rest = claim_folder(S3SchemaStore(client, out_bucket), key, settings.default_dataset)
-    worker = S3SourceWorker(client, event, dataset, rest, out_bucket, settings)
+    # one read of each schema record per event: the claim reads the dataset's, the transform merges into it
+    schemas = ReadOnceSchemaStore(S3SchemaStore(client, out_bucket))
+    dataset, rest = claim_folder(schemas, key, settings.default_dataset)
+    worker = S3SourceWorker(client, event, dataset, rest, out_bucket, settings, schemas)
     try:
         outcome = apply_event(event, S3ManifestStore(client, out_bucket), worker)
     finally:

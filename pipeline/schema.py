@@ -181,7 +181,10 @@ class SchemaConflict(RuntimeError):
 class SchemaStore(Protocol):
     def load(self, dataset: str) -> tuple[dict[str, Any] | None, str | None]: ...
 
-    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None: ...
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> str | None:
+        """Writes only if the stored record still has `token` (None: only if there is none); returns the new token
+        (None if the store cannot tell it). Raises SchemaConflict otherwise."""
+        ...
 
 
 def record_bytes(record: dict[str, Any]) -> bytes:
@@ -201,11 +204,12 @@ class MemorySchemaStore:
         raw = self.records.get(dataset)
         return (json.loads(raw), hashlib.md5(raw).hexdigest()) if raw else (None, None)
 
-    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None:
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> str:
         current = self.records.get(dataset)
         if (hashlib.md5(current).hexdigest() if current else None) != token:
             raise SchemaConflict(dataset)
-        self.records[dataset] = record_bytes(record)
+        self.records[dataset] = raw = record_bytes(record)
+        return hashlib.md5(raw).hexdigest()
 
 
 class DirectorySchemaStore:
@@ -221,14 +225,43 @@ class DirectorySchemaStore:
         raw = path.read_bytes()
         return json.loads(raw), hashlib.md5(raw).hexdigest()
 
-    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> None:
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> str:
         _current, current_token = self.load(dataset)
         if current_token != token:
             raise SchemaConflict(dataset)
         self.root.mkdir(parents=True, exist_ok=True)
         temporary = self.root / f".{dataset}.json.tmp"
-        temporary.write_bytes(record_bytes(record))
+        raw = record_bytes(record)
+        temporary.write_bytes(raw)
         os.replace(temporary, self.root / f"{dataset}.json")
+        return hashlib.md5(raw).hexdigest()
+
+
+class ReadOnceSchemaStore:
+    """One event's view of a SchemaStore: each record is read from `store` at most once, then served from memory
+    with its token, and so is every record this view wrote (with the token its write returned).
+
+    The conditional writes are exactly the store's: a write names the token of the record its merge started from,
+    and when it loses a race (SchemaConflict) the record is read again on the next load. Serving an earlier read is
+    what a slightly earlier commit would have seen: recorded columns never change type, so a file written against
+    it stays valid under every later record. Keep one per event (a warm Lambda's next event must read afresh)."""
+
+    def __init__(self, store: SchemaStore) -> None:
+        self.store = store
+        self.known: dict[str, tuple[dict[str, Any] | None, str | None]] = {}
+
+    def load(self, dataset: str) -> tuple[dict[str, Any] | None, str | None]:
+        if dataset not in self.known:
+            self.known[dataset] = self.store.load(dataset)
+        return self.known[dataset]
+
+    def save(self, dataset: str, record: dict[str, Any], token: str | None) -> str | None:
+        self.known.pop(dataset, None)  # whatever happens below, the next load reads afresh unless the write is known
+        new_token = self.store.save(dataset, record, token)
+        if new_token is not None:
+            # the record as a load would give it back (JSON text, read again), not the caller's object
+            self.known[dataset] = (json.loads(record_bytes(record)), new_token)
+        return new_token
 
 
 def commit_schema(

@@ -45,6 +45,7 @@ from pipeline.schema import (
     FileSchema,
     MemorySchemaStore,
     MergeResult,
+    ReadOnceSchemaStore,
     SchemaStore,
     claim_dataset,
     commit_schema,
@@ -161,8 +162,13 @@ def transform_stream(
     work_dir: str | os.PathLike[str],
     settings: config.Settings | None = None,
 ) -> TransformResult:
-    """The core: streams `source`, writes Parquet files under `work_dir` at their relative keys."""
+    """The core: streams `source`, writes Parquet files under `work_dir` at their relative keys.
+
+    Each schema record is read once (pass the `ReadOnceSchemaStore` that already read the top-level record, as the
+    Lambda does after claiming the dataset) and changed only by conditional writes."""
     settings = settings or config.Settings()
+    if not isinstance(schema_store, ReadOnceSchemaStore):
+        schema_store = ReadOnceSchemaStore(schema_store)
     started = time.monotonic()
     counter = _CountingReader(source)
     stream = open_input(counter)

@@ -171,3 +171,66 @@ def test_concurrent_files_of_one_dataset_keep_every_column(s3) -> None:
     record = json.loads(s3.get_object(Bucket=BUCKET, Key="schemas/orders.json")["Body"].read())
     names = {column["name"] for column in record["columns"]}
     assert {f"only_in_{number}" for number in range(4)} <= names
+
+
+@pytest.fixture
+def s3_calls(s3) -> list[tuple[str, str]]:
+    """(operation, key) of every S3 request the test makes from here on."""
+    calls: list[tuple[str, str]] = []
+
+    def record(event_name: str, params: dict, **_kwargs) -> None:
+        calls.append((event_name.rsplit(".", 1)[-1], params.get("Key", "")))
+
+    s3.meta.events.register("before-parameter-build.s3", record)
+    return calls
+
+
+def test_each_schema_record_is_read_once_per_event(s3, s3_calls) -> None:
+    """The claim's read of the record is the one the transform merges into and conditionally writes."""
+    put(s3, "raw/orders/a.json", ndjson([{"id": 1, "items": [{"sku": "A"}]}]))
+    put(s3, "raw/orders/b.json", ndjson([{"id": 2, "items": [{"sku": "B"}], "new": True}]))
+    s3_calls.clear()
+    lambda_transform.handler({"Records": [s3_record(s3, "raw/orders/a.json")]}, None)
+    schema_calls = sorted(call for call in s3_calls if call[1].startswith("schemas/"))
+    assert schema_calls == [  # a new dataset: created by the claim, then merged with the ETag of that write
+        ("GetObject", "schemas/orders.json"),
+        ("GetObject", "schemas/orders__items.json"),
+        ("PutObject", "schemas/orders.json"),
+        ("PutObject", "schemas/orders.json"),
+        ("PutObject", "schemas/orders__items.json"),
+    ]
+    s3_calls.clear()
+    lambda_transform.handler({"Records": [s3_record(s3, "raw/orders/b.json")]}, None)
+    schema_calls = sorted(call for call in s3_calls if call[1].startswith("schemas/"))
+    assert schema_calls == [
+        ("GetObject", "schemas/orders.json"),
+        ("GetObject", "schemas/orders__items.json"),
+        ("PutObject", "schemas/orders.json"),  # the new column
+    ]
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key="schemas/orders.json")["Body"].read())
+    assert [column["name"] for column in record["columns"]][-2:] == ["id", "new"]
+
+
+def test_a_record_changed_after_the_claim_is_merged_again(s3) -> None:
+    """Another file's column lands between this event's read of the record and its commit: the conditional write
+    fails, the record is read again, and this file is written with both columns."""
+    put(s3, "raw/orders/seed.json", ndjson([{"id": 0}]))
+    lambda_transform.handler({"Records": [s3_record(s3, "raw/orders/seed.json")]}, None)
+    put(s3, "raw/orders/x.json", ndjson([{"id": 1, "mine": 1}]))
+    event = {"Records": [s3_record(s3, "raw/orders/x.json")]}
+
+    def other_writer(params: dict, **_kwargs) -> None:
+        if params.get("Key") == "raw/orders/x.json":  # the claim has read the record; the transform starts
+            store = lambda_transform.S3SchemaStore(s3, BUCKET)
+            record, etag = store.load("orders")
+            store.save("orders", merge_schema(record, "orders", {("other",): FileColumn("string")}).record, etag)
+
+    s3.meta.events.register("before-parameter-build.s3.GetObject", other_writer)
+    result = lambda_transform.handler(event, None)
+    s3.meta.events.unregister("before-parameter-build.s3.GetObject", other_writer)
+    assert result["processed"] == 1
+    record = json.loads(s3.get_object(Bucket=BUCKET, Key="schemas/orders.json")["Body"].read())
+    assert [column["name"] for column in record["columns"]][-3:] == ["id", "other", "mine"]
+    (output,) = [k for k in keys(s3, "processed/") if "/x_" in k]
+    (row,) = read_parquet(s3, output)
+    assert (row["id"], row["mine"], row["other"]) == (1, 1, None)

@@ -13,6 +13,7 @@ from pipeline.schema import (
     DirectorySchemaStore,
     FileColumn,
     MemorySchemaStore,
+    ReadOnceSchemaStore,
     SchemaConflict,
     commit_schema,
     merge_schema,
@@ -93,6 +94,41 @@ def test_commit_retries_on_a_lost_race() -> None:
     result = commit_schema(store, "t", merge)
     assert [c["name"] for c in result.record["columns"]][-2:] == ["other", "mine"]
     assert store.load("t")[0] == result.record
+
+
+class CountingStore(MemorySchemaStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    def load(self, dataset: str):
+        self.loads += 1
+        return super().load(dataset)
+
+
+def test_read_once_store_reads_a_record_once_and_knows_what_it_wrote() -> None:
+    inner = CountingStore()
+    inner.save("t", record_with({"a": "bigint"}), None)
+    store = ReadOnceSchemaStore(inner)
+    record, token = store.load("t")
+    assert store.load("t") == (record, token) and inner.loads == 1
+    merged = merge_schema(record, "t", {("b",): FileColumn("bigint")}).record
+    new_token = store.save("t", merged, token)
+    assert store.load("t") == (merged, new_token) == inner.load("t")  # served as a load would give it back
+    assert inner.loads == 2  # the check above; the view did not read
+
+
+def test_read_once_store_reads_again_after_a_lost_race() -> None:
+    """A commit on an earlier read loses to a newer record (the conditional write) and merges into the new one."""
+    inner = CountingStore()
+    inner.save("t", record_with({"a": "bigint"}), None)
+    store = ReadOnceSchemaStore(inner)
+    store.load("t")
+    other = merge_schema(inner.load("t")[0], "t", {("other",): FileColumn("string")}).record
+    inner.save("t", other, inner.load("t")[1])  # another writer, after our read
+    result = commit_schema(store, "t", lambda record: merge_schema(record, "t", {("mine",): FileColumn("bigint")}))
+    assert [c["name"] for c in result.record["columns"]][-3:] == ["a", "other", "mine"]
+    assert inner.load("t")[0] == result.record == store.load("t")[0]
 
 
 def test_directory_store_rejects_stale_tokens(tmp_path) -> None:
