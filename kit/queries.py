@@ -14,12 +14,8 @@ from typing import Any
 import pandas as pd
 from pyathena.pandas.cursor import PandasCursor
 
+from aws_prices import athena_query_cost_usd
 from kit.athena_client import connect
-
-# https://aws.amazon.com/athena/pricing/: $5 per TB scanned, rounded up to 10 MB per query.
-PRICE_PER_TB_USD = 5.0
-MINIMUM_BILLED_BYTES = 10 * 1024 * 1024
-TB = 1024**4
 
 
 @dataclass(frozen=True)
@@ -31,11 +27,16 @@ class QueryRun:
     engine_ms: int
     total_ms: int
     wall_s: float
+    statement_type: str = "DML"  # GetQueryExecution's StatementType/SubstatementType: what Athena bills
+    substatement_type: str = "SELECT"
 
     @property
     def cost_usd(self) -> float:
-        """What this query would cost on AWS."""
-        return athena_cost_usd(self.data_scanned_bytes)
+        """What this query would cost on AWS (aws_prices: $5 per TB, rounded up to whole MB, 10 MB minimum), the
+        same figure the localaws console shows for it."""
+        return athena_query_cost_usd(
+            self.data_scanned_bytes, statement_type=self.statement_type, substatement_type=self.substatement_type
+        )
 
     def summary(self) -> str:
         return (
@@ -43,11 +44,6 @@ class QueryRun:
             f"engine {self.engine_ms} ms, round trip {self.wall_s:.2f} s · "
             f"on AWS ≈ ${self.cost_usd:.6f} (billed as at least 10 MB)"
         )
-
-
-def athena_cost_usd(data_scanned_bytes: int) -> float:
-    billed = max(data_scanned_bytes, MINIMUM_BILLED_BYTES)
-    return billed / TB * PRICE_PER_TB_USD
 
 
 def human_bytes(count: float) -> str:
@@ -94,4 +90,6 @@ def run_query(sql: str, outputs: dict[str, Any]) -> QueryRun:
         engine_ms=cursor.engine_execution_time_in_millis or 0,
         total_ms=cursor.total_execution_time_in_millis or 0,
         wall_s=time.perf_counter() - started,
+        statement_type=cursor.statement_type or "DML",
+        substatement_type=cursor.substatement_type or "",
     )

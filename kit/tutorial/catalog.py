@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from kit.queries import TB, QueryRun, athena_cost_usd
+from aws_prices import TB, athena_query_cost_usd
+from kit.queries import QueryRun
 from kit.tutorial.world import World
 
 
@@ -139,7 +140,7 @@ def scan_comparison(runs: dict[str, QueryRun], baseline: str) -> pd.DataFrame:
                 "bytes_scanned": run.data_scanned_bytes,
                 "share_of_baseline": round(run.data_scanned_bytes / base, 4),
                 "usd_on_aws": run.cost_usd,
-                "usd_at_1_tb_baseline": round(athena_cost_usd(round(TB * run.data_scanned_bytes / base)), 4),
+                "usd_at_1_tb_baseline": round(athena_query_cost_usd(round(TB * run.data_scanned_bytes / base)), 4),
             }
             for title, run in runs.items()
         ]

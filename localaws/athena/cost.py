@@ -3,8 +3,8 @@
 - Athena reads only the partitions registered in Glue; every file under each partition location is read.
 - A Parquet column whose type the table's type cannot read fails the query with HIVE_BAD_DATA (never coerced).
 - DataScannedInBytes is the compressed size of the projected columns' chunks in those files, as Athena counts
-  Parquet scans; Athena bills at least 10 MB per query (https://aws.amazon.com/athena/pricing/), which
-  `billed_bytes` applies for a cost estimate while the statistic reports the real figure.
+  Parquet scans: the real figure. What Athena bills for it (at least 10 MB per query) is aws_prices's, the one
+  function the console and kit/ share.
 """
 
 from __future__ import annotations
@@ -26,17 +26,6 @@ from localaws.athena.errors import QueryFailed
 from localaws.lru import MISSING, LruCache, footer_cache_bytes
 
 log = logging.getLogger("localaws.athena")
-
-MIN_BILLED_BYTES = 10 * 1024 * 1024
-PRICE_PER_TB_USD = 5.0
-
-
-def billed_bytes(scanned: int) -> int:
-    return max(scanned, MIN_BILLED_BYTES) if scanned else 0
-
-
-def cost_usd(scanned: int) -> float:
-    return billed_bytes(scanned) / 1024**4 * PRICE_PER_TB_USD
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localaws.athena.cost import billed_bytes, cost_usd
+from aws_prices import ATHENA_PRICE_PER_TB_USD, athena_billed_bytes, athena_query_cost_usd
 from localaws.console.lambda_logs import invocations_from_events
 from localaws.server import ACCOUNT_ID, LocalAws
 
@@ -302,6 +302,11 @@ class Views:
         for execution in executions:
             status, statistics = execution["Status"], execution.get("Statistics", {})
             scanned = statistics.get("DataScannedInBytes", 0)
+            billing = {
+                "statement_type": execution.get("StatementType", "DML"),
+                "substatement_type": execution.get("SubstatementType", ""),
+                "state": status["State"],
+            }
             queries.append(
                 {
                     "id": execution["QueryExecutionId"],
@@ -311,13 +316,13 @@ class Views:
                     "reason": status.get("StateChangeReason"),
                     "submitted": _iso(status.get("SubmissionDateTime")),
                     "bytes_scanned": scanned,
-                    "bytes_billed": billed_bytes(scanned),
+                    "bytes_billed": athena_billed_bytes(scanned, **billing),
                     "time_ms": statistics.get("TotalExecutionTimeInMillis"),
-                    "price_usd": cost_usd(scanned),
+                    "price_usd": athena_query_cost_usd(scanned, **billing),
                 }
             )
         queries.sort(key=lambda q: q["submitted"] or "", reverse=True)
-        return {"queries": queries[:QUERIES_SHOWN], "price_per_tb_usd": 5.0}
+        return {"queries": queries[:QUERIES_SHOWN], "price_per_tb_usd": ATHENA_PRICE_PER_TB_USD}
 
     # -- IAM ----------------------------------------------------------------------------------------------------
     def iam(self, stack: str, _region: str) -> dict[str, Any]:

@@ -7,8 +7,10 @@ import urllib.request
 import uuid
 
 import boto3
+import pandas as pd
 import pytest
 
+from kit.queries import QueryRun
 from kit.waiting import wait_until
 from localaws.console.lambda_logs import invocations_from_events
 from localaws.console.views import belongs
@@ -118,10 +120,14 @@ def test_athena_queries_show_sql_state_bytes_time_and_price(localaws_env, stack)
         "SUCCEEDED",
         stack,
     )
-    # no table read: nothing scanned, nothing billed (Athena bills at least 10 MB only for queries that scan data)
-    assert (query["bytes_scanned"], query["price_usd"]) == (0, 0.0)
+    # no table read, nothing scanned, yet a query is billed at least 10 MB (https://aws.amazon.com/athena/pricing/),
+    # the same figure kit.queries prints for it (the console used to say $0 here)
+    assert (query["bytes_scanned"], query["bytes_billed"]) == (0, 10 * 1024**2)
+    kit_run = QueryRun("SELECT 1 AS one", query_id, pd.DataFrame({"one": [1]}), 0, 0, 0, 0.0)
+    assert query["price_usd"] == kit_run.cost_usd == 10 / 1024**2 * 5.0
     assert query["time_ms"] >= 0
     assert view(localaws_env, "pipeline", stack)["queries"] == 1
+    assert view(localaws_env, "pipeline", stack)["price_usd"] == kit_run.cost_usd
 
 
 def test_an_unknown_stack_shows_nothing_and_iam_reads_none_recorded_without_a_record(localaws_env, stack):
