@@ -14,9 +14,9 @@ written only with S3 conditional writes (If-Match / If-None-Match), like the sch
    locally (nothing visible yet);
 3. commit the manifest in state "writing": the new outputs, and the outputs of earlier versions as `obsolete`;
    a lost race re-runs from 1, where the newer manifest now makes this event stale;
-4. publish the new outputs, check the manifest is still ours, delete the obsolete ones, and commit the manifest as
-   "complete". If a newer event took it over, stop, and delete what this attempt wrote that the newer one does not
-   list.
+4. publish the new outputs, check the manifest is still ours and delete the obsolete ones (if there are any), and
+   commit the manifest as "complete" (a conditional write, which fails if a newer event took the key over). If a
+   newer event took it over, stop, and delete what this attempt wrote that the newer one does not list.
 A crash anywhere leaves a manifest that the retry of the same event (same sequencer, "writing") or any newer event
 completes: earlier outputs are listed until they are deleted, so none is ever left behind for good.
 
@@ -278,8 +278,13 @@ def apply_event(event: SourceEvent, store: ManifestStore, worker: SourceWorker) 
         finally:
             worker.discard(prepared)
         # Deleting comes only after checking the manifest is still ours: a newer event that took the key over owns
-        # the outputs from then on, some of which (a quarantine path) may be keys our manifest calls obsolete.
-        newer = _newer_owner(store, event.key, writing_token)
+        # the outputs from then on, some of which (a quarantine path) may be keys our manifest calls obsolete. With
+        # nothing to delete, the conditional write of "complete" below is that check (a newer owner fails it), so
+        # the first version of a key costs one read of its manifest, not two.
+        if published and not writing.obsolete:
+            newer = None
+        else:
+            newer = _newer_owner(store, event.key, writing_token)
         if newer is None and not published:
             # A newer version is already in S3 and its event will take the manifest over (it lists ours as obsolete)
             return Outcome("superseded", writing, prepared.summary)

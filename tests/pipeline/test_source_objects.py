@@ -286,6 +286,33 @@ def test_newer_event_taking_over_during_publish_leaves_only_its_outputs(world) -
     assert store.load("raw/k.json")[0].sequencer == "03"
 
 
+def test_a_first_version_overtaken_during_publish_leaves_only_the_newer_outputs(world) -> None:
+    """Nothing obsolete: no read of the manifest after publishing, and the conditional "complete" write still finds
+    the newer owner."""
+    store, worker = world
+    slow = upload(world, b"v1", "01")
+
+    def newer_version_lands_meanwhile() -> None:
+        run(world, upload(world, b"v2", "02"))
+
+    worker.on_publish = newer_version_lands_meanwhile
+    assert apply_event(slow, store, worker).status == "superseded"
+    assert sorted(outputs(world).values()) == [b"", b"v2"]
+    manifest = store.load("raw/k.json")[0]
+    assert (manifest.sequencer, manifest.state, sorted(manifest.outputs)) == ("02", COMPLETE, sorted(outputs(world)))
+
+
+def test_a_new_key_reads_its_manifest_once(world, monkeypatch) -> None:
+    store, _worker = world
+    loads = []
+    load = store.load
+    monkeypatch.setattr(store, "load", lambda key: loads.append(key) or load(key))
+    assert run(world, upload(world, b"v1", "01")) == "processed"
+    assert loads == ["raw/k.json"]  # then "writing" and "complete", each a conditional write
+    assert run(world, upload(world, b"v2", "02")) == "processed"
+    assert len(loads) == 3  # a new version: read, then read again before deleting the old outputs
+
+
 def test_lost_manifest_race_is_re_decided(world) -> None:
     store, worker = world
     old = upload(world, b"v1", "01")
