@@ -303,3 +303,30 @@ def test_ctas_converts_a_json_table_to_parquet(shop: Shop) -> None:
     assert ctas["Statistics"]["DataScannedInBytes"] == len(EVENTS)
     question = "SELECT event_id, n, device.os, tags FROM {} ORDER BY event_id"
     assert values(shop, question.format(parquet)) == values(shop, question.format(raw))
+
+
+@pytest.mark.parametrize(
+    ("stored_as", "serde"),
+    [("ORC", "org.apache.hadoop.hive.ql.io.orc.OrcSerde"), ("AVRO", "org.apache.hadoop.hive.serde2.avro.AvroSerDe")],
+)
+def test_orc_and_avro_tables_register_but_a_query_of_them_is_not_supported(shop: Shop, stored_as, serde) -> None:
+    """What the README's "Table DDL" section says of STORED AS ORC|AVRO: CREATE registers them in Glue as Athena does
+    (https://docs.aws.amazon.com/athena/latest/ug/create-table.html), a query fails with NOT_SUPPORTED."""
+    table = name()
+    succeeded(
+        shop, f"CREATE EXTERNAL TABLE {table} (id int) STORED AS {stored_as} LOCATION 's3://{shop.bucket}/{table}/'"
+    )
+    stored = shop.glue.get_table(DatabaseName=shop.database, Name=table)["Table"]
+    assert stored["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == serde
+    assert failure(shop, f"SELECT id FROM {table}").startswith(
+        f"NOT_SUPPORTED: localaws reads Parquet, JSON and delimited text tables only; {shop.database}.{table} is "
+    )
+
+
+@pytest.mark.parametrize("stored_as", ["ION", "SEQUENCEFILE", "RCFILE"])
+def test_other_stored_as_formats_are_refused_at_create(shop: Shop, stored_as) -> None:
+    table = name()
+    reason = failure(
+        shop, f"CREATE EXTERNAL TABLE {table} (id int) STORED AS {stored_as} LOCATION 's3://{shop.bucket}/x/'"
+    )
+    assert reason == f"NOT_SUPPORTED: localaws does not know the storage format {stored_as}"
