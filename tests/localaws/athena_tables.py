@@ -26,6 +26,7 @@ PARQUET = {
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
     "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
 }
+OPENX = "org.openx.data.jsonserde.JsonSerDe"  # the OpenX JSON SerDe's class, as DDL names it
 DAYS = ("2024-03-01", "2024-03-02", "2024-03-03")
 CITIES = ("Berlin", "Paris", "Lisbon", "Oslo", None)
 COUNTRIES = {"Berlin": "DE", "Paris": "FR", "Lisbon": "PT", "Oslo": "NO", None: None}
@@ -244,6 +245,18 @@ def succeeded(shop: Shop, sql: str) -> dict:
     execution = run_query(shop, sql)
     assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
     return execution
+
+
+def failed(shop: Shop, sql: str) -> str:
+    """run_query, asserting the query FAILED; its StateChangeReason."""
+    execution = run_query(shop, sql)
+    assert execution["Status"]["State"] == "FAILED", execution["Status"]
+    return execution["Status"]["StateChangeReason"]
+
+
+def put_object(shop: Shop, key: str, body: bytes) -> None:
+    """An object in the shop's bucket."""
+    shop.s3.put_object(Bucket=shop.bucket, Key=key, Body=body)
 
 
 def unique_table_name() -> str:

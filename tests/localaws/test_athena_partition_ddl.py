@@ -11,34 +11,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from athena_tables import Shop, result_rows, run_query, succeeded
+from athena_tables import OPENX, Shop, result_rows, succeeded
+from athena_tables import failed as failure
+from athena_tables import put_object as put
 from athena_tables import unique_table_name as name
 
 from localaws.athena import projection
 from localaws.athena.catalog import Table
-
-OPENX = "org.openx.data.jsonserde.JsonSerDe"
-
-
-@pytest.fixture(scope="module")
-def shop(localaws):
-    return Shop(localaws.endpoint)
 
 
 def values(shop: Shop, sql: str) -> list[list[str | None]]:
     execution = succeeded(shop, sql)
     rows = result_rows(shop.athena, execution["QueryExecutionId"])[1]
     return rows[1:] if execution["StatementType"] == "DML" else rows
-
-
-def failure(shop: Shop, sql: str) -> str:
-    execution = run_query(shop, sql)
-    assert execution["Status"]["State"] == "FAILED", execution["Status"]
-    return execution["Status"]["StateChangeReason"]
-
-
-def put(shop: Shop, key: str, body: bytes) -> None:
-    shop.s3.put_object(Bucket=shop.bucket, Key=key, Body=body)
 
 
 def glue_partitions(shop: Shop, table: str) -> dict[tuple[str, ...], str]:
