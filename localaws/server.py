@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -20,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from moto.moto_server.werkzeug_app import create_backend_app
 
 from localaws.activity import Activity
 from localaws.browser_guard import BrowserGuard
+from localaws.http_server import HttpServer
 from localaws.moto_dispatch import CachedDomainDispatcher
 from localaws.routing import Route, identify
 
@@ -301,26 +300,17 @@ class Server:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"localaws binds to loopback only, not {host!r}")
         self.app = app
-        # Bound here, so a port in use is an OSError to report (werkzeug would print and sys.exit(1) itself).
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listener = socket.create_server((host, port), family=family)
-        try:
-            self._server: BaseWSGIServer = make_server(
-                host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
-            )
-        finally:
-            listener.close()  # werkzeug serves a duplicate of the descriptor
-        self.port = self._server.server_address[1]
+        self._server = HttpServer(host, port, app)  # bound here: a port in use is an OSError to report
+        self.port = self._server.port
         self.endpoint = f"http://{host}:{self.port}"
         app.endpoint = self.endpoint
-        self._thread = threading.Thread(target=self._server.serve_forever, name="localaws-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve, name="localaws-http", daemon=True)
 
     def start(self) -> Server:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        self._server.stop()  # stops accepting, closes idle connections, waits a while for requests in flight
         self._thread.join(timeout=10)
         self.app.shutdown()
-        self._server.server_close()
