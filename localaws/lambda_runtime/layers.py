@@ -49,6 +49,7 @@ LOCAL_ONLY_PACKAGES = (
     "pyathena",
     "moto",
     "werkzeug",
+    "cheroot",
     "flask",
     "matplotlib",
     "IPython",
