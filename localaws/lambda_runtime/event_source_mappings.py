@@ -25,6 +25,7 @@ from moto.awslambda.exceptions import UnknownFunctionException
 from moto.sqs import models as sqs_models
 from moto.sqs.exceptions import QueueDoesNotExist
 
+from localaws import sqs_model
 from localaws.iam import mode_from_environment, principals
 from localaws.iam.evaluation import decide
 from localaws.lambda_runtime.functions import lambda_backend
@@ -41,7 +42,9 @@ REQUIRED_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttr
 
 
 def install(app: LocalAws, mappings: Mappings) -> None:
-    _notify_on_add(mappings)
+    # Every SendMessage, SendMessageBatch, S3 notification, Lambda destination and dead-letter move goes through
+    # moto's Queue.add_message: a mapping's poller learns of a message at once.
+    sqs_model.install(mappings.on_message_added)
     app.validate("lambda", "CreateEventSourceMapping", lambda request: validate_create(app, request))
     app.validate("lambda", "UpdateEventSourceMapping", lambda request: validate_update(app, request))
     for operation in ("CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping"):
@@ -66,25 +69,6 @@ def _detach_moto_pollers() -> None:
         for backend in list(regions.values()):
             for queue in backend.queues.values():
                 queue.lambda_event_source_mappings.clear()
-
-
-def _notify_on_add(mappings: Mappings) -> None:
-    """Wrap moto's Queue.add_message, the one place every SendMessage, SendMessageBatch, S3 notification, Lambda
-    destination and dead-letter move goes through, so a mapping's poller learns of a message at once."""
-    original = sqs_models.Queue.add_message
-    if getattr(original, "_localaws", False):
-        original = original._localaws_original  # type: ignore[attr-defined]
-
-    def add_message(self: Any, message: Any) -> None:
-        # moto's add_message invokes the mappings it finds here itself: never let it see one, even in the moment
-        # between moto's CreateEventSourceMapping and the after hook that detaches it.
-        self.lambda_event_source_mappings.clear()
-        original(self, message)
-        mappings.on_message_added(self)
-
-    add_message._localaws = True  # type: ignore[attr-defined]
-    add_message._localaws_original = original  # type: ignore[attr-defined]
-    sqs_models.Queue.add_message = add_message
 
 
 # -- validation ------------------------------------------------------------------------------------------------

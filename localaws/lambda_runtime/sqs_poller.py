@@ -3,9 +3,10 @@
 https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
 https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
 https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
-- A mapping receives from moto's SQS backend in-process (ReceiveMessage of up to 10 at a time, with the queue's
-  visibility timeout, so every receive counts toward maxReceiveCount and moto moves a message to the queue's
-  dead-letter queue as SQS does).
+- A mapping receives from moto's SQS backend in-process, through localaws/sqs_model.py: a poll costs O(messages
+  received), not O(queue length). Lambda's poller is AWS's own service, not a ReceiveMessage client held to 10
+  messages a call, so one receive may take the rest of the batch. Each receive uses the queue's visibility timeout
+  and counts toward maxReceiveCount; a message received that often moves to the queue's dead-letter queue.
 - It gathers a batch until BatchSize messages, MaximumBatchingWindowInSeconds since the first message, or 6 MB of
   payload, whichever comes first (window 0: whatever one receive gets), then invokes the function synchronously with
   {"Records": [...]}.
@@ -38,18 +39,11 @@ from moto.sqs.models import sqs_backends
 from localaws.lambda_runtime.concurrency import Throttled
 from localaws.lambda_runtime.execution import Executor
 from localaws.lambda_runtime.functions import FunctionNotFound, find_function, lambda_backend
-from localaws.lambda_runtime.sqs_records import (
-    MAX_PAYLOAD,
-    event_json,
-    failed_message_ids,
-    next_visible_in,
-    record,
-    record_size,
-)
+from localaws.lambda_runtime.sqs_records import MAX_PAYLOAD, event_json, failed_message_ids, record, record_size
+from localaws.sqs_model import Received, delete, next_ready_in, receive
 
 log = logging.getLogger("localaws.esm")
 
-RECEIVE_MAX = 10  # ReceiveMessage's MaxNumberOfMessages
 _LONGEST_NAP = 5.0  # seconds: a poller wakes at least this often, whatever it waits for
 
 
@@ -76,7 +70,7 @@ class MappingConfig:
 @dataclass
 class Batch:
     config: MappingConfig
-    messages: list[Any] = field(default_factory=list)  # moto Message copies, as received
+    messages: list[Received] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
     hidden_until: float = 0.0  # time.time(): when the first of its messages becomes visible again
@@ -275,7 +269,7 @@ class Poller:
         batch = Batch(config)
         deadline = None
         while not self._stopped:
-            wanted = min(RECEIVE_MAX, config.batch_size - len(batch.messages))
+            wanted = config.batch_size - len(batch.messages)
             received, wait = self._receive(config, batch, wanted)
             if batch.messages and deadline is None:
                 deadline = time.monotonic() + config.window_s
@@ -297,19 +291,21 @@ class Poller:
             backend = sqs_backends[config.account][config.region]
             queue = backend.get_queue(config.queue_name)
             visibility = int(queue.visibility_timeout or 30)
-            messages = backend.receive_message(config.queue_name, wanted, 0, visibility, ["All"]) if wanted else []
-            for message in messages:
-                entry = record(message, config.queue_arn, config.region)
+
+            def accept(received: Received) -> bool:
+                entry = record(received.message, config.queue_arn, config.region)
                 size = record_size(entry)
                 if batch.messages and batch.size + size > MAX_PAYLOAD:
-                    backend.change_message_visibility(config.queue_name, message.receipt_handle, 0)
-                    continue
-                batch.messages.append(message)
+                    return False  # sqs_model releases it: it stays for the next batch
+                batch.messages.append(received)
                 batch.records.append(entry)
                 batch.size += size
                 if len(batch.messages) == 1:
                     batch.hidden_until = time.time() + visibility
-            return len(messages), next_visible_in(queue, _LONGEST_NAP)
+                return True
+
+            count = receive(backend, queue, visibility, wanted, accept) if wanted else 0
+            return count, next_ready_in(queue, _LONGEST_NAP)
 
     def _nap(self, seconds: float) -> None:
         with self._wake:
@@ -378,16 +374,19 @@ class Poller:
             return
 
     def _settle(self, batch: Batch, result: Any) -> None:
-        ids = [message.id for message in batch.messages]
+        ids = [received.message.id for received in batch.messages]
         if result.status != "ok":
             log.info("esm %s: function error (%s); %d messages return to the queue", self.uuid, result.status, len(ids))
             return
         failed = set(failed_message_ids(result.payload, ids)) if batch.config.report_failures else set()
-        done = [message for message in batch.messages if message.id not in failed]
+        done = [received for received in batch.messages if received.message.id not in failed]
         with self.app.moto_lock:
             backend = sqs_backends[batch.config.account][batch.config.region]
-            for message in done:
-                # deleted meanwhile, or its queue is gone: nothing left to delete
-                with contextlib.suppress(ReceiptHandleIsInvalid, QueueDoesNotExist):
-                    backend.delete_message(batch.config.queue_name, message.receipt_handle)
+            try:
+                queue = backend.get_queue(batch.config.queue_name)
+            except QueueDoesNotExist:
+                queue = None  # deleted meanwhile: nothing left to delete
+            for received in done if queue is not None else []:
+                with contextlib.suppress(ReceiptHandleIsInvalid):  # gone meanwhile (purged, moved to the DLQ)
+                    delete(backend, queue, received)
         log.info("esm %s: batch of %d done, %d reported failed", self.uuid, len(ids), len(failed))

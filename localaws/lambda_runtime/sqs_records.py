@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from typing import Any
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # a batch stops gathering at 6 MB, Lambda's synchronous payload limit
@@ -90,13 +89,3 @@ def failed_message_ids(payload: bytes, batch_ids: list[str]) -> list[str]:
 
 def event_json(records: list[dict[str, Any]]) -> str:
     return json.dumps({"Records": records})
-
-
-def next_visible_in(queue: Any, longest: float) -> float:
-    """Seconds until the first hidden or delayed message of a moto Queue becomes receivable (`longest` if none)."""
-    now_ms = time.time() * 1000
-    moments = [max(m.visible_at, m.delayed_until) for m in queue._messages]
-    future = [moment for moment in moments if moment > now_ms]
-    if not future:
-        return longest
-    return max(0.0, (min(future) - now_ms) / 1000) + 0.002

@@ -145,3 +145,18 @@ def test_an_account_that_cannot_reserve_concurrency_bounds_the_trigger_by_its_qu
     lam = cloud.client("lambda")
     (mapping,) = lam.list_event_source_mappings(FunctionName="etl-crawler-trigger")["EventSourceMappings"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    # Once the account can spare it, a re-run reserves the concurrency and removes the fallback (a mapping maximum
+    # of 2 above a reservation of 1 would only have Lambda's poller throttled); the run after that changes nothing.
+    calls.fail_on = None
+    calls.clear()
+    rerun = provision_run()
+    assert rerun.code == 0, rerun.text
+    assert calls.mutating() == ["PutFunctionConcurrency", "UpdateEventSourceMapping"]
+    assert "reserved concurrency 1: created" in rerun.text
+    assert "no maximum concurrency: reserved concurrency 1 bounds it): updated in place (ScalingConfig)" in rerun.text
+    assert lam.get_function_concurrency(FunctionName="etl-crawler-trigger")["ReservedConcurrentExecutions"] == 1
+    (mapping,) = lam.list_event_source_mappings(FunctionName="etl-crawler-trigger")["EventSourceMappings"]
+    assert not mapping.get("ScalingConfig")
+    calls.clear()
+    assert provision_run().code == 0
+    assert calls.mutating() == []
