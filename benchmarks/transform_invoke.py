@@ -102,7 +102,7 @@ def run(files: int, rows: int, profile: int) -> dict[str, Any]:
             for event in event_list[:WARMUP]:
                 lambda_transform.handler(event, None)
             counting = True
-            profiler = cProfile.Profile() if profile else None
+            profiler = cProfile.Profile(time.process_time) if profile else None
             per_call: list[float] = []
             moto_before = moto_clock.cpu_s
             started = time.process_time()

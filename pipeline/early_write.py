@@ -12,6 +12,9 @@ written the usual way.
 A block the early file stores column for column (no cast: `ParquetOutput.holds`) is not spilled at all: if the
 guess fails, the late write reads it back from the early file (writer.py `Spill.hold`). On clean input that is
 every block, so nothing goes to Arrow IPC and back.
+
+The writer thread starts with the second block: a one-block input (a small file, most of a burst) is written in
+the caller's thread when it finishes, with nothing to overlap and no thread to start.
 """
 
 from __future__ import annotations
@@ -74,11 +77,14 @@ class EarlyWriter:
         self.outputs: dict[TableKey, ParquetOutput] = {}
         self.kept: dict[TableKey, EarlyFile] = {}  # after a failed guess: the files the late write reads back
         self.queued: deque[Future[None]] = deque()
-        self.thread: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-write")
+        self.running = True  # False once retired or aborted: no more blocks are written early
+        self.thread: ThreadPoolExecutor | None = None  # started by the second block (see the module docstring)
+        self.first_block: list[tuple[ParquetOutput, pa.Table]] = []  # the first block's adds, until then
+        self.blocks = 0
 
     @property
     def alive(self) -> bool:
-        return self.thread is not None
+        return self.running
 
     def _record(self, dataset: str) -> dict[str, Any] | None:
         if dataset not in self.records:
@@ -88,7 +94,7 @@ class EarlyWriter:
     def offer(self, schemas: dict[TableKey, FileSchema], spilled: dict[TableKey, pa.Table]) -> dict[TableKey, bool]:
         """A block about to be spilled (its tables by level), with the file's schemas including it. Returns the
         levels written early, each with whether its file holds the table as it is (then it need not be spilled)."""
-        if self.thread is None:
+        if not self.running:
             return {}
         seen = {key: dict(schema.columns) for key, schema in schemas.items()}
         if seen != self.seen:  # most blocks add nothing to the file's schema: the guess stands without a merge
@@ -101,6 +107,12 @@ class EarlyWriter:
                 self.retire()
                 return {}
         guess = self.guess
+        self.blocks += 1
+        if self.blocks == 2:
+            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-write")
+            for output, table in self.first_block:
+                self.queued.append(self.thread.submit(output.add, table, table.nbytes))
+            self.first_block = []
         written: dict[TableKey, bool] = {}
         for key, table in spilled.items():
             output = self.outputs.get(key)
@@ -115,7 +127,10 @@ class EarlyWriter:
                 )
                 self.outputs[key] = output
             written[key] = output.holds(table)
-            self.queued.append(self.thread.submit(output.add, table, table.nbytes))
+            if self.thread is None:
+                self.first_block.append((output, table))
+            else:
+                self.queued.append(self.thread.submit(output.add, table, table.nbytes))
         while len(self.queued) > MAX_QUEUED_BLOCKS:
             self.queued.popleft().result()
         return written
@@ -125,7 +140,7 @@ class EarlyWriter:
     ) -> dict[TableKey, tuple[FsPath, int]] | None:
         """The early files and sizes if the final plan is the guessed one; otherwise None (the files stay in `kept`
         for the late write to read held blocks back)."""
-        if self.thread is None or self.guess is None or not same_plan(self.guess, final):
+        if not self.running or self.guess is None or not same_plan(self.guess, final):
             self.retire()
             return None
         self._drain()
@@ -140,7 +155,7 @@ class EarlyWriter:
     def retire(self) -> None:
         """Stops early writing: the files written so far are completed and kept (`kept`) as the spill of the blocks
         they hold."""
-        if self.thread is None:
+        if not self.running:
             return
         try:
             self._drain()
@@ -155,8 +170,9 @@ class EarlyWriter:
 
     def abort(self) -> None:
         """Stops early writing and drops its files (on an error: the transform fails)."""
-        if self.thread is None:
+        if not self.running:
             return
+        self.first_block = []  # not written yet: nothing to finish before the files go
         try:
             self._drain()
         finally:
@@ -165,6 +181,9 @@ class EarlyWriter:
             self._stop()
 
     def _drain(self) -> None:
+        while self.first_block:  # a one-block input, written here (the order of the adds is the file's)
+            output, table = self.first_block.pop(0)
+            output.add(table, table.nbytes)
         while self.queued:
             self.queued.popleft().result()
 
@@ -172,4 +191,6 @@ class EarlyWriter:
         if self.thread is not None:
             self.thread.shutdown(wait=True, cancel_futures=True)
         self.thread = None
+        self.running = False
+        self.first_block = []
         self.outputs = {}

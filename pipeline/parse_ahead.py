@@ -1,6 +1,8 @@
 """Parsing ahead: the next blocks are parsed while the caller spills the current one, in input order.
 
-- Always: one thread parses the next block (pyarrow's parse frees the GIL, so it overlaps the caller's spill).
+- Always: one thread parses the next block (pyarrow's parse frees the GIL, so it overlaps the caller's spill). It
+  starts with the second block: a one-block input (a small file) is parsed in the caller's thread, with nothing
+  to overlap and no thread to start.
 - On messy input, when CPUs are to spare: worker processes (parse_worker.py) parse blocks too. Messy blocks take
   the exact path, which holds the GIL, so only another process can use another core for them. The workers start
   once the fast path declined `WORKERS_AFTER_DECLINES` blocks in a row (clean files never fork), and each new block
@@ -118,11 +120,19 @@ def parse_blocks(
     caller stops early."""
     pending: deque[_Pending] = deque()
     workers: list[ParseWorker] = []
-    local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-ahead")
+    local: ThreadPoolExecutor | None = None
     declined = 0  # blocks in a row the fast path declined, among those yielded (so the same blocks on every run)
     finished = False
+    first: Block | None = None  # held until the next block is read: a one-block input is parsed here
     try:
         for block in blocks:
+            if local is None:
+                if first is None:
+                    first = block
+                    continue
+                local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-ahead")
+                pending.append((local.submit(_parse_here, parser, first), first, None))
+                first = None
             if not workers and processes > 1 and scratch and declined >= WORKERS_AFTER_DECLINES:
                 wait([entry[0] for entry in pending])  # no parse of ours in flight when forking
                 quiesce()
@@ -134,6 +144,8 @@ def parse_blocks(
             while len(pending) > (AHEAD_PER_PARSER * (len(workers) + 1) if workers else PARSE_AHEAD):
                 tables, declined = _result(pending.popleft(), local, parser, declined)
                 yield tables
+        if first is not None:
+            yield parser.parse(first)
         while pending:
             tables, declined = _result(pending.popleft(), local, parser, declined)
             yield tables
@@ -141,7 +153,8 @@ def parse_blocks(
     finally:
         for entry in pending:
             entry[0].cancel()
-        local.shutdown(wait=True, cancel_futures=True)
+        if local is not None:
+            local.shutdown(wait=True, cancel_futures=True)
         for worker in workers:
             worker.close(abandon=not finished)
             parser.stats.fast_blocks += worker.stats.fast_blocks

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import EVENT_TIME, ndjson
 
-from pipeline import config, writer
+from pipeline import config, early_write, parse_ahead, writer
 from pipeline import transform as transform_module
 from pipeline.early_write import EarlyWriter
 from pipeline.formats import InputFormatError, iter_blocks, open_input
@@ -456,3 +456,31 @@ def test_blocks_held_by_the_early_file_are_read_back_for_the_late_write(
     late = run_late_only(monkeypatch, data, tmp_path / "late", block_bytes=1024, row_group_bytes=row_group_bytes)
     assert "hold" not in spill_calls
     assert_same_files(early, late)
+
+
+def no_threads(*_args: Any, **_kwargs: Any) -> Any:
+    raise AssertionError("a thread was started for a one-block input")
+
+
+@pytest.mark.parametrize("shape", ["ndjson", "array"])
+@pytest.mark.parametrize("change", ["none", "a field in the last record"])
+def test_a_one_block_file_is_written_in_the_callers_thread_as_the_late_write_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, early_outcomes: list[bool], shape: str, change: str
+) -> None:
+    """A small file (a burst's 10 rows): parsed and written with no thread started, the same bytes as the late write
+    (and as a many-block run of the same records, by value)."""
+    records = STABLE[:10] if change == "none" else [*STABLE[:9], {**STABLE[9], "coupon": "SAVE10"}]
+    data = ndjson(records) if shape == "ndjson" else json.dumps(records).encode()
+    assert block_count(data, config.BLOCK_BYTES) == 1
+    with monkeypatch.context() as patch:
+        patch.setattr(early_write, "ThreadPoolExecutor", no_threads)
+        patch.setattr(parse_ahead, "ThreadPoolExecutor", no_threads)
+        patch.setattr(transform_module, "ThreadPoolExecutor", no_threads)
+        small = run(data, tmp_path / "small")
+    assert early_outcomes == [True]  # one block: the guess is the final plan
+    late = run_late_only(monkeypatch, data, tmp_path / "late")
+    assert_same_files(small, late)
+    many = run(data, tmp_path / "many", block_bytes=256)
+    assert block_count(data, 256) > 3
+    assert_same_parquet(small, many, ordered=False)
+    assert small.rows == len(records) and len(small.outputs) == 2
