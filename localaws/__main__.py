@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "  LOCALAWS_LAMBDA_IDLE_SECONDS  idle warm environments are stopped after this (default 300)\n"
             "  LOCALAWS_LAMBDA_INIT_TIMEOUT  seconds allowed for a function's INIT phase (default 10)\n"
             "  LOCALAWS_IAM                  enforce (default) | soft (log would-be denials) | off\n"
+            "  LOCALAWS_S3_DATA_PLANE        0 = moto answers every S3 object request itself (default 1)\n"
             "  LOCALAWS_CORS_ORIGINS, LOCALAWS_ALLOWED_HOSTS   as --cors-origins, --allowed-hosts\n"
             "commands:\n"
             "  python -m localaws iam-report   used vs allowed-but-unused actions per principal, smallest policy\n"

@@ -12,6 +12,7 @@ from localaws import (
     s3_bucket_policy,
     s3_conditional_copy,
     s3_events,
+    s3_objects,
     ssm_parameters,
 )
 from localaws.browser_guard import BrowserGuard
@@ -22,6 +23,7 @@ PARTS = (
     s3_bucket_policy,
     s3_conditional_copy,
     s3_events,
+    s3_objects,
     ssm_parameters,
     lambda_runtime,
     glue_catalog,

@@ -1,7 +1,8 @@
 """The localaws endpoint: moto's control plane behind a WSGI layer that hands chosen operations to our data plane.
 
 A request is named by `routing.identify` as (service, operation). Three kinds of extension see it:
-- an *override* answers the operation itself (Athena queries, Lambda Invoke);
+- an *override* answers the operation itself (Athena queries, Lambda Invoke), or returns None to leave a request it
+  does not handle to moto (the S3 object data plane answers plain object requests and leaves the rest);
 - a *validator* may reject it before moto stores anything (S3 notification validation), with AWS's error shape;
 - an *after hook* runs once moto has answered successfully (an S3 PutObject fires an event, StartCrawler crawls).
 moto's models are not built for concurrent mutation, so every call into moto holds one lock.
@@ -84,7 +85,7 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-Override = Callable[[Request], Response]
+Override = Callable[[Request], "Response | None"]  # None: moto answers
 Control = Callable[[str, dict[str, list[str]], bytes], Response]  # (method, query, body) -> response
 Validator = Callable[[Request], "Response | None"]
 AfterHook = Callable[[Request, Response], None]
@@ -213,9 +214,9 @@ class LocalAws:
             rejection = validator(request)
             if rejection is not None:
                 return self._send(rejection, start_response)
-        if key in self._overrides:
-            response = self._overrides[key](request)
-        else:
+        override = self._overrides.get(key)
+        response = override(request) if override is not None else None
+        if response is None:
             response = self._call_moto_for(route, environ, body)
         if response.ok:
             for hook in self._after.get(key, ()):
