@@ -28,8 +28,13 @@ FALLBACK_MAXIMUM_CONCURRENCY = 2
 
 
 def mapping_settings(batch_size: int, window_s: int, *, reserved: int | None) -> dict[str, Any]:
-    """CreateEventSourceMapping settings: batches, batching window, partial batch responses; a ScalingConfig only
-    when the function could not reserve its concurrency."""
+    """CreateEventSourceMapping settings: batches, batching window, partial batch responses; a maximum concurrency
+    only when the function could not reserve its concurrency. Once it can (a re-run after the account's quota grew or
+    other reservations went), ScalingConfig is the empty value, which removes the fallback left by an earlier run
+    ("To remove the configuration, pass an empty value":
+    https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html): the reservation bounds the trigger then,
+    and a mapping maximum above it would only have Lambda's poller throttled by it
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)."""
     settings: dict[str, Any] = {
         "BatchSize": batch_size,
         "MaximumBatchingWindowInSeconds": window_s,
@@ -37,6 +42,8 @@ def mapping_settings(batch_size: int, window_s: int, *, reserved: int | None) ->
     }
     if reserved is None:
         settings["ScalingConfig"] = {"MaximumConcurrency": FALLBACK_MAXIMUM_CONCURRENCY}
+    else:
+        settings["ScalingConfig"] = {}
     return settings
 
 

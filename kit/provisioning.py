@@ -383,9 +383,14 @@ class Provisioner:
             settings=settings,
             tags=stack.tags,
         )
+        bound = (
+            f"at most {FALLBACK_MAXIMUM_CONCURRENCY} batches at once (no reserved concurrency)"
+            if settings["ScalingConfig"]
+            else f"no maximum concurrency: reserved concurrency {TRIGGER_RESERVED_CONCURRENCY} bounds it"
+        )
         self.narrator.result(
             f"{stack.catalog_queue} -> {stack.crawler_trigger_function} (batches of up to {settings['BatchSize']}, "
-            f"window {settings['MaximumBatchingWindowInSeconds']} s, partial batch responses)",
+            f"window {settings['MaximumBatchingWindowInSeconds']} s, partial batch responses; {bound})",
             outcome,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -242,14 +243,17 @@ def ensure_event_source_mapping(
     lam, name: str, source_arn: str, *, settings: dict, tags: dict[str, str]
 ) -> tuple[dict, str]:
     """The function polls the queue with `settings` (BatchSize, MaximumBatchingWindowInSeconds,
-    FunctionResponseTypes, ScalingConfig...); waits until the mapping is Enabled. Lambda checks on creation that the
-    function's role may receive from the queue and that the function timeout is within the queue's visibility timeout:
+    FunctionResponseTypes, ScalingConfig...); waits until the mapping is Enabled. An empty value ({}) means "none":
+    it is left out of a new mapping and removes the setting from an existing one (API_ScalingConfig.html: "To remove
+    the configuration, pass an empty value"). Lambda checks on creation that the function's role may receive from the
+    queue and that the function timeout is within the queue's visibility timeout:
     https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"""
     current = get_event_source_mapping(lam, name, source_arn)
     if current is None:
+        given = {key: value for key, value in settings.items() if value != {}}
         created = retry_while(
             lambda: lam.create_event_source_mapping(
-                FunctionName=name, EventSourceArn=source_arn, Enabled=True, Tags=tags, **settings
+                FunctionName=name, EventSourceArn=source_arn, Enabled=True, Tags=tags, **given
             ),
             is_transient=_propagating(QUEUE_ROLE_NOT_READY),
             what=f"map the queue to {name}",
@@ -257,7 +261,7 @@ def ensure_event_source_mapping(
         wait_until(lambda: _mapping_state(lam, created["UUID"]), what=f"mapping to {name}", success={"Enabled"})
         return created, CREATED
     wanted = dict(settings)
-    differences = [key for key in wanted if not is_subset(wanted[key], current.get(key))]
+    differences = [key for key in wanted if _mapping_differs(wanted[key], current.get(key))]
     if current.get("State") == "Disabled":  # the mapping reports State, not Enabled
         wanted["Enabled"] = True
         differences.append("Enabled")
@@ -267,6 +271,12 @@ def ensure_event_source_mapping(
     lam.update_event_source_mapping(UUID=current["UUID"], FunctionName=name, **{k: wanted[k] for k in differences})
     wait_until(lambda: _mapping_state(lam, current["UUID"]), what=f"mapping to {name}", success={"Enabled"})
     return current, updated(*differences)
+
+
+def _mapping_differs(wanted: Any, current: Any) -> bool:
+    if wanted == {}:  # "none": differs only while the mapping has one
+        return bool(current)
+    return not is_subset(wanted, current)
 
 
 def delete_event_source_mapping_if_exists(lam, name: str, source_arn: str) -> bool:
