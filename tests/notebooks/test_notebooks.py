@@ -126,6 +126,18 @@ def check_04_glue_catalog(nb) -> None:
     assert not any(row["column"].startswith("partition_") for row in table(nb, "04-12"))
     item_types = {row["column"]: row["hive_type"] for row in table(nb, "04-13")}
     assert item_types["tags"].startswith("array<")
+    # The narration names only Hive types the tables show: the kit keeps timestamps as ISO 8601 strings (README,
+    # "Timestamps stay strings"), so no "timestamp -> timestamp" while order_ts is a string column.
+    order_types = {row["column"]: row["hive_type"] for row in table(nb, "04-12")}
+    assert order_types["order_ts"] == "string"
+    shown = {hive_type.split("<")[0] for hive_type in [*order_types.values(), *item_types.values()]}
+    named = {name.split("<")[0] for name in re.findall(r"→\s*`([a-z]+(?:<…>)?)`", cell(nb, "04-11").source)}
+    assert named and named <= shown, named - shown
+    # A run within one day has one dt per table, from the crawl that made it: the narration may not say the catalog
+    # updater registered later partitions (it registers a partition only for a later day of an existing table).
+    if len({row["values"] for row in table(nb, "04-15")}) == 1:
+        for cell_id in ("04-14", "04-16"):
+            assert not re.search(r"catalog updater registered the\s+later partitions", cell(nb, cell_id).source)
 
 
 def check_05_athena_queries(nb) -> None:
