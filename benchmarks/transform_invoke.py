@@ -7,7 +7,8 @@ server process, socket or HTTP parsing is counted. Reported per invocation:
   requests (its `BotocoreStubber.process_request`), so "handler CPU" = total - moto: what the Lambda itself spends,
   botocore's client side included;
 - the S3 requests the handler made, by operation (on AWS each is a billed request and a round trip).
-The first WARMUP invocations (imports, first client) are left out. A measurement, not a test: nothing asserts.
+The first WARMUP invocations (imports, first client) are left out. Scratch folders go to a fresh temp folder
+(ETL_TMP_DIR), as a Lambda has its own /tmp. A measurement, not a test: nothing asserts.
 
     .venv/bin/python benchmarks/transform_invoke.py --files 300
     .venv/bin/python benchmarks/transform_invoke.py --files 100 --profile 25   # + the top cProfile entries
@@ -21,6 +22,7 @@ import os
 import pstats
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -81,7 +83,8 @@ def run(files: int, rows: int, profile: int) -> dict[str, Any]:
     os.environ.pop("ETL_BUCKET", None)
     moto_clock = _MotoClock()
     try:
-        with mock_aws():
+        with mock_aws(), tempfile.TemporaryDirectory(prefix="transform-invoke-") as tmp:
+            os.environ["ETL_TMP_DIR"] = tmp
             client = boto3.client("s3", region_name="us-east-1")
             client.create_bucket(Bucket=BUCKET)
             lambda_transform._clients["s3"] = client
@@ -121,6 +124,7 @@ def run(files: int, rows: int, profile: int) -> dict[str, Any]:
     finally:
         moto_clock.restore()
         lambda_transform._clients.pop("s3", None)
+        os.environ.pop("ETL_TMP_DIR", None)
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(profile)
     return {
