@@ -109,11 +109,12 @@ def parse_blocks(
     blocks: Iterator[Block],
     parser: BlockParser,
     *,
-    processes: int = 1,
+    processes: int | Callable[[], int] = 1,
     scratch: str | os.PathLike[str] = "",
     quiesce: Callable[[], None] = lambda: None,
 ) -> Iterator[BlockTables]:
-    """Each block's tables, in input order. With `processes` > 1, workers join in once the input proves messy,
+    """Each block's tables, in input order. With `processes` > 1 (or a function giving it, called only once the
+    input proves messy: `parse_processes` reads the cgroup files, a cost clean inputs skip), workers join in then,
     exchanging blocks and tables through files in `scratch` (a folder removed after the loop); `quiesce` must
     return once the caller's own threads are idle (they are forked with it). When the loop ends, the workers' block
     counts are added to `parser.stats`. Close the generator (contextlib.closing) to end the workers at once if the
@@ -133,11 +134,14 @@ def parse_blocks(
                 local = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-ahead")
                 pending.append((local.submit(_parse_here, parser, first), first, None))
                 first = None
-            if not workers and processes > 1 and scratch and declined >= WORKERS_AFTER_DECLINES:
-                wait([entry[0] for entry in pending])  # no parse of ours in flight when forking
-                quiesce()
-                workers = [ParseWorker(parser, scratch) for _ in range(processes - 1)]
-                log.info("messy input: %d worker process(es) parse blocks too", len(workers))
+            if not workers and scratch and declined >= WORKERS_AFTER_DECLINES:
+                if callable(processes):
+                    processes = processes()
+                if processes > 1:
+                    wait([entry[0] for entry in pending])  # no parse of ours in flight when forking
+                    quiesce()
+                    workers = [ParseWorker(parser, scratch) for _ in range(processes - 1)]
+                    log.info("messy input: %d worker process(es) parse blocks too", len(workers))
             worker = _least_busy(workers, pending)
             future = worker.submit(block) if worker is not None else local.submit(_parse_here, parser, block)
             pending.append((future, block, worker))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import functools
 import hashlib
 import json
 import logging
@@ -182,7 +183,7 @@ def transform_stream(
             schema_store, dataset, _merge, FsPath(spill_dir), settings.compression, settings.row_group_bytes
         )
         try:
-            processes = parse_processes(settings.parse_processes)
+            processes = functools.partial(parse_processes, settings.parse_processes)  # only if the input is messy
             blocks = iter_blocks(stream, settings.block_bytes)
             parsed = parse_blocks(blocks, parser, processes=processes, scratch=spill_dir, quiesce=early.wait_idle)
             with contextlib.closing(parsed):  # on an error here, the workers end before the spill folder goes

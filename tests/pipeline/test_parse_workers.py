@@ -380,3 +380,14 @@ def test_how_a_worker_ended_is_named(exitcode: int | None, expected: str) -> Non
     ended = Ended()
     ended.exitcode = exitcode
     assert parse_worker._exit_of(ended) == expected  # a real-time signal has no name: no ValueError
+
+
+def test_the_cpus_are_counted_only_for_messy_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the cgroup files is a per-call cost: a clean input (a small file of a burst) never needs the count."""
+    calls: list[int] = []
+    monkeypatch.setattr(parse_ahead, "available_cpus", lambda environ=None: calls.append(1) or 2.0)
+    clean = ndjson([{"id": number, "name": f"n{number}"} for number in range(400)])
+    run(clean, tmp_path / "clean", processes=0)
+    assert calls == []
+    shared = run(messy_ndjson(600), tmp_path / "messy", processes=0)
+    assert calls == [1] and shared.worker_blocks > 0
