@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from functools import lru_cache
 from typing import Any
 
 from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -66,8 +67,14 @@ def bucket_permission(bucket: FakeBucket, action: str, resource: str) -> Permiss
     """moto's FakeBucket.get_permission, with the policy's conditions evaluated first."""
     if bucket.policy is None:
         return PermissionResult.NEUTRAL
-    policy = applicable_policy(json.loads(bucket.policy), REQUEST_CONTEXT)
-    return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+    return IAMPolicy(_applicable_policy_text(bucket.policy)).is_action_permitted(action, resource)
+
+
+@lru_cache(maxsize=64)
+def _applicable_policy_text(policy: str | bytes) -> str:
+    """The request context is the same for every request, so a policy's applicable statements are found once: every
+    object request of a bucket with a policy asks (a TLS-only policy for the pipeline's bucket)."""
+    return json.dumps(applicable_policy(json.loads(policy), REQUEST_CONTEXT))
 
 
 def install(app: LocalAws) -> None:

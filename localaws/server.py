@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY
 from moto.moto_server.werkzeug_app import create_backend_app
 
 from localaws.activity import Activity
@@ -193,8 +194,12 @@ class LocalAws:
         if path.startswith("/_localaws/"):
             return self._send(self._serve_internal(path, environ), start_response)
         body = _read_body(environ)
+        # S3 user metadata keeps its underscores (x-amz-meta-my_key), as moto reads it
+        preserved = environ.get(PRESERVED_HEADER_NAMES_ENVIRON_KEY, {})
         headers = {
-            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+            preserved.get(key, key[5:].replace("_", "-")).lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
         }
         if "CONTENT_TYPE" in environ:
             headers["content-type"] = environ["CONTENT_TYPE"]

@@ -1,4 +1,5 @@
-"""S3's object data plane: GetObject and HeadObject answered from moto's store, without moto's Flask app.
+"""S3's object data plane: GetObject, HeadObject, PutObject and DeleteObject answered from moto's store, without
+moto's Flask app.
 
 moto holds S3's state; its S3Response parses every request afresh (Flask dispatch, BaseResponse.setup_class, the
 key_response branches), which cost about 4 ms of CPU per object request, the largest share of the server's time in a
@@ -9,6 +10,7 @@ burst of uploads. Plain object requests are answered here instead, from the same
   sends the same requests to both), because the store calls are moto's own (S3Backend.get_object...) and the
   response rules are ported from S3Response;
 - anything not understood (target.py) returns None, and moto answers it unchanged.
+PutObject's Content-MD5 and x-amz-checksum-* headers are checked against the body for both paths (digests.py).
 
 LOCALAWS_S3_DATA_PLANE=0 turns the data plane off (every object request goes to moto), for comparisons.
 GET /_localaws/s3-data-plane counts, per operation, the requests answered here and those left to moto.
@@ -23,9 +25,9 @@ from collections.abc import Callable
 
 from moto.s3.exceptions import S3ClientError
 
-from localaws.s3_objects import reads
+from localaws.s3_objects import digests, reads, writes
 from localaws.s3_objects.answers import error
-from localaws.s3_objects.target import READ_HEADERS, plain_target
+from localaws.s3_objects.target import DELETE_HEADERS, READ_HEADERS, WRITE_HEADERS, plain_target
 from localaws.server import LocalAws, Request, Response, json_response
 
 ENABLED_VARIABLE = "LOCALAWS_S3_DATA_PLANE"
@@ -66,6 +68,32 @@ def _read(app: LocalAws, answer: Callable[..., Response | None]) -> Callable[[Re
     return handler
 
 
+def _put(app: LocalAws) -> Callable[[Request], Response | None]:
+    def handler(request: Request) -> Response | None:
+        target = plain_target(request, WRITE_HEADERS, meta=True)
+        algorithm = request.headers.get("x-amz-sdk-checksum-algorithm")
+        if target is None or (algorithm is not None and algorithm not in writes.CHECKSUM_ALGORITHMS):
+            return None
+        body = writes.decoded_body(request.headers, request.body)
+        if body is None:
+            return None
+        # moto reads headers through werkzeug, which leaves out an empty Content-Type
+        headers = {name: value for name, value in request.headers.items() if value or name != "content-type"}
+        return _locked(app, request, lambda: writes.put_object(target, headers, request.body, body))
+
+    return handler
+
+
+def _delete(app: LocalAws) -> Callable[[Request], Response | None]:
+    def handler(request: Request) -> Response | None:
+        target = plain_target(request, DELETE_HEADERS)
+        if target is None:
+            return None
+        return _locked(app, request, lambda: writes.delete_object(target, request.headers))
+
+    return handler
+
+
 def _locked(app: LocalAws, request: Request, answer: Callable[[], Response | None]) -> Response | None:
     try:
         with app.moto_lock:
@@ -75,6 +103,7 @@ def _locked(app: LocalAws, request: Request, answer: Callable[[], Response | Non
 
 
 def install(app: LocalAws) -> None:
+    app.validate("s3", "PutObject", digests.check_digests)  # for moto's path too: moto checks no digest
     if not enabled():
         return
     tally = Tally()
@@ -84,4 +113,6 @@ def install(app: LocalAws) -> None:
 
     counted("GetObject", _read(app, reads.get_object))
     counted("HeadObject", _read(app, reads.head_object))
+    counted("PutObject", _put(app))
+    counted("DeleteObject", _delete(app))
     app.internal("s3-data-plane", lambda _query: json_response(tally.as_json()))

@@ -3,23 +3,31 @@ answer from the data plane equals moto's: the same status, headers, body and err
 
 from __future__ import annotations
 
+import random
+import string
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.s3.exceptions import S3ClientError
 from moto.s3.responses import S3Response
-from moto.utilities.aws_headers import gen_amzn_requestid_long
 from werkzeug.http import remove_entity_headers
 
 from localaws.server import Response
 
 APP_XML = "application/xml"
 FLASK_DEFAULT_TYPE = "text/html; charset=utf-8"  # what Flask's Response adds when moto names no content type
+_ID_CHARACTERS = string.ascii_letters + string.digits
+
+
+def request_id() -> str:
+    """An x-amzn-requestid of moto's shape (52 letters and digits), drawn at once: moto's gen_amzn_requestid_long
+    draws each character by itself, a tenth of a millisecond per answer."""
+    return "".join(random.choices(_ID_CHARACTERS, k=52))
 
 
 def finish(status: int, headers: dict[str, Any], body: bytes | str) -> Response:
     """moto's S3Response._send_response for a success: a request id, and XML's content type for an untyped body."""
-    gen_amzn_requestid_long(headers)
+    headers["x-amzn-requestid"] = request_id()
     return flask_response(status, headers, body)
 
 

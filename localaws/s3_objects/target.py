@@ -13,6 +13,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 from moto.core.responses import BaseResponse
+from moto.iam.access_control import PermissionResult
 from moto.iam.models import get_account_id_from, mark_account_as_visited
 from moto.s3.models import FakeBucket, S3Backend, s3_backends
 from moto.s3.responses import S3Response
@@ -112,8 +113,6 @@ def plain_target(request: Request, allowed_headers: frozenset[str], meta: bool =
 def answerable_bucket(bucket: FakeBucket, action: str, target: ObjectTarget) -> bool:
     """False when moto's S3Response would do more than store or read the object: a bucket policy that denies the
     action (moto answers 403), server access logging (moto writes a log object), object lock (moto checks headers)."""
-    from moto.iam.access_control import PermissionResult
-
     if bucket.logging or bucket.object_lock_enabled:
         return False
     return bucket.policy is None or bucket.get_permission(action, target.resource) != PermissionResult.DENIED

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.localaws
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"
 RANDOM_IDS = ("x-amzn-requestid", "x-amz-request-id", "x-amz-id-2")
+WRONG_MD5 = base64.b64encode(b"0" * 16).decode()
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +125,7 @@ def put_headers(body: bytes, bodies_seen: list[bytes]):
             {"x-amz-sdk-checksum-algorithm": "CRC32", "x-amz-checksum-crc32": crc32},
             {"x-amz-sdk-checksum-algorithm": "SHA256"},
             {"x-amz-sdk-checksum-algorithm": "SHA256", "x-amz-checksum-sha256": sha256},
+            {"x-amz-sdk-checksum-algorithm": "CRC32", "x-amz-checksum-crc32": "AAAAAA=="},
         ]
     )
     condition = st.one_of(
@@ -136,12 +138,43 @@ def put_headers(body: bytes, bodies_seen: list[bytes]):
         optional={
             "Content-Type": st.sampled_from(["application/json", "text/plain; charset=utf-8"]),
             "x-amz-meta-origin": st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=8),
+            "x-amz-meta-my_key": st.just("underscored"),
             "Cache-Control": st.just("no-cache"),
-            "Content-MD5": st.just(base64.b64encode(hashlib.md5(body).digest()).decode()),
+            "Content-MD5": st.sampled_from([base64.b64encode(hashlib.md5(body).digest()).decode(), WRONG_MD5, "bad"]),
             "x-amz-content-sha256": st.just(hashlib.sha256(body).hexdigest()),
         },
     )
     return st.builds(lambda a, b, c: {**a, **b, **c}, checksum, condition, plain)
+
+
+def wire_bodies(body: bytes) -> Iterator[tuple[bytes, dict[str, str]]]:
+    """The body as sent: plain, or aws-chunked, unsigned with a checksum trailer or with chunk signatures.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html"""
+    yield body, {}
+    crc32 = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    chunk = f"{len(body):x}\r\n".encode() + body + b"\r\n" if body else b""
+    trailer = chunk + f"0\r\nx-amz-checksum-crc32:{crc32}\r\n\r\n".encode()
+    yield (
+        trailer,
+        {
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(body)),
+            "x-amz-trailer": "x-amz-checksum-crc32",
+            "x-amz-sdk-checksum-algorithm": "CRC32",
+        },
+    )
+    signature = "0" * 64
+    signed = f"{len(body):x};chunk-signature={signature}\r\n".encode() + body + b"\r\n" if body else b""
+    signed += f"0;chunk-signature={signature}\r\n\r\n".encode()
+    yield (
+        signed,
+        {
+            "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(body)),
+        },
+    )
 
 
 @st.composite
@@ -153,7 +186,9 @@ def scenarios(draw):
         key = draw(st.sampled_from(names))
         if kind == "put":
             body = draw(bodies)
-            steps.append(("PUT", key, body, draw(put_headers(body, seen))))
+            headers = draw(put_headers(body, seen))
+            wire, encoding_headers = draw(st.sampled_from(list(wire_bodies(body))))
+            steps.append(("PUT", key, wire, {**headers, **encoding_headers}))
             seen.append(body)
         elif kind == "delete":
             steps.append(("DELETE", key, b"", draw(st.sampled_from([{}, {"If-Match": '"0"'}]))))
@@ -173,8 +208,10 @@ def test_object_requests_answer_as_moto_does(localaws, moto_only, scenario) -> N
     if versioned:
         configuration = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
         same_answer(fast, moto, "PUT", f"/{bucket}?versioning", configuration)
+    left_before = tally(fast)["left_to_moto"]
     for method, key, body, headers in steps:
         same_answer(fast, moto, method, f"/{bucket}/{quote(key, safe='')}", body, headers)
+    assert tally(fast)["left_to_moto"] == left_before  # every one of these requests is the data plane's
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
@@ -184,23 +221,48 @@ def test_a_missing_bucket_is_no_such_bucket_in_s3s_shape(localaws, moto_only, me
     assert method == "HEAD" or b"<Code>NoSuchBucket</Code>" in body
 
 
-def test_plain_reads_are_answered_by_the_data_plane(localaws) -> None:
+def test_plain_requests_are_answered_by_the_data_plane(localaws) -> None:
     """The comparison above means something only if the data plane, not moto, answered the plain requests."""
     fast = Side(localaws.endpoint)
     bucket = f"diff-{uuid.uuid4().hex[:12]}"
     fast.send("PUT", f"/{bucket}")
-    fast.send("PUT", f"/{bucket}/k", b"body")
     before = tally(fast)
+    assert fast.send("PUT", f"/{bucket}/k", b"body", {"x-amz-meta-my_key": "v"})[0] == 200
     assert fast.send("GET", f"/{bucket}/k")[2] == b"body"
-    assert fast.send("HEAD", f"/{bucket}/k")[0] == 200
+    assert ("x-amz-meta-my_key", "v") in fast.send("HEAD", f"/{bucket}/k")[1]
+    assert fast.send("DELETE", f"/{bucket}/k")[0] == 204
     fast.send("GET", f"/{bucket}/k?versionId=null")  # a query the data plane leaves to moto
+    fast.send("PUT", f"/{bucket}/k", b"body", {"x-amz-tagging": "a=b"})  # so is tagging
     after = tally(fast)
-    for operation in ("GetObject", "HeadObject"):
-        assert after["answered"].get(operation, 0) - before["answered"].get(operation, 0) == 1
-    assert after["left_to_moto"].get("GetObject", 0) - before["left_to_moto"].get("GetObject", 0) == 1
+    for operation in ("PutObject", "GetObject", "HeadObject", "DeleteObject"):
+        assert after["answered"].get(operation, 0) - before["answered"].get(operation, 0) == 1, operation
+    for operation in ("GetObject", "PutObject"):
+        assert after["left_to_moto"].get(operation, 0) - before["left_to_moto"].get(operation, 0) == 1, operation
 
 
 def tally(side: Side) -> dict:
     status, _, body = side.send("GET", "/_localaws/s3-data-plane")
     assert status == 200
     return json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({"Content-MD5": WRONG_MD5}, "BadDigest"),
+        ({"Content-MD5": "not-base64"}, "InvalidDigest"),
+        ({"x-amz-sdk-checksum-algorithm": "CRC32", "x-amz-checksum-crc32": "AAAAAA=="}, "BadDigest"),
+        ({"x-amz-sdk-checksum-algorithm": "SHA256", "x-amz-checksum-sha256": "AAAA"}, "InvalidRequest"),
+    ],
+)
+def test_a_digest_that_does_not_fit_the_body_is_refused_and_nothing_is_stored(localaws, headers, code) -> None:
+    """S3 checks Content-MD5 and x-amz-checksum-* against the body (moto did not):
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList"""
+    side = Side(localaws.endpoint)
+    bucket = f"digest-{uuid.uuid4().hex[:12]}"
+    side.send("PUT", f"/{bucket}")
+    status, _, body = side.send("PUT", f"/{bucket}/k", b"the body", headers)
+    assert (status, f"<Code>{code}</Code>".encode() in body) == (400, True), body
+    assert side.send("HEAD", f"/{bucket}/k")[0] == 404
+    good = base64.b64encode(hashlib.md5(b"the body").digest()).decode()
+    assert side.send("PUT", f"/{bucket}/k", b"the body", {"Content-MD5": good})[0] == 200
