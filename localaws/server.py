@@ -208,25 +208,37 @@ class LocalAws:
         request = Request(
             route, environ["REQUEST_METHOD"], path, parse_qs(query_string, keep_blank_values=True), headers, body
         )
+        if route is None:
+            for gate in self._gates:
+                refusal = gate(request)
+                if refusal is not None:
+                    return self._send(refusal, start_response)
+            return self._send(self.call_moto(_rewound(environ, body)), start_response)
+        return self._send(self.handle(request, lambda: self._call_moto_for(route, environ, body)), start_response)
+
+    def handle(self, request: Request, moto_answer: Callable[[], Response]) -> Response:
+        """Serve a named request: gates, validators, the override or else `moto_answer()`, then the after hooks.
+
+        Requests over HTTP come here, and so do the ones localaws makes of itself in-process (an S3 notification's
+        Invoke or SendMessage, s3_events/delivery.py), which are thereby accepted or refused exactly as over HTTP;
+        their `moto_answer` calls moto's backend directly."""
         for gate in self._gates:
             refusal = gate(request)
             if refusal is not None:
-                return self._send(refusal, start_response)
-        if route is None:
-            return self._send(self.call_moto(_rewound(environ, body)), start_response)
-        key = (route.service, route.operation)
+                return refusal
+        key = (request.route.service, request.route.operation)
         for validator in self._validators.get(key, ()):
             rejection = validator(request)
             if rejection is not None:
-                return self._send(rejection, start_response)
+                return rejection
         override = self._overrides.get(key)
         response = override(request) if override is not None else None
         if response is None:
-            response = self._call_moto_for(route, environ, body)
+            response = moto_answer()
         if response.ok:
             for hook in self._after.get(key, ()):
                 hook(request, response)
-        return self._send(response, start_response)
+        return response
 
     def _call_moto_for(self, route: Route, environ: dict[str, Any], body: bytes) -> Response:
         from localaws import unimplemented  # it builds on this module's Response and error shapes

@@ -8,7 +8,7 @@ How it fits moto:
    bucket's rules, for the request thread that wrote it.
 2. After PutObject, CopyObject or CompleteMultipartUpload has answered 200, an after hook takes that note and
    queues exactly one event (ObjectCreated:Put / :Copy / :CompleteMultipartUpload) per matching rule.
-3. Delivery (delivery.py) is asynchronous and goes through the destination's public API.
+3. Delivery (delivery.py) is asynchronous and goes through the destination's API, in-process for Lambda and SQS.
 4. PutBucketNotificationConfiguration is validated first, as S3 does (validation.py). Once it is stored, moto sends
    the s3:TestEvent to each queue and topic destination (not to functions, as S3); `send_test_event` replaces moto's
    to give it S3's RequestId and HostId. Object events never come from moto (step 1), so nothing arrives twice.
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import moto.s3.notifications
 
-from localaws.s3_events.delivery import Deliverer
+from localaws.s3_events.delivery import Deliverer, Source, refusals_control
 from localaws.s3_events.records import (
     CreatedObject,
     RemovedObject,
@@ -185,8 +185,9 @@ def install(app: LocalAws) -> None:
     moto.s3.notifications.send_event = recorder
     moto.s3.notifications.send_test_event = send_test_event
     _note_deletes(recorder)
-    deliverer = Deliverer(app)
+    deliverer = Deliverer(app, _policy_reader())
     app.on_shutdown(deliverer.shutdown)
+    app.control("s3-event-deliveries", refusals_control(deliverer))
 
     def forget_earlier_write(_request: Request) -> None:
         recorder.forget()  # a keep-alive connection reuses its thread: never carry a note into the next request
@@ -211,9 +212,11 @@ def install(app: LocalAws) -> None:
             )
             event_name = written.event_name.removeprefix("s3:")
             summary = f"{event_name} s3://{written.obj.bucket}/{written.obj.key}"
+            source = Source(written.obj.bucket, written.account_id)
             for rule in written.rules:
                 if rule.matches(written.event_name, written.obj.key):
-                    deliverer.deliver(rule, build_event(event_name, written.obj, facts, rule.id or ""), summary)
+                    event = build_event(event_name, written.obj, facts, rule.id or "")
+                    deliverer.deliver(rule, event, summary, source)
 
     for operation in OBJECT_CREATING_OPERATIONS + OBJECT_REMOVING_OPERATIONS:
         app.validate("s3", operation, forget_earlier_write)

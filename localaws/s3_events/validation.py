@@ -30,6 +30,11 @@ SHARED_EVENT_TYPE = "Configurations overlap. Configurations on the same bucket c
 _DELIVERY_ACTION = {LAMBDA: "lambda:InvokeFunction", QUEUE: "sqs:SendMessage", TOPIC: "sns:Publish"}
 
 
+def delivery_action(kind: str) -> str:
+    """The action S3 performs on a destination of this kind: lambda:InvokeFunction, sqs:SendMessage, sns:Publish."""
+    return _DELIVERY_ACTION[kind]
+
+
 def invalid_argument(message: str, arguments: list[tuple[str, str]] = (), numbered: bool = False) -> Response:
     """S3's InvalidArgument error (HTTP 400) with its ArgumentName/ArgumentValue details.
 
