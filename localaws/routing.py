@@ -42,7 +42,7 @@ class _RestOperation:
     name: str
     method: str
     pattern: re.Pattern[str]
-    required_query: tuple[str, ...]
+    required_query: frozenset[str]
     literal_count: int
 
 
@@ -93,9 +93,15 @@ def _rest_operations(service: str) -> tuple[_RestOperation, ...]:
         pattern, required, literal = _compile_uri(http["requestUri"])
         required += _required_query_members(operation)
         literal += 10 * len(required)
-        operations.append(_RestOperation(name, http["method"], pattern, required, literal))
+        operations.append(_RestOperation(name, http["method"], pattern, frozenset(required), literal))
     # Most specific first: more literal characters and more required query keys win.
     return tuple(sorted(operations, key=lambda op: -op.literal_count))
+
+
+@cache
+def _rest_operations_for(service: str, method: str) -> tuple[_RestOperation, ...]:
+    """The service's operations of one HTTP method, most specific first: every S3 object request scans them."""
+    return tuple(op for op in _rest_operations(service) if op.method == method)
 
 
 def signing_scope(headers: dict[str, str]) -> tuple[str | None, str | None]:
@@ -140,8 +146,8 @@ def identify(method: str, path: str, query_string: str, headers: dict[str, str],
         op = "UploadPartCopy" if "partNumber" in query_keys else "CopyObject"
         match = re.match(r"^/(?P<Bucket>[^/]+)/(?P<Key>.+)$", path)
         return Route(service, op, region, match.groupdict() if match else {})
-    for op in _rest_operations(service):
-        if op.method != method or not set(op.required_query) <= query_keys:
+    for op in _rest_operations_for(service, method):
+        if not op.required_query <= query_keys:
             continue
         match = op.pattern.match(path)
         if match:
