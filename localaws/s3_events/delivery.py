@@ -99,6 +99,11 @@ class Deliverer:
                 log.warning("s3 event %s -> %s dropped: %s: %s", summary, target, code, message)
         except (ClientError, BotoCoreError) as error:  # SNS, over HTTP
             log.warning("s3 event %s -> %s failed: %s", summary, target, error)
+        except Exception:  # the delivery thread's boundary, as the server's is for a request: never lost unsaid
+            log.exception("s3 event %s -> %s failed inside localaws; the event is dropped", summary, target)
+            self._refusals.append(
+                {"Event": summary, "Destination": rule.arn, "Code": "InternalFailure", "Message": "", "Status": 500}
+            )
         finally:
             self._app.activity.end()
 
