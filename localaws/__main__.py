@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "  GET /_localaws/health             the server's health and pending work\n"
             "  GET /_localaws/idle?timeout=30    returns once no event, invocation or crawl is pending (408 if not)\n"
             "  POST|GET|DELETE /_localaws/lambda-faults  arm, list, disarm fault injection (lambda_runtime/faults.py)\n"
+            "  GET /_localaws/s3-event-deliveries  the last S3 events a destination refused (s3_events/delivery.py)\n"
             "environment:\n"
             "  LOCALAWS_LAMBDA_CONCURRENCY   async runs of one function at once (default: CPU count, at least 2)\n"
             "  LOCALAWS_LAMBDA_RETRY_DELAYS  seconds before async retries 1 and 2 (default 0.5,1; AWS: ~60,120)\n"
