@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -263,7 +264,7 @@ class S3SourceWorker:
         name = output_name(event.key, event_time, source.etag, source.version_id, event.sequencer)
         scratch = ScratchDir(self.settings.tmp_dir or None, "out-")
         self.scratch.append(scratch)
-        work_dir = scratch.path
+        work_dir = os.path.join(scratch.path, "out")  # the spill beside it: one scratch folder per event
         try:
             result = transform_stream(
                 body,
@@ -273,6 +274,7 @@ class S3SourceWorker:
                 schema_store=self.schema_store,
                 work_dir=work_dir,
                 settings=self.settings,
+                spill_dir=os.path.join(scratch.path, "spill"),
             )
         except InputFormatError as error:
             scratch.close()

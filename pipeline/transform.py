@@ -163,8 +163,13 @@ def transform_stream(
     schema_store: SchemaStore,
     work_dir: str | os.PathLike[str],
     settings: config.Settings | None = None,
+    spill_dir: str | os.PathLike[str] | None = None,
 ) -> TransformResult:
     """The core: streams `source`, writes Parquet files under `work_dir` at their relative keys.
+
+    Spilled blocks go to `spill_dir`, a folder this call creates and removes, inside a scratch folder the caller
+    holds (the Lambda's, beside `work_dir`: one scratch folder per event); by default, to a scratch folder of its
+    own under `settings.tmp_dir` (scratch.py).
 
     Each schema record is read once (pass the `ReadOnceSchemaStore` that already read the top-level record, as the
     Lambda does after claiming the dataset) and changed only by conditional writes."""
@@ -178,7 +183,7 @@ def transform_stream(
     spills: dict[TableKey, Spill] = {}
     schemas: dict[TableKey, FileSchema] = {}
     parent_rows = 0
-    with scratch_dir(settings.tmp_dir or None, "spill-") as spill_dir:
+    with _spill_folder(spill_dir, settings) as spill_dir:
         early = EarlyWriter(
             schema_store, dataset, _merge, FsPath(spill_dir), settings.compression, settings.row_group_bytes
         )
@@ -238,6 +243,19 @@ def transform_stream(
     result.worker_blocks = parser.stats.worker_blocks
     result.ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+@contextlib.contextmanager
+def _spill_folder(path: str | os.PathLike[str] | None, settings: config.Settings) -> Iterator[str]:
+    if path is None:
+        with scratch_dir(settings.tmp_dir or None, "spill-") as folder:
+            yield folder
+        return
+    os.mkdir(path)  # a new folder: whatever is in it is this call's
+    try:
+        yield os.fspath(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def use_system_allocator() -> None:

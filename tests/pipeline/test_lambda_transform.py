@@ -234,3 +234,23 @@ def test_a_record_changed_after_the_claim_is_merged_again(s3) -> None:
     (output,) = [k for k in keys(s3, "processed/") if "/x_" in k]
     (row,) = read_parquet(s3, output)
     assert (row["id"], row["mine"], row["other"]) == (1, 1, None)
+
+
+def test_one_scratch_folder_per_event_and_none_left(s3, monkeypatch, tmp_path) -> None:
+    """The spill goes beside the outputs, in the event's one scratch folder (each costs a lock and a sweep)."""
+    from pipeline import scratch
+
+    created = []
+    init = scratch.ScratchDir.__init__
+
+    def counting(self, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        created.append(self.path)
+
+    monkeypatch.setattr(scratch.ScratchDir, "__init__", counting)
+    monkeypatch.setenv("ETL_TMP_DIR", str(tmp_path))
+    put(s3, "raw/orders/x.json", ndjson([{"id": 1, "items": [{"sku": "A"}]}]))
+    result = lambda_transform.handler({"Records": [s3_record(s3, "raw/orders/x.json")]}, None)
+    assert result["processed"] == 1 and len(keys(s3, "processed/")) == 2
+    assert len(created) == 1
+    assert [entry.name for entry in tmp_path.iterdir() if entry.name.startswith(scratch.SCRATCH_PREFIX)] == []
