@@ -57,7 +57,7 @@ class Tally:
 
 def _read(app: LocalAws, answer: Callable[..., Response | None]) -> Callable[[Request], Response | None]:
     def handler(request: Request) -> Response | None:
-        target = plain_target(request, READ_HEADERS)
+        target = plain_target(request, READ_HEADERS, versioned=True)
         if target is None or request.headers.get("range", "=").count("=") != 1:
             return None
         conditions = reads.Conditions.parse(request.headers)
@@ -86,7 +86,7 @@ def _put(app: LocalAws) -> Callable[[Request], Response | None]:
 
 def _delete(app: LocalAws) -> Callable[[Request], Response | None]:
     def handler(request: Request) -> Response | None:
-        target = plain_target(request, DELETE_HEADERS)
+        target = plain_target(request, DELETE_HEADERS, versioned=True)
         if target is None:
             return None
         return _locked(app, request, lambda: writes.delete_object(target, request.headers))

@@ -12,7 +12,7 @@ import datetime
 from typing import Any
 
 from moto.core.utils import str_to_rfc_1123_datetime
-from moto.s3.exceptions import HeadOnDeleteMarker, InvalidRange, MissingKey, PreconditionFailed
+from moto.s3.exceptions import HeadOnDeleteMarker, InvalidRange, MissingKey, MissingVersion, PreconditionFailed
 from moto.s3.models import FakeKey
 from moto.s3.utils import ARCHIVE_STORAGE_CLASSES
 
@@ -53,9 +53,9 @@ def get_object(target: ObjectTarget, headers: dict[str, str], conditions: Condit
     bucket = backend.get_bucket(target.bucket_name)
     if not answerable_bucket(bucket, "s3:GetObject", target):
         return None
-    key = backend.get_object(target.bucket_name, target.key_name)
-    if key is None:
-        raise MissingKey(key=target.key_name)
+    key = backend.get_object(target.bucket_name, target.key_name, version_id=target.version_id)
+    if key is None:  # also a version that is a delete marker
+        raise MissingKey(key=target.key_name) if target.version_id is None else MissingVersion()
     if key.storage_class in ARCHIVE_STORAGE_CLASSES:
         return None  # moto answers InvalidObjectState or a restored copy
     if conditions.if_unmodified_since and _modified(key) > conditions.if_unmodified_since:
@@ -91,14 +91,16 @@ def head_object(target: ObjectTarget, headers: dict[str, str], conditions: Condi
     bucket = backend.get_bucket(target.bucket_name)
     if not answerable_bucket(bucket, "s3:HeadObject", target):
         return None
+    if target.version_id and not bucket.is_versioned:
+        return finish(400, {}, "")
     try:
-        key = backend.head_object(target.bucket_name, target.key_name)
+        key = backend.head_object(target.bucket_name, target.key_name, version_id=target.version_id)
     except HeadOnDeleteMarker as marker:
-        marker_headers = {
-            "x-amz-delete-marker": "true",
-            "x-amz-version-id": marker.marker.version_id,
-            "content-type": APP_XML,
-        }
+        marker_headers = {"x-amz-delete-marker": "true", "x-amz-version-id": target.version_id, "content-type": APP_XML}
+        if target.version_id:  # HEAD of a delete marker's version: 405, as S3 answers
+            marker_headers["allow"] = "DELETE"
+            return finish(405, marker_headers, "Method Not Allowed")
+        marker_headers["x-amz-version-id"] = marker.marker.version_id
         return finish(404, marker_headers, "Not Found")
     if key is None:
         return finish(404, {}, "")

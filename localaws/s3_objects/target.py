@@ -1,8 +1,8 @@
 """Which object requests the data plane answers itself, and the moto store each one addresses.
 
-A request is answered here only when every part of it is understood: path-style addressing, no query parameters, and
-only the headers listed for its operation. Anything else (versionId, ACLs, tagging, SSE or object-lock headers, CORS
-origins, presigned URLs, virtual-host addressing...) is left to moto's S3Response unchanged.
+A request is answered here only when every part of it is understood: path-style addressing, no query parameter but a
+versionId (GET, HEAD, DELETE), and only the headers listed for its operation. Anything else (ACLs, tagging, SSE or
+object-lock headers, CORS origins, presigned URLs, virtual-host addressing...) is left to moto's S3Response unchanged.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class ObjectTarget:
     key_name: str
     access_key: str
     region: str
+    version_id: str | None = None  # the versionId query parameter (GET, HEAD, DELETE)
 
     @property
     def resource(self) -> str:
@@ -91,10 +92,19 @@ class ObjectTarget:
         return s3_backends[account_id][get_partition(self.region)]
 
 
-def plain_target(request: Request, allowed_headers: frozenset[str], meta: bool = False) -> ObjectTarget | None:
+def plain_target(
+    request: Request, allowed_headers: frozenset[str], meta: bool = False, versioned: bool = False
+) -> ObjectTarget | None:
     """The object a plain request addresses, or None when moto should answer it (see the module docstring).
-    `meta`: x-amz-meta-* headers are understood too (PutObject)."""
-    if request.query or request.route is None:
+    `meta`: x-amz-meta-* headers are understood too (PutObject); `versioned`: so is one non-empty versionId."""
+    version_id = None
+    if versioned and set(request.query) == {"versionId"} and len(request.query["versionId"]) == 1:
+        version_id = request.query["versionId"][0] or None
+        if version_id is None:
+            return None
+    elif request.query:
+        return None
+    if request.route is None:
         return None
     for name in request.headers:
         if name not in allowed_headers and not (meta and name.startswith("x-amz-meta-")):
@@ -107,7 +117,8 @@ def plain_target(request: Request, allowed_headers: frozenset[str], meta: bool =
     if not bucket_name or not key_name:
         return None
     match = BaseResponse.access_key_regex.search(request.headers.get("authorization", ""))
-    return ObjectTarget(bucket_name, key_name, match.group(1) if match else "AKIAEXAMPLE", request.route.region)
+    access_key = match.group(1) if match else "AKIAEXAMPLE"
+    return ObjectTarget(bucket_name, key_name, access_key, request.route.region, version_id)
 
 
 def answerable_bucket(bucket: FakeBucket, action: str, target: ObjectTarget) -> bool:

@@ -113,7 +113,8 @@ def put_object(target: ObjectTarget, headers: dict[str, str], raw: bytes, body: 
 
 
 def delete_object(target: ObjectTarget, headers: dict[str, str]) -> Response | None:
-    """DeleteObject (no version id: a delete marker in a versioned bucket); None when moto should answer."""
+    """DeleteObject: of a version, or (no version id) of the object, which in a versioned bucket puts a delete
+    marker; None when moto should answer."""
     backend = target.backend()
     bucket = backend.get_bucket(target.bucket_name)
     if not answerable_bucket(bucket, "s3:DeleteObject", target):
@@ -125,5 +126,5 @@ def delete_object(target: ObjectTarget, headers: dict[str, str]) -> Response | N
             raise MissingKey
         if if_match.replace('"', "") != current.etag.replace('"', ""):
             raise PreconditionFailed("If-Match")
-    _, meta = backend.delete_object(target.bucket_name, target.key_name, version_id=None, bypass=None)
+    _, meta = backend.delete_object(target.bucket_name, target.key_name, version_id=target.version_id, bypass=None)
     return finish(204, {f"x-amz-{name}": value for name, value in meta.items()}, "")
