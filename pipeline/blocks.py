@@ -12,11 +12,12 @@ and then, so messy files do not pay for two parses of every block.
 from __future__ import annotations
 
 import gc
-import io
 import logging
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.json as pa_json
@@ -29,8 +30,10 @@ from pipeline.repair import Repairs, unmark
 
 log = logging.getLogger(__name__)
 SAMPLE_BYTES = 256 << 10  # the first block's prefix that teaches the explicit schema
-READ_CHUNK_BYTES = 1 << 20  # pyarrow parses a block's 1 MB chunks on all cores
+READ_CHUNK_BYTES = 1 << 20  # with threads, pyarrow parses a block's 1 MB chunks on all cores
+_MAX_CHUNK_BYTES = (1 << 31) - 1  # ReadOptions.block_size is an int32
 RETRY_FAST_EVERY = 8  # after two declines in a row, try the fast path again only every 8th block
+_T = TypeVar("_T")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # after json.loads, only lone ones are left: pairs became one character
 
 
@@ -42,44 +45,57 @@ class ParseStats:
 
 
 class BlockParser:
-    """Parses blocks of one input, learning the fast path's explicit schema as it goes."""
+    """Parses blocks of one input, learning the fast path's explicit schema as it goes.
+
+    `parse` takes the blocks one after the other. `fast` and `exact` are its two halves, for a caller that parses
+    several blocks at once (parse_ahead.py): `fast` touches no state of the parser, so threads may run it side by
+    side; `exact` learns drift repairs, so it runs on one block at a time, in input order."""
 
     def __init__(self) -> None:
         self.schema: pa.Schema | None = None
         self.stats = ParseStats()
         self.declines_in_a_row = 0
         self.repairs = Repairs()
+        self._counting = threading.Lock()  # the stats, counted from several threads
 
     def parse(self, block: Block) -> BlockTables:
         """The block's tables. Any failure the block's bytes cause is InputFormatError (bad input, quarantined);
         the parsers touch no network or disk, so only running out of memory is left to propagate."""
-        try:
-            return self._parse(block)
-        except InputFormatError:
-            raise
-        except MemoryError:
-            raise
-        except RecursionError as error:
-            raise InputFormatError(
-                "a record is nested too deeply for the parser",
-                expected=f"JSON records nested at most {config.MAX_NESTING_DEPTH} levels (objects and arrays)",
-                line=block.first_line,
-                byte_offset=block.byte_offset,
-            ) from error
-        except (ValueError, OverflowError, pa.ArrowException) as error:
-            raise InputFormatError(
-                f"the parser failed on this input ({type(error).__name__}: {error})",
-                expected="JSON records the parser can read",
-                line=block.first_line,
-                byte_offset=block.byte_offset,
-            ) from error
+        return _bad_input_errors(block, self._parse, block)
+
+    def fast(
+        self, block: Block, schema: pa.Schema | None, *, threads: bool
+    ) -> tuple[BlockTables | None, pa.Schema | None]:
+        """The fast path alone, reading with the explicit `schema` (None: learned from the block's start): the
+        tables (None if it declined) and the schema to read later blocks with. `threads`: Arrow's pool parses the
+        block's chunks on all cores; else one thread reads it whole (callers parsing blocks side by side).
+        Thread-safe: it touches no state of the parser."""
+        tables, learned = _bad_input_errors(block, self._fast, block, schema, threads)
+        if tables is not None:
+            self._count(fast=1)
+        return tables, learned
+
+    def exact(self, block: Block) -> BlockTables:
+        """The records path (pyarrow's converter after drift repairs, else the exact flattener, which teaches
+        repairs): for the blocks `fast` declined or was not worth trying on, one at a time, in input order."""
+        return _bad_input_errors(block, self._records, block)
+
+    @staticmethod
+    def fast_worth_trying(declines_in_a_row: int) -> bool:
+        """Whether to try the fast path after that many declines in a row (then only every RETRY_FAST_EVERY)."""
+        return declines_in_a_row < 2 or declines_in_a_row % RETRY_FAST_EVERY == 0
+
+    def _count(self, *, fast: int = 0, exact: int = 0) -> None:
+        with self._counting:
+            self.stats.fast_blocks += fast
+            self.stats.exact_blocks += exact
 
     def _parse(self, block: Block) -> BlockTables:
-        if block.records is None and self._fast_worth_trying():
-            tables = self._fast(block)
+        if block.records is None and self.fast_worth_trying(self.declines_in_a_row):
+            tables, self.schema = self._fast(block, self.schema, True)
             if tables is not None:
                 self.declines_in_a_row = 0
-                self.stats.fast_blocks += 1
+                self._count(fast=1)
                 return tables
             self.declines_in_a_row += 1
         elif block.records is None:
@@ -100,9 +116,9 @@ class BlockParser:
             self.repairs.apply(records)
             tables = _converted(records)
             if tables is not None:
-                self.stats.fast_blocks += 1
+                self._count(fast=1)
                 return tables
-            self.stats.exact_blocks += 1
+            self._count(exact=1)
             tables = unmark(flatten_records(records))
             self.repairs.learn(tables)
             return tables
@@ -110,37 +126,68 @@ class BlockParser:
             if enabled:
                 gc.enable()
 
-    def _fast_worth_trying(self) -> bool:
-        return self.declines_in_a_row < 2 or self.declines_in_a_row % RETRY_FAST_EVERY == 0
-
-    def _fast(self, block: Block) -> BlockTables | None:
+    def _fast(
+        self, block: Block, schema: pa.Schema | None, threads: bool
+    ) -> tuple[BlockTables | None, pa.Schema | None]:
         data = block.data
         try:
-            if self.schema is None:  # learn from a small sample first, so the block is not read twice
-                sample = data[: data.rfind(b"\n", 0, SAMPLE_BYTES) + 1] or data
-                self.schema = _learnable(_within_depth(self._read(sample), block).schema)
-            table = _within_depth(self._read(data), block)
+            if schema is None:  # learn from a small sample first, so the block is not read twice
+                sample = memoryview(data)[: data.rfind(b"\n", 0, SAMPLE_BYTES) + 1] or data
+                schema = _learnable(_within_depth(_read(sample, None, threads), block).schema)
+            table = _within_depth(_read(data, schema, threads), block)
             learned = _learnable(table.schema)
             if _has_timestamp(table.schema):
-                self.schema = learned
-                table = self._read(data)
-            elif learned != self.schema:
-                self.schema = learned
+                schema = learned
+                table = _read(data, schema, threads)
+            elif learned != schema:
+                schema = learned
             if not data.isascii():  # pure ASCII is valid UTF-8 (a bytes scan ~5x faster than validating the table)
                 table.validate(full=True)  # pyarrow.json does not check UTF-8; the exact path reports where it breaks
-            return flatten_arrow(table)
+            return flatten_arrow(table), schema
         except (pa.ArrowInvalid, FastPathDeclined, UnicodeDecodeError) as reason:  # the last: a key's bad UTF-8
             log.debug("fast path declined a block: %s", reason)
-            return None
+            return None, schema
 
-    def _read(self, data: bytes) -> pa.Table:
-        # Arrow's threads parse the chunks side by side: data of one chunk (a small file) is parsed here, which takes
-        # a third less CPU for 10 lines (no hand-off to Arrow's pool); the table is the same either way
-        return pa_json.read_json(
-            io.BytesIO(data),
-            read_options=pa_json.ReadOptions(block_size=READ_CHUNK_BYTES, use_threads=len(data) > READ_CHUNK_BYTES),
-            parse_options=pa_json.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="infer"),
-        )
+
+def _read(data: bytes | memoryview, schema: pa.Schema | None, threads: bool) -> pa.Table:
+    """pyarrow.json over the bytes in place (a BufferReader: no copy, and no GIL for Arrow's threads to wait on).
+    With `threads`, in READ_CHUNK_BYTES chunks parsed side by side on Arrow's pool; else, or when the data is one
+    chunk (a small file: a third less CPU for 10 lines without the hand-off to the pool), in one chunk on this
+    thread. The table is the same either way."""
+    read_options = (
+        pa_json.ReadOptions(block_size=READ_CHUNK_BYTES, use_threads=True)
+        if threads and len(data) > READ_CHUNK_BYTES
+        else pa_json.ReadOptions(block_size=min(max(len(data), 1), _MAX_CHUNK_BYTES), use_threads=False)
+    )
+    return pa_json.read_json(
+        pa.BufferReader(data),
+        read_options=read_options,
+        parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+    )
+
+
+def _bad_input_errors(block: Block, parse: Callable[..., _T], *args: Any) -> _T:
+    """`parse(*args)`, with every failure the block's bytes cause as InputFormatError."""
+    try:
+        return parse(*args)
+    except InputFormatError:
+        raise
+    except MemoryError:
+        raise
+    except RecursionError as error:
+        raise InputFormatError(
+            "a record is nested too deeply for the parser",
+            expected=f"JSON records nested at most {config.MAX_NESTING_DEPTH} levels (objects and arrays)",
+            line=block.first_line,
+            byte_offset=block.byte_offset,
+        ) from error
+    except (ValueError, OverflowError, pa.ArrowException) as error:
+        raise InputFormatError(
+            f"the parser failed on this input ({type(error).__name__}: {error})",
+            expected="JSON records the parser can read",
+            line=block.first_line,
+            byte_offset=block.byte_offset,
+        ) from error
 
 
 def _within_depth(table: pa.Table, block: Block) -> pa.Table:

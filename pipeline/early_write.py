@@ -33,7 +33,7 @@ from pipeline.schema import FileSchema, MergeResult, SchemaStore
 from pipeline.writer import EarlyFile, ParquetOutput
 
 log = logging.getLogger(__name__)
-MAX_QUEUED_BLOCKS = 2  # bounds the memory of blocks waiting for the writer thread
+MAX_QUEUED_BLOCKS = 4  # bounds the memory of blocks waiting for the writer thread (a row group flush takes ~4)
 
 Merge = Callable[[dict[str, Any] | None, str, TableKey, dict[TableKey, FileSchema]], MergeResult]
 
@@ -144,7 +144,17 @@ class EarlyWriter:
             self.retire()
             return None
         self._drain()
-        written = {key: (output.destination, output.close()) for key, output in self.outputs.items()}
+        # each file's last row group is written after the parse: the parent's here, the others' on the writer
+        # thread at the same time, so the two cores share that tail
+        keys = list(self.outputs)
+        closing = {key: self.thread.submit(self.outputs[key].close) for key in keys[1:]}
+        sizes: dict[TableKey, int] = {}
+        try:
+            if keys:
+                sizes[keys[0]] = self.outputs[keys[0]].close()
+        finally:
+            sizes.update((key, future.result()) for key, future in closing.items())
+        written = {key: (self.outputs[key].destination, sizes[key]) for key in keys}
         self._stop()
         return written
 

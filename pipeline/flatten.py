@@ -147,7 +147,9 @@ def flatten_arrow(table: pa.Table) -> BlockTables:
     root = BlockTable(rows=table.num_rows)
     tables[()] = root
     for name, column in zip(table.column_names, table.columns, strict=True):
-        _flatten_arrow_field((name,), column.combine_chunks(), root, (), tables)
+        # combine_chunks copies even a single chunk, which is what a block read whole gives
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        _flatten_arrow_field((name,), array, root, (), tables)
     return tables
 
 

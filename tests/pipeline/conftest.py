@@ -18,7 +18,7 @@ from pipeline.transform import TransformResult, transform_file
 def parse_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Runs a test with the pyarrow fast path enabled, and again with every block on the exact path."""
     if request.param == "exact":
-        monkeypatch.setattr(blocks.BlockParser, "_fast", lambda self, data: None)
+        monkeypatch.setattr(blocks.BlockParser, "_fast", lambda self, block, schema, threads: (None, schema))
         monkeypatch.setattr(blocks, "_converted", lambda records: None)
     return request.param
 

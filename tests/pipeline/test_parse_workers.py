@@ -158,11 +158,13 @@ def test_a_bad_line_in_a_worker_block_raises_the_single_process_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     data = messy_ndjson(600)
-    # the first two blocks decline the fast path; once both are yielded, the worker takes the next block, the fourth:
-    # its first line is broken in place (same length, so the blocks stay where they were)
-    fourth_block = _block_starts(data, BLOCK_BYTES)[3]
-    assert data[fourth_block : fourth_block + 2] == b'{"'
-    broken = data[:fourth_block] + b"{x" + data[fourth_block + 2 :]
+    # the first two blocks decline the fast path; once both are yielded (with PARSE_AHEAD more already submitted
+    # here), the worker takes the next block: its first line is broken in place (same length, so the blocks stay
+    # where they were)
+    first_for_worker = parse_ahead.WORKERS_AFTER_DECLINES + parse_ahead.PARSE_AHEAD
+    start = _block_starts(data, BLOCK_BYTES)[first_for_worker]
+    assert data[start : start + 2] == b'{"'
+    broken = data[:start] + b"{x" + data[start + 2 :]
     with pytest.raises(InputFormatError) as alone:
         run(broken, tmp_path / "one", processes=1)
     with caplog.at_level(logging.DEBUG, logger=parse_ahead.__name__), pytest.raises(InputFormatError) as shared:
