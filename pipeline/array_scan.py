@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY = ord("{"), ord("}"), ord("["), ord("]")
-_COMMA, _NEWLINE, _QUOTE, _BACKSLASH = ord(","), ord("\n"), ord('"'), ord("\\")
+_COMMA, _NEWLINE, _QUOTE, _BACKSLASH, _SPACE = ord(","), ord("\n"), ord('"'), ord("\\"), ord(" ")
 _WHITESPACE = b" \t\r\n"
 
 _MARKS = np.zeros(256, dtype=bool)  # the bytes whose position matters outside strings
@@ -40,6 +40,7 @@ class ArrayScan:
     closed: bool  # the ']' closing the array is at `cut`
     ndjson: bytes  # the elements, one per line
     depth: int = 0  # the deepest nesting in the window's elements (pipeline/depth.py counts the same way)
+    newlines: int | None = None  # newlines in the window before `cut`, when the scan counted them
 
 
 def scan_array(window: bytes, first: bool) -> ArrayScan | None:
@@ -68,11 +69,18 @@ def _scan_lines(window: bytes, first: bool) -> ArrayScan | None:
     body = window[start : end + 1]
     if body.find(b"\\") >= 0:
         return None
-    skeleton = np.frombuffer(body.translate(None, _ALL_BUT_SKELETON), dtype=np.uint8)
-    count = int(np.count_nonzero(skeleton == _NEWLINE)) + 1
-    lines = body.replace(b"},\n{", b"}\n{")  # without the separating commas: NDJSON for pyarrow
-    if len(body) - len(lines) != count - 1:
+    # without the separating commas (blanked, which is cheaper than bytes.replace): NDJSON for pyarrow
+    lines = np.frombuffer(body, dtype=np.uint8).copy()
+    newlines = np.flatnonzero(lines == _NEWLINE)  # none at either end: `body` starts with '{' and ends with '}'
+    if not (
+        np.all(lines[newlines - 1] == _COMMA)
+        and np.all(lines[newlines - 2] == _CLOSE_OBJECT)
+        and np.all(lines[newlines + 1] == _OPEN_OBJECT)
+    ):
         return None  # a newline outside `},\n{`
+    lines[newlines - 1] = _SPACE
+    count = len(newlines) + 1
+    skeleton = np.frombuffer(body.translate(None, _ALL_BUT_SKELETON), dtype=np.uint8)
     quotes = (skeleton == _QUOTE).view(np.uint8)
     # without backslashes quotes alternate open/close: an odd count before a byte puts it inside a string
     outside = np.flatnonzero((np.bitwise_xor.accumulate(quotes) | quotes) == 0)
@@ -80,7 +88,8 @@ def _scan_lines(window: bytes, first: bool) -> ArrayScan | None:
     depth = np.cumsum(_DEPTH_STEP[chars])  # 0 between elements, 1 inside one (as `_scan`'s depth - 1)
     if len(depth) == 0 or depth[-1] != 0 or np.any(depth[chars == _NEWLINE] != 0) or depth.min() < 0:
         return None
-    return ArrayScan(count, start, end + 1, False, lines, int(depth.max()))
+    newlines_before = window.count(b"\n", 0, start)
+    return ArrayScan(count, start, end + 1, False, lines.tobytes(), int(depth.max()), newlines_before + count - 1)
 
 
 def _scan_one_per_line(window: bytes, first: bool) -> ArrayScan | None:

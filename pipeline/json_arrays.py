@@ -57,7 +57,7 @@ def array_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]
             )
         if scan.closed:
             return
-        line += window.count(b"\n", 0, scan.cut)
+        line += window.count(b"\n", 0, scan.cut) if scan.newlines is None else scan.newlines
         offset += scan.cut
         window = window[scan.cut :]
         first = first and not scan.count
