@@ -145,13 +145,14 @@ class EarlyWriter:
             return None
         self._drain()
         # each file's last row group is written after the parse: the parent's here, the others' on the writer
-        # thread at the same time, so the two cores share that tail
+        # thread (if a second block started it) at the same time, so the two cores share that tail
         keys = list(self.outputs)
-        closing = {key: self.thread.submit(self.outputs[key].close) for key in keys[1:]}
+        thread = self.thread
+        closing = {key: thread.submit(self.outputs[key].close) for key in keys[1:]} if thread is not None else {}
         sizes: dict[TableKey, int] = {}
         try:
-            if keys:
-                sizes[keys[0]] = self.outputs[keys[0]].close()
+            for key in keys if thread is None else keys[:1]:
+                sizes[key] = self.outputs[key].close()
         finally:
             sizes.update((key, future.result()) for key, future in closing.items())
         written = {key: (self.outputs[key].destination, sizes[key]) for key in keys}
