@@ -3,7 +3,8 @@ moto's Flask app.
 
 moto holds S3's state; its S3Response parses every request afresh (Flask dispatch, BaseResponse.setup_class, the
 key_response branches): 1.2-2.2 ms of the server's CPU per sequential object request, 0.45-0.9 ms here
-(benchmarks/s3_object_requests.py), and in a burst of uploads the largest share of the server's time. Plain object requests are answered here instead, from the same store, under the same moto lock:
+(benchmarks/s3_object_requests.py), and in a burst of uploads the largest share of the server's time. Plain object
+requests are answered here instead, from the same store, under the same moto lock:
 - they sit where an override sits, so the gates (IAM, the browser guard), validators and after hooks (S3 event
   notifications, the crawler's read log) run exactly as for moto's answers;
 - every answer equals moto's (status, headers, body, error XML; tests/localaws/test_s3_objects_differential.py
