@@ -3,7 +3,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 
 - Invoke answers 202 at once; the event waits in its function's queue, which up to LOCALAWS_LAMBDA_CONCURRENCY
-  (default 4) executions drain at once; functions scale independently, as on Lambda.
+  (default: the CPU count, at least 2; lambda_runtime/__init__.py) executions drain at once; functions scale
+  independently, as on Lambda.
 - A function error (handler exception, timeout, out of memory) is retried up to MaximumRetryAttempts times
   (default 2). AWS waits about 1 minute and then 2 minutes; locally the waits are LOCALAWS_LAMBDA_RETRY_DELAYS
   (default "0.5,1" seconds). Every attempt keeps the same request id, as on AWS.
