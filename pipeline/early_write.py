@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -33,7 +33,11 @@ from pipeline.schema import FileSchema, MergeResult, SchemaStore
 from pipeline.writer import EarlyFile, ParquetOutput
 
 log = logging.getLogger(__name__)
-MAX_QUEUED_BLOCKS = 4  # bounds the memory of blocks waiting for the writer thread (a row group flush takes ~4)
+_T = TypeVar("_T")
+MAX_QUEUED_BLOCKS = 4  # bounds the memory of blocks waiting for the writer threads (a row group flush takes ~4)
+# Writer threads: each file is written by one of them, in block order, so the parent's and a child dataset's row
+# groups are encoded side by side (one after the other, they were the tail of the run after the parse)
+WRITE_LANES = 2
 
 Merge = Callable[[dict[str, Any] | None, str, TableKey, dict[TableKey, FileSchema]], MergeResult]
 
@@ -76,10 +80,11 @@ class EarlyWriter:
         self.seen: dict[TableKey, dict[Any, Any]] | None = None  # the file's columns when the guess was last checked
         self.outputs: dict[TableKey, ParquetOutput] = {}
         self.kept: dict[TableKey, EarlyFile] = {}  # after a failed guess: the files the late write reads back
-        self.queued: deque[Future[None]] = deque()
+        self.queued: deque[list[Future[None]]] = deque()  # each block's adds
         self.running = True  # False once retired or aborted: no more blocks are written early
-        self.thread: ThreadPoolExecutor | None = None  # started by the second block (see the module docstring)
-        self.first_block: list[tuple[ParquetOutput, pa.Table]] = []  # the first block's adds, until then
+        self.lanes: list[ThreadPoolExecutor] = []  # the writer threads, started by the second block (module docstring)
+        self.lane_of: dict[TableKey, int] = {}
+        self.first_block: list[tuple[TableKey, ParquetOutput, pa.Table]] = []  # the first block's adds, until then
         self.blocks = 0
 
     @property
@@ -109,11 +114,15 @@ class EarlyWriter:
         guess = self.guess
         self.blocks += 1
         if self.blocks == 2:
-            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-write")
-            for output, table in self.first_block:
-                self.queued.append(self.thread.submit(output.add, table, table.nbytes))
+            self.lanes = [
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-write") for _ in range(WRITE_LANES)
+            ]
+            self.queued.append(
+                [self._submit(key, output.add, table, table.nbytes) for key, output, table in self.first_block]
+            )
             self.first_block = []
         written: dict[TableKey, bool] = {}
+        adds: list[Future[None]] = []
         for key, table in spilled.items():
             output = self.outputs.get(key)
             if output is None:
@@ -126,14 +135,22 @@ class EarlyWriter:
                     row_group_bytes=self.row_group_bytes,
                 )
                 self.outputs[key] = output
+                self.lane_of[key] = len(self.lane_of) % WRITE_LANES
             written[key] = output.holds(table)
-            if self.thread is None:
-                self.first_block.append((output, table))
+            if not self.lanes:
+                self.first_block.append((key, output, table))
             else:
-                self.queued.append(self.thread.submit(output.add, table, table.nbytes))
+                adds.append(self._submit(key, output.add, table, table.nbytes))
+        if adds:
+            self.queued.append(adds)
         while len(self.queued) > MAX_QUEUED_BLOCKS:
-            self.queued.popleft().result()
+            for add in self.queued.popleft():
+                add.result()
         return written
+
+    def _submit(self, key: TableKey, work: Callable[..., _T], *args: Any) -> Future[_T]:
+        """`work(*args)` on the writer thread of `key`'s file (after that file's earlier work)."""
+        return self.lanes[self.lane_of[key]].submit(work, *args)
 
     def finish(
         self, final: tuple[dict[TableKey, str], dict[TableKey, MergeResult]]
@@ -144,23 +161,18 @@ class EarlyWriter:
             self.retire()
             return None
         self._drain()
-        # each file's last row group is written after the parse: the parent's here, the others' on the writer
-        # thread (if a second block started it) at the same time, so the two cores share that tail
-        keys = list(self.outputs)
-        thread = self.thread
-        closing = {key: thread.submit(self.outputs[key].close) for key in keys[1:]} if thread is not None else {}
-        sizes: dict[TableKey, int] = {}
-        try:
-            for key in keys if thread is None else keys[:1]:
-                sizes[key] = self.outputs[key].close()
-        finally:
-            sizes.update((key, future.result()) for key, future in closing.items())
-        written = {key: (self.outputs[key].destination, sizes[key]) for key in keys}
+        # each file's last row group is written after the parse, on its writer thread (side by side), or here when
+        # no second block started them
+        closing = {key: self._submit(key, output.close) for key, output in self.outputs.items() if self.lanes}
+        sizes = {key: future.result() for key, future in closing.items()}
+        if not self.lanes:
+            sizes = {key: output.close() for key, output in self.outputs.items()}
+        written = {key: (output.destination, sizes[key]) for key, output in self.outputs.items()}
         self._stop()
         return written
 
     def wait_idle(self) -> None:
-        """Returns once the writer thread has nothing queued or running (the parse forks only then)."""
+        """Returns once the writer threads have nothing queued or running (the parse forks only then)."""
         self._drain()
 
     def retire(self) -> None:
@@ -193,15 +205,16 @@ class EarlyWriter:
 
     def _drain(self) -> None:
         while self.first_block:  # a one-block input, written here (the order of the adds is the file's)
-            output, table = self.first_block.pop(0)
+            _key, output, table = self.first_block.pop(0)
             output.add(table, table.nbytes)
         while self.queued:
-            self.queued.popleft().result()
+            for add in self.queued.popleft():
+                add.result()
 
     def _stop(self) -> None:
-        if self.thread is not None:
-            self.thread.shutdown(wait=True, cancel_futures=True)
-        self.thread = None
+        for lane in self.lanes:
+            lane.shutdown(wait=True, cancel_futures=True)
+        self.lanes = []
         self.running = False
         self.first_block = []
         self.outputs = {}
