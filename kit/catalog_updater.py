@@ -10,12 +10,14 @@ from typing import Any
 # is 6x that, as Lambda's SQS guide asks (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
 TRIGGER_TIMEOUT_S = 60
 VISIBILITY_TIMEOUT_FACTOR = 6
-# The batching window gathers a burst into a few invocations (0-300 s; a batch over 10 messages needs >= 1 s); 5 s
-# keeps a file's partition queryable within seconds while a burst of 1,000 files makes a handful of batches. A
-# batch of 1,000 S3 events is ~1.5 MB, within the 6 MB invocation payload:
+# The batching window gathers a burst into a few invocations (0-300 s; a batch over 10 messages needs >= 1 s). It is
+# also the latency it adds to every file, so it is short: 2 s keeps a file's partition queryable about 2 s after its
+# Parquet lands, and a burst still makes one batch per 2 s (each a few Glue calls, well under a second; 5 s saved
+# invocations worth a fraction of a cent and cost 3 s of every upload's wait). A batch of 1,000 S3 events is ~1.5 MB,
+# within the 6 MB invocation payload:
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html
 CATALOG_BATCH_SIZE = 1000
-CATALOG_BATCH_WINDOW_S = 5
+CATALOG_BATCH_WINDOW_S = 2
 # A message waiting for a crawl is received again every 2-60 s (catalog_plan.retry_delay_s), and a throttled
 # batch counts a receive too: 100 receives are more than an hour of a crawler that stays busy. Only then does the
 # message go to the catalog dead-letter queue.

@@ -128,7 +128,7 @@ def test_the_trigger_takes_batches_from_the_catalog_queue_one_at_a_time(cloud, b
     lam = cloud.client("lambda")
     (mapping,) = lam.list_event_source_mappings(FunctionName=stack.crawler_trigger_function)["EventSourceMappings"]
     assert mapping["EventSourceArn"] == stack.catalog_queue_arn
-    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (1000, 5)
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (1000, 2)
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert (
         lam.get_function_concurrency(FunctionName=stack.crawler_trigger_function)["ReservedConcurrentExecutions"] == 1
