@@ -15,6 +15,9 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
   lambda-runtime-environment.html), so the worker that replaces a dead one gets the same folder, with whatever the
   dead one left there. A folder is removed when its environment shuts down for any other reason, and a kept one
   that no worker took within LOCALAWS_LAMBDA_IDLE_SECONDS, so nothing is left behind for killed workers.
+- An environment being initialized proactively (Executor.prewarm) is already one of the function's environments:
+  an invocation that finds no idle one takes it over and waits for its INIT instead of starting another, so a burst
+  that arrives during the proactive INIT starts no environment beyond its concurrency.
 - `crash()` ends a running invocation as a timeout or an out-of-memory kill on demand: the fault injection of
   faults.py, so that tests choose the point where a handler dies instead of racing the clock.
 """
@@ -258,12 +261,23 @@ def _exit_reason(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
+@dataclass(eq=False)
+class Warming:
+    """An environment in its proactive INIT; `claimed` once an invocation waits for it, `ready` if its INIT ended ok."""
+
+    environment: Environment
+    done: threading.Event = field(default_factory=threading.Event)
+    claimed: bool = False
+    ready: bool = False
+
+
 class EnvironmentPool:
     """Idle environments by FunctionSpec; a busy one is out of the pool until released."""
 
     def __init__(self, idle_seconds: float) -> None:
         self.idle_seconds = idle_seconds
         self._idle: dict[tuple[Any, ...], list[Environment]] = {}
+        self._warming: dict[tuple[Any, ...], list[Warming]] = {}  # proactive INITs not yet claimed
         self._all: set[Environment] = set()
         self._kept_tmp: dict[tuple[Any, ...], list[tuple[Path, float]]] = {}  # /tmp of reset environments
         self._lock = threading.Lock()
@@ -273,8 +287,10 @@ class EnvironmentPool:
         self._reaper.start()
 
     def take_warm(self, spec: FunctionSpec) -> Environment | None:
+        """An idle environment of `spec`, else one in its proactive INIT once that INIT succeeded, else None."""
         stale: list[Environment] = []
         found = None
+        warming = None
         with self._lock:
             # An update to the code or configuration retires the function's older environments.
             for key in [key for key in self._idle if key[0] == spec.arn and key != spec.environment_key]:
@@ -287,9 +303,39 @@ class EnvironmentPool:
                     found = candidate
                 else:
                     stale.append(candidate)
+            if found is None and self._warming.get(spec.environment_key):
+                warming = self._warming[spec.environment_key].pop(0)
+                warming.claimed = True
         for environment in stale:
             self.discard(environment)
+        if warming is not None:
+            warming.done.wait()  # end_warming sets it, whatever way the INIT ends
+            return warming.environment if warming.ready else None
         return found
+
+    def begin_warming(self, environment: Environment) -> Warming:
+        """Register a spawned environment whose proactive INIT is starting, so an invocation can take it over."""
+        warming = Warming(environment)
+        with self._lock:
+            self._warming.setdefault(environment.spec.environment_key, []).append(warming)
+        return warming
+
+    def end_warming(self, warming: Warming, ready: bool) -> None:
+        """The proactive INIT ended: hand the environment to the invocation that claimed it, else to the pool (or
+        shut it down if the INIT failed)."""
+        environment = warming.environment
+        with self._lock:
+            waiting = self._warming.get(environment.spec.environment_key, [])
+            if warming in waiting:
+                waiting.remove(warming)
+            claimed = warming.claimed
+            warming.ready = ready and claimed and environment.alive and not self._closed.is_set()
+        if not warming.ready:
+            if ready and not claimed:
+                self.release(environment)
+            else:
+                self.discard(environment)
+        warming.done.set()
 
     def running(self, session_token: str) -> Environment | None:
         """The busy environment whose worker signs its requests with `session_token`, if any."""
@@ -389,6 +435,7 @@ class EnvironmentPool:
             busy = self._all.difference(idle)
             self._all.clear()
             self._idle.clear()
+            self._warming.clear()  # their INITs end as "exit" (killed below) and end_warming discards them
             for kept in self._kept_tmp.values():
                 _remove_all(kept)
             self._kept_tmp.clear()

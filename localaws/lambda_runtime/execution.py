@@ -138,14 +138,17 @@ class Executor:
         if self.pool.closed:
             return False
         environment = self._spawn(spec, code)
-        init = environment.wait_ready(max(self.init_timeout_s, float(spec.timeout)))
-        LogSink(self.app, spec.account, spec.region, spec.log_group, environment.log_stream).write(init.output)
-        if init.status != "ok":
-            self.pool.discard(environment)
-            return False
-        self.pool.release(environment)
-        log.info("lambda %s initialized proactively (%d ms)", spec.name, init.duration_ms)
-        return True
+        warming = self.pool.begin_warming(environment)  # an invocation arriving meanwhile takes this one over
+        ready = False
+        try:
+            init = environment.wait_ready(max(self.init_timeout_s, float(spec.timeout)))
+            LogSink(self.app, spec.account, spec.region, spec.log_group, environment.log_stream).write(init.output)
+            ready = init.status == "ok"
+        finally:
+            self.pool.end_warming(warming, ready)
+        if ready:
+            log.info("lambda %s initialized proactively (%d ms)", spec.name, init.duration_ms)
+        return ready
 
     def _attempt(
         self,

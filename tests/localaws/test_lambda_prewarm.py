@@ -7,12 +7,17 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 from __future__ import annotations
 
 import base64
+import json
+import os
+import threading
+import urllib.request
 from collections.abc import Iterator
 
 import boto3
 import pytest
 
 from kit.local_endpoint import LocalAwsProcess
+from kit.waiting import wait_until
 from tests.conftest import point_clients_at
 from tests.localaws.test_lambda_runtime import create_function, invoke, log_messages
 
@@ -60,3 +65,48 @@ def test_an_update_initializes_the_new_code(prewarm_env):
     response, count = invoke(name, LogType="Tail")
     assert count == 1  # a fresh environment with the new configuration, initialized ahead of the call
     assert "Init Duration" not in base64.b64decode(response["LogResult"]).decode()
+
+
+GATED = """
+    import os
+
+    with open(os.environ["GATE"]) as gate:  # a FIFO: INIT waits here until the test lets it go on
+        gate.read()
+
+    def handler(event, context):
+        return "ran"
+"""
+
+
+def running(endpoint: str, name: str) -> str:
+    with urllib.request.urlopen(f"{endpoint}/_localaws/lambda-concurrency") as response:
+        functions = json.load(response)["Functions"]
+    count = sum(entry["Running"] for key, entry in functions.items() if key.endswith(f"/{name}"))
+    return "running" if count else "waiting"
+
+
+def test_an_invocation_during_the_proactive_init_takes_that_environment_over(prewarm_env, tmp_path):
+    # A burst arriving while the proactive INIT runs must not start one environment more than its concurrency:
+    # the invocation waits for the environment already initializing, whose INIT is not a cold start of its own.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    name = create_function(GATED, Environment={"Variables": {"GATE": str(gate)}})
+    results: list[tuple[dict, object]] = []
+    caller = threading.Thread(target=lambda: results.append(invoke(name, LogType="Tail")))
+    caller.start()
+    wait_until(
+        lambda: running(prewarm_env.endpoint, name),
+        what="the invocation",
+        success={"running"},
+        timeout=60,
+        interval=0.05,
+        max_interval=0.2,
+    )
+    with open(gate, "w"):  # the proactive INIT reads end of file and goes on
+        pass
+    caller.join(120)
+    response, result = results[0]
+    assert result == "ran"
+    assert "Init Duration" not in base64.b64decode(response["LogResult"]).decode()
+    streams = boto3.client("logs").describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+    assert len(streams) == 1  # one environment, one log stream
