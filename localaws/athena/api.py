@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from localaws import heap
 from localaws.athena import dialect, names
 from localaws.athena.catalog import DATA_CATALOG, split_s3_url
 from localaws.athena.engine import Context, Engine
@@ -242,6 +243,7 @@ class AthenaService:
             execution.result = result
         finally:
             cursor.close()
+            heap.release_free_pages()  # what the query freed on its threads stays resident otherwise (heap.py)
 
     @staticmethod
     def _write_manifest(engine: Engine, execution: Execution, files: list[str]) -> None:
