@@ -8,16 +8,13 @@ GET /_localaws/s3-event-deliveries; the tests compare it with what boto3 gets ov
 
 from __future__ import annotations
 
-import io
 import json
 import urllib.request
-import zipfile
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from roles import allow_everything
-from test_s3_events import RECORDING_HANDLER, _name, _queue_for, _queue_rule, _records, _wait_idle
+from test_s3_events import _name, _queue_for, _queue_rule, _records, _wait_idle, recording_function
 
 GRANT_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html"
 pytestmark = pytest.mark.localaws
@@ -31,26 +28,6 @@ def clients(localaws_env: str):
 def _refusals(clients, destination: str) -> list[dict]:
     with urllib.request.urlopen(f"{clients['endpoint']}/_localaws/s3-event-deliveries") as response:
         return [r for r in json.load(response)["Refused"] if r["Destination"] == destination]
-
-
-def _recording_function(clients, record_bucket: str) -> str:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("recorder.py", RECORDING_HANDLER)
-    role = clients["iam"].create_role(
-        RoleName=_name("role"), AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
-    )
-    allow_everything(clients["iam"], role["Role"]["RoleName"])
-    arn = clients["lambda"].create_function(
-        FunctionName=_name("recorder"),
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="recorder.handler",
-        Code={"ZipFile": archive.getvalue()},
-        Environment={"Variables": {"RECORD_BUCKET": record_bucket}},
-    )["FunctionArn"]
-    clients["lambda"].get_waiter("function_active_v2").wait(FunctionName=arn)
-    return arn
 
 
 def _configure_function(clients, bucket: str, function_arn: str) -> str:
@@ -82,7 +59,7 @@ def buckets(clients) -> tuple[str, str]:
 def test_a_function_whose_permission_was_removed_gets_no_event_and_the_refusal_is_lambda_s(clients, buckets) -> None:
     # GRANT_DOC: S3 needs lambda:InvokeFunction from the function's resource-based policy for every invocation
     bucket, record_bucket = buckets
-    function_arn = _recording_function(clients, record_bucket)
+    function_arn = recording_function(clients, record_bucket)
     sid = _configure_function(clients, bucket, function_arn)
     clients["s3"].put_object(Bucket=bucket, Key="allowed.json", Body=b"{}")
     _wait_idle(clients)
@@ -145,7 +122,7 @@ def test_a_deleted_queue_refuses_in_process_as_send_message_over_http_does(clien
 
 def test_a_deleted_function_refuses_in_process_as_invoke_over_http_does(clients, buckets) -> None:
     bucket, record_bucket = buckets
-    function_arn = _recording_function(clients, record_bucket)
+    function_arn = recording_function(clients, record_bucket)
     _configure_function(clients, bucket, function_arn)
     clients["lambda"].delete_function(FunctionName=function_arn)
 

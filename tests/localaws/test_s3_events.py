@@ -6,10 +6,12 @@ localaws server process over HTTP, observing events through SQS queue destinatio
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import urllib.request
 import uuid
+import zipfile
 from datetime import datetime
 from urllib.parse import unquote_plus
 
@@ -750,13 +752,8 @@ def handler(event, context):
 """
 
 
-@pytest.mark.localaws
-def test_object_creation_invokes_the_function_with_the_event(clients, bucket) -> None:
-    import io
-    import zipfile
-
-    record_bucket = _name("rec")
-    clients["s3"].create_bucket(Bucket=record_bucket)
+def recording_function(clients, record_bucket: str) -> str:
+    """A function (RECORDING_HANDLER) that writes every event it receives to `record_bucket`; its ARN, once Active."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("recorder.py", RECORDING_HANDLER)
@@ -764,7 +761,7 @@ def test_object_creation_invokes_the_function_with_the_event(clients, bucket) ->
         RoleName=_name("role"), AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )
     allow_everything(clients["iam"], role["Role"]["RoleName"])
-    function_arn = clients["lambda"].create_function(
+    arn = clients["lambda"].create_function(
         FunctionName=_name("recorder"),
         Runtime="python3.12",
         Role=role["Role"]["Arn"],
@@ -772,7 +769,15 @@ def test_object_creation_invokes_the_function_with_the_event(clients, bucket) ->
         Code={"ZipFile": archive.getvalue()},
         Environment={"Variables": {"RECORD_BUCKET": record_bucket}},
     )["FunctionArn"]
-    clients["lambda"].get_waiter("function_active_v2").wait(FunctionName=function_arn)
+    clients["lambda"].get_waiter("function_active_v2").wait(FunctionName=arn)
+    return arn
+
+
+@pytest.mark.localaws
+def test_object_creation_invokes_the_function_with_the_event(clients, bucket) -> None:
+    record_bucket = _name("rec")
+    clients["s3"].create_bucket(Bucket=record_bucket)
+    function_arn = recording_function(clients, record_bucket)
     _allow_s3(clients, function_arn, SourceArn=f"arn:aws:s3:::{bucket}")
     configuration = {
         "LambdaFunctionConfigurations": [
