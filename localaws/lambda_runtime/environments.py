@@ -263,9 +263,11 @@ def _exit_reason(returncode: int) -> str:
 
 @dataclass(eq=False)
 class Warming:
-    """An environment in its proactive INIT; `claimed` once an invocation waits for it, `ready` if its INIT ended ok."""
+    """A proactive INIT of `key`'s function, registered before its environment is spawned; `claimed` once an
+    invocation waits for it, `ready` once its environment is handed to that invocation."""
 
-    environment: Environment
+    key: tuple[Any, ...]
+    environment: Environment | None = None
     done: threading.Event = field(default_factory=threading.Event)
     claimed: bool = False
     ready: bool = False
@@ -313,25 +315,26 @@ class EnvironmentPool:
             return warming.environment if warming.ready else None
         return found
 
-    def begin_warming(self, environment: Environment) -> Warming:
-        """Register a spawned environment whose proactive INIT is starting, so an invocation can take it over."""
-        warming = Warming(environment)
+    def begin_warming(self, spec: FunctionSpec) -> Warming:
+        """Register a proactive INIT about to start, so an invocation arriving from now on takes it over."""
+        warming = Warming(spec.environment_key)
         with self._lock:
-            self._warming.setdefault(environment.spec.environment_key, []).append(warming)
+            self._warming.setdefault(warming.key, []).append(warming)
         return warming
 
     def end_warming(self, warming: Warming, ready: bool) -> None:
-        """The proactive INIT ended: hand the environment to the invocation that claimed it, else to the pool (or
-        shut it down if the INIT failed)."""
+        """The proactive INIT ended (`ready`: it succeeded): hand its environment to the invocation that claimed it,
+        else to the pool, or shut it down if the INIT failed."""
         environment = warming.environment
         with self._lock:
-            waiting = self._warming.get(environment.spec.environment_key, [])
+            waiting = self._warming.get(warming.key, [])
             if warming in waiting:
                 waiting.remove(warming)
             claimed = warming.claimed
-            warming.ready = ready and claimed and environment.alive and not self._closed.is_set()
-        if not warming.ready:
-            if ready and not claimed:
+            usable = ready and environment is not None and environment.alive and not self._closed.is_set()
+            warming.ready = usable and claimed
+        if environment is not None and not warming.ready:
+            if usable:
                 self.release(environment)
             else:
                 self.discard(environment)

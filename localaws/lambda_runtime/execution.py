@@ -25,7 +25,7 @@ from typing import Any
 from localaws.iam import principals as iam_principals
 from localaws.lambda_runtime import layers, no_dev_shm, tmp_storage
 from localaws.lambda_runtime.concurrency import Concurrency
-from localaws.lambda_runtime.environments import Attempt, Environment, EnvironmentPool
+from localaws.lambda_runtime.environments import Attempt, Environment, EnvironmentPool, Warming
 from localaws.lambda_runtime.functions import CodeCache, FunctionSpec
 from localaws.lambda_runtime.logs import (
     LogLine,
@@ -129,18 +129,18 @@ class Executor:
         )
         return Invocation(request_id, attempt.status, body, spec.version, tail(lines))
 
-    def prewarm(self, spec: FunctionSpec, code: bytes) -> bool:
+    def prewarm(self, spec: FunctionSpec, code: bytes, warming: Warming | None = None) -> bool:
         """Initialize one execution environment before any invocation and keep it warm; True if INIT succeeded.
 
         Lambda may proactively initialize environments of on-demand functions, so their first invocation need not
         be a cold start: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
         """
-        if self.pool.closed:
-            return False
-        environment = self._spawn(spec, code)
-        warming = self.pool.begin_warming(environment)  # an invocation arriving meanwhile takes this one over
+        warming = warming or self.pool.begin_warming(spec)  # an invocation arriving meanwhile takes this one over
         ready = False
         try:
+            if self.pool.closed:
+                return False
+            environment = warming.environment = self._spawn(spec, code)
             init = environment.wait_ready(max(self.init_timeout_s, float(spec.timeout)))
             LogSink(self.app, spec.account, spec.region, spec.log_group, environment.log_stream).write(init.output)
             ready = init.status == "ok"

@@ -93,14 +93,18 @@ def make_prewarm(executor: Executor) -> AfterHook:
     def prewarm(request: Request, response: Response) -> None:
         name = unquote(request.route.path_params.get("FunctionName", "")) or request.json().get("FunctionName", "")
         region = request.route.region
+        try:
+            spec, code = find_function(executor.app, _account_of(name), region, name, None)
+        except FunctionNotFound:
+            return  # the request failed, or the function was deleted meanwhile: nothing to warm
+        if spec.package_type != "Zip" or not spec.runtime.startswith("python"):
+            return
+        # Registered before the response goes out, so an invocation that follows it waits for this INIT.
+        warming = executor.pool.begin_warming(spec)
 
         def initialize() -> None:
             try:
-                spec, code = find_function(executor.app, _account_of(name), region, name, None)
-                if spec.package_type == "Zip" and spec.runtime.startswith("python"):
-                    executor.prewarm(spec, code)
-            except FunctionNotFound:
-                pass  # deleted meanwhile: nothing to warm
+                executor.prewarm(spec, code, warming)
             finally:
                 executor.app.activity.end()
 
