@@ -20,7 +20,7 @@ help:
 	@echo "make demo      run the whole pipeline on localaws (the embedded local AWS) and query it"
 	@echo "make test      build the environment from the lock file and run every test"
 	@echo "make lab       open the notebooks in JupyterLab (TARGET=aws for your AWS account; PORT=, NO_BROWSER=1)"
-	@echo "make html      render every notebook to HTML (notebooks/html/); make screenshots photographs them"
+	@echo "make html      render every notebook to HTML (build/html/); make screenshots photographs them"
 	@echo "make localaws  serve the local AWS endpoint on 127.0.0.1:4566"
 	@echo "make bench     measure the transform against the naive pandas baseline"
 	@echo "make bench-burst  a burst of FILES (default 1000) small files through localaws, measured end to end"
