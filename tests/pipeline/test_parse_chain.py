@@ -155,7 +155,7 @@ def test_two_blocks_at_once_write_the_same_bytes_whatever_the_timing(
 
 def test_two_blocks_at_once_write_the_rows_of_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Not always the same bytes: a block whose first records bring several new columns orders them by first
-    # appearance on the fast path, but by name on the converter path with the Lambda layer's pyarrow 21
+    # appearance on the fast path, but by name on the converter path with the Lambda layer's older pyarrow
     # (`pa.array` of dicts), and a block may take another path here, having read with another explicit schema.
     data = drifting_ndjson()
     two = _transform(data, tmp_path / "two")
