@@ -45,9 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=(
             "Credentials come from the usual AWS chain (aws configure, AWS_PROFILE, environment variables). "
             f"Region: --region, else AWS_REGION / AWS_DEFAULT_REGION, else the profile's, else {DEFAULT_REGION}. "
-            "Memory and timeouts (measured by benchmarks/; docs/transform.md, 'Streaming'): the transform streams "
+            "Memory and timeouts (measured by benchmarks/; docs/transform.md, 'Streaming.'): the transform streams "
             "every input (a JSON array, NDJSON, objects back to back, compressed or not) in blocks of about 4 MB, so "
-            "its memory stays near 300 MB whatever the file's size (278 MB at 1 GB of NDJSON). A file's size is "
+            "its memory stays near 300 MB whatever the file's size (331 MB at 1 GB of NDJSON). A file's size is "
             "bounded instead by the transform's /tmp (--transform-tmp: spills of about 40% of the input plus the "
             "Parquet output, so 2048 MB covers a 1 GB file), by the timeout, and by 64 MB per record. 1024 MB is "
             "chosen for CPU: Lambda gives CPU in proportion to memory (about 0.58 vCPU at 1024 MB), and importing "
@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "takes batches of processed/ events from an SQS queue, one batch at a time, so 256 MB / 60 s is ample "
             "(the queue's visibility timeout is 6x that). --catalog partitions (the default) registers a new dt "
             "partition of an unchanged table itself and crawls only for a new table or a new column; --catalog "
-            "crawler crawls for every change. See docs/transform.md, 'The catalog updater'."
+            "crawler crawls for every change, starting at most one crawl a minute. "
+            "See docs/transform.md, 'The catalog updater'."
         ),
         formatter_class=DefaultOnceHelpFormatter,
     )
