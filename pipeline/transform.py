@@ -29,11 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import IO, Any, BinaryIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import coltypes, config, naming
+from pipeline import coltypes, config, lineage, naming
 from pipeline.blocks import BlockParser
 from pipeline.early_write import EarlyWriter, Merge, merge_all
 from pipeline.flatten import BlockTables, TableKey
@@ -329,7 +328,7 @@ def _spill_block(
 ) -> int:
     """Adds lineage columns to a block's tables and records their types; the tables go into `spilled`, for `_spill`.
     Returns parent rows."""
-    record_ids: dict[TableKey, pa.Array] = {}
+    record_ids: dict[TableKey, lineage.RecordIds] = {}
     for key in sorted(tables, key=len):
         table = tables[key]
         if key not in spills:
@@ -337,16 +336,14 @@ def _spill_block(
             schemas[key] = FileSchema()
         columns: dict[str, pa.Array] = {}
         if not key:
-            numbers = pa.array(np.arange(first_index, first_index + table.rows, dtype=np.int64))
-            ids = pc.binary_join_element_wise(f"{short_hash}:", pc.cast(numbers, pa.string()), "")
-            columns[SYSTEM_PREFIX + "_source_key"] = pa.array([source_key] * table.rows, pa.string())
+            ids = lineage.parent_ids(short_hash, first_index, table.rows)
+            columns[SYSTEM_PREFIX + "_source_key"] = lineage.repeated(source_key, table.rows)
         else:
-            parent_ids = pc.take(record_ids[key[:-1]], table.parent_index)
-            ids = pc.binary_join_element_wise(parent_ids, pc.cast(table.position, pa.string()), ":")
+            parent_ids, ids = lineage.child_ids(record_ids[key[:-1]], table.parent_index, table.position)
             columns[SYSTEM_PREFIX + "_parent_record_id"] = parent_ids
             columns[SYSTEM_PREFIX + "_position"] = table.position
         record_ids[key] = ids
-        columns[SYSTEM_PREFIX + "_record_id"] = ids
+        columns[SYSTEM_PREFIX + "_record_id"] = ids.ids
         for path, array in table.columns.items():
             kind = coltypes.hive_type_of_arrow(array.type)
             biggest, empty_only = 0, False
