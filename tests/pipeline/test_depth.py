@@ -81,7 +81,7 @@ LINES = st.tuples(st.integers(min_value=0, max_value=6), st.integers(min_value=0
 
 @settings(max_examples=300, deadline=None)
 @given(lines=st.lists(LINES, max_size=12), last_newline=st.booleans())
-def test_the_long_line_hops_find_what_every_line_s_bounds_find(lines, last_newline) -> None:
+def test_the_long_line_check_finds_what_every_line_s_bounds_find(lines, last_newline) -> None:
     # a small line limit and depth limit, so that short examples have long and too-deep lines on both sides of them
     data = ("\n".join(lines) + ("\n" if last_newline else "")).encode()
     with pytest.MonkeyPatch.context() as patch:
