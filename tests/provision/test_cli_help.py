@@ -11,8 +11,8 @@ from provision_helpers import provision, teardown
 from kit.stack import ROOT
 
 
-@pytest.mark.parametrize("script", [provision, teardown], ids=["provision", "teardown"])
-def test_every_flag_has_help(script, monkeypatch):
+def _parser_of(script, monkeypatch):
+    """The ArgumentParser `script.parse_args` builds, caught as it parses no arguments."""
     parsers = []
     original = script.argparse.ArgumentParser.parse_args
     monkeypatch.setattr(
@@ -20,6 +20,12 @@ def test_every_flag_has_help(script, monkeypatch):
     )
     script.parse_args([])
     (parser,) = parsers
+    return parser
+
+
+@pytest.mark.parametrize("script", [provision, teardown], ids=["provision", "teardown"])
+def test_every_flag_has_help(script, monkeypatch):
+    parser = _parser_of(script, monkeypatch)
     for action in parser._actions:
         assert action.help, action.option_strings
 
@@ -53,13 +59,7 @@ def test_help_says_the_transform_streams_and_what_bounds_a_file():
 def test_every_option_states_its_real_default_once(script, monkeypatch):
     """argparse's ArgumentDefaultsHelpFormatter appended "(default: None)" to --region and --profile, whose help
     states the default resolved at run time: each option's help gives its default once, and never None/False."""
-    parsers = []
-    original = script.argparse.ArgumentParser.parse_args
-    monkeypatch.setattr(
-        script.argparse.ArgumentParser, "parse_args", lambda self, argv: parsers.append(self) or original(self, argv)
-    )
-    script.parse_args([])
-    (parser,) = parsers
+    parser = _parser_of(script, monkeypatch)
     helps = {action.dest: parser._get_formatter()._expand_help(action) for action in parser._actions}
     for dest, text in helps.items():
         assert text.count("(default") <= 1, (dest, text)
