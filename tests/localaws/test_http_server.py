@@ -71,6 +71,16 @@ def test_a_connection_serves_request_after_request(server) -> None:
         connection.close()
 
 
+def read_until(sock: socket.socket, marker: bytes, awaited: str) -> bytes:
+    """Bytes read from `sock` until `marker` arrives; fails if the server closes the connection first."""
+    received = b""
+    while marker not in received:
+        chunk = sock.recv(1024)
+        assert chunk, f"the server closed the connection instead of {awaited}"
+        received += chunk
+    return received
+
+
 def test_expect_100_continue_is_answered_before_the_body(server, s3) -> None:
     """boto3 sends PutObject with `Expect: 100-continue` and waits for the interim answer before the body."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=BOUND_SECONDS) as sock:
@@ -80,19 +90,10 @@ def test_expect_100_continue_is_answered_before_the_body(server, s3) -> None:
             b"Authorization: AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
             b"SignedHeaders=host, Signature=0\r\n\r\n"
         )
-        interim = b""
-        while b"\r\n\r\n" not in interim:
-            chunk = sock.recv(1024)
-            assert chunk, "the server closed the connection instead of answering 100 Continue"
-            interim += chunk
+        interim = read_until(sock, b"\r\n\r\n", "answering 100 Continue")
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
         sock.sendall(b"hello")
-        final = b""
-        while b"\r\n" not in final:
-            chunk = sock.recv(1024)
-            assert chunk, "the server closed the connection instead of answering the PUT"
-            final += chunk
-        assert final.startswith(b"HTTP/1.1 200 ")
+        assert read_until(sock, b"\r\n", "answering the PUT").startswith(b"HTTP/1.1 200 ")
     assert s3.get_object(Bucket=s3.bucket, Key="expect.txt")["Body"].read() == b"hello"
 
 
