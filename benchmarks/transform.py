@@ -50,6 +50,10 @@ PEERS = ("pyarrow", "duckdb")
 BASELINE_RAM_FACTOR = 11  # pandas peaks at 10.5-11.6x the input (shared/notes/transform-performance.md)
 RUN_TIMEOUT_S = 3600
 TREE_POLL_SECONDS = 0.02
+# Listing a process's descendants reads every /proc/<pid>/stat of the machine: done every 20 ms it took ~8% of a
+# core from the engine being measured (and more from one that keeps both cores busy). Reading the known processes'
+# RSS is one small read each, so only the listing is spaced out, as localaws does for a Lambda's tree.
+TREE_LIST_SECONDS = 0.25
 
 TARGET_CLEAN_RATIO = 12.0
 TARGET_CLEAN_MBPS = 60.0
@@ -234,23 +238,32 @@ def measure_once(engine: str, source: Path) -> tuple[dict | None, float, str]:
 
 
 class TreeRss:
-    """Polls the summed RSS of a process and its descendants in a thread until stopped; `peak_mb` is the largest."""
+    """Polls the summed RSS of a process and its descendants in a thread until stopped; `peak_mb` is the largest.
+    The RSS is read every TREE_POLL_SECONDS; the descendants are listed again every TREE_LIST_SECONDS."""
 
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
         self.peak_mb = 0.0
+        self._descendants: list[psutil.Process] = []
+        self._listed = 0.0
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="tree-rss", daemon=True)
         self._thread.start()
 
     def _poll(self) -> None:
         while not self._stopped.wait(TREE_POLL_SECONDS):
-            total = 0
+            now = time.monotonic()
             try:
-                for process in [self.process, *self.process.children(recursive=True)]:
-                    total += process.memory_info().rss
-            except psutil.Error:  # a process ended between listing and reading: this sample is incomplete
+                if now - self._listed >= TREE_LIST_SECONDS:
+                    self._descendants, self._listed = self.process.children(recursive=True), now
+                total = self.process.memory_info().rss
+            except psutil.Error:  # the process ended: nothing more to sample
                 continue
+            for process in self._descendants:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:  # a descendant ended since it was listed; count what is left
+                    continue
             self.peak_mb = max(self.peak_mb, total / 2**20)  # MiB, as ru_maxrss / 1024
 
     def stop(self) -> None:
@@ -266,19 +279,22 @@ def failure_reason(stderr: str, exit_code: int) -> str:
     return re.sub(r' in file "[^"]+",', "", reason)[:180]
 
 
-def measure(run: Run, source: Path, repeat: int) -> Run:
-    run.input_bytes = source.stat().st_size
-    for _ in range(repeat):
+def measure_round(runs: list[tuple[Run, int]], source: Path) -> None:
+    """One more run of each engine on `source` that still has repeats to go (`runs`: each with its repeat count),
+    one after the other: engines are measured side by side, round by round, so a slow spell of the machine
+    touches them alike instead of all the repeats of one of them."""
+    for run, repeat in runs:
+        if run.failure or len(run.seconds) >= repeat:
+            continue
+        run.input_bytes = source.stat().st_size
         result, rss_mb, failure = measure_once(run.engine, source)
+        run.rss_mb.append(rss_mb)
         if failure:
             run.failure = failure
-            run.rss_mb.append(rss_mb)
-            return run
+            continue
         run.seconds.append(result["seconds"])
         run.cpu_seconds.append(result["cpu_seconds"])
-        run.rss_mb.append(rss_mb)
         run.rows, run.out_bytes = result["rows"], result["out_bytes"]
-    return run
 
 
 def baseline_skip_reason(size_mb: int, limit_mb: int) -> str:
@@ -551,6 +567,8 @@ def main() -> None:
         for variant in args.variants if size_mb < 1000 else [v for v in args.variants if v in args.large_variants]:
             source, created = ensure_input(variant, size_mb)
             print(f"{'generated' if created else 'reusing'} {source.name} ({source.stat().st_size / MB:.0f} MB)")
+            cell: list[Run] = []
+            measured: list[tuple[Run, int]] = []
             for engine in args.engines:
                 if engine in MESSY_ONLY_ENGINES and variant != "messy":
                     continue
@@ -559,11 +577,15 @@ def main() -> None:
                 if skip:
                     run.input_bytes, run.failure = source.stat().st_size, skip
                 else:
-                    print(f"  running {engine} on {source.name} ...", flush=True)
                     repeat = args.repeat if size_mb < 1000 else args.repeat_large
-                    measure(run, source, min(repeat, args.repeat_baseline) if engine == "baseline" else repeat)
-                runs.append(run)
+                    measured.append((run, min(repeat, args.repeat_baseline) if engine == "baseline" else repeat))
+                cell.append(run)
+            print(f"  running {', '.join(run.engine for run, _ in measured)} on {source.name}, round by round ...")
+            for _round in range(max((repeat for _run, repeat in measured), default=0)):
+                measure_round(measured, source)
+            for run in cell:
                 print("  " + " | ".join(fmt_row(run, None)), flush=True)  # peer ratios come in the table
+            runs.extend(cell)
     print()
     print(markdown_table(runs))
     checks = target_checks(runs)
