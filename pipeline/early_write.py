@@ -160,10 +160,11 @@ class EarlyWriter:
         if not self.running or self.guess is None or not same_plan(self.guess, final):
             self.retire()
             return None
-        self._drain()
         # each file's last row group is written after the parse, on its writer thread (side by side), or here when
-        # no second block started them
+        # no second block started them. A close is queued behind its own file's adds only: waiting for every lane's
+        # adds first left a lane idle while the other encoded a row group (~0.09 s of the wall on 100 MB)
         closing = {key: self._submit(key, output.close) for key, output in self.outputs.items() if self.lanes}
+        self._drain()
         sizes = {key: future.result() for key, future in closing.items()}
         if not self.lanes:
             sizes = {key: output.close() for key, output in self.outputs.items()}

@@ -177,11 +177,12 @@ class ParquetOutput:
     def add(self, block: pa.Table, nbytes: int) -> None:
         """Casts `block` to the file's columns and buffers it; `nbytes` (its Arrow bytes as spilled) counts towards
         the row group, so a block read back from anywhere cuts the row groups where the first write did."""
+        index = {name: i for i, name in enumerate(block.column_names)}  # a table's names are built on each call
         arrays = []
         for name, kind in self.columns:
-            spilled = SYSTEM_PREFIX + name if SYSTEM_PREFIX + name in block.column_names else self.source_of.get(name)
-            if spilled is not None and spilled in block.column_names:
-                arrays.append(coltypes.cast_array(block.column(spilled), kind))
+            at = index.get(SYSTEM_PREFIX + name, index.get(self.source_of.get(name)))
+            if at is not None:
+                arrays.append(coltypes.cast_array(block.column(at), kind))
             else:
                 arrays.append(pa.nulls(block.num_rows, coltypes.arrow_type(kind)))
         table = pa.Table.from_arrays(arrays, schema=self.schema)

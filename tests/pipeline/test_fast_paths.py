@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -456,6 +457,42 @@ def test_blocks_held_by_the_early_file_are_read_back_for_the_late_write(
     late = run_late_only(monkeypatch, data, tmp_path / "late", block_bytes=1024, row_group_bytes=row_group_bytes)
     assert "hold" not in spill_calls
     assert_same_files(early, late)
+
+
+def test_a_file_is_closed_while_another_file_is_still_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, early_outcomes: list[bool]
+) -> None:
+    """At the end of the parse each early file's close waits for that file's own queued blocks only: the parent's
+    last row group is encoded while the child dataset's writer is still busy, instead of after it."""
+    monkeypatch.setattr(early_write, "MAX_QUEUED_BLOCKS", 10_000)  # nothing waits on the held-up writer meanwhile
+    release, parent_closed = threading.Event(), threading.Event()
+    add, close = writer.ParquetOutput.add, writer.ParquetOutput.close
+
+    def held_up_child_add(self: writer.ParquetOutput, block: pa.Table, nbytes: int) -> None:
+        if self.destination.name == "early-001.parquet":  # the child dataset's file (the parent's is opened first)
+            release.wait(60)
+        add(self, block, nbytes)
+
+    def recording_close(self: writer.ParquetOutput) -> int:
+        size = close(self)
+        if self.destination.name == "early-000.parquet":
+            parent_closed.set()
+        return size
+
+    monkeypatch.setattr(writer.ParquetOutput, "add", held_up_child_add)
+    monkeypatch.setattr(writer.ParquetOutput, "close", recording_close)
+    data = ndjson(STABLE)
+    assert block_count(data, 1024) >= 10
+    results: list[TransformResult] = []
+    transform = threading.Thread(target=lambda: results.append(run(data, tmp_path / "early", 1024)))
+    transform.start()
+    try:
+        closed_first = parent_closed.wait(30)
+    finally:
+        release.set()
+        transform.join()
+    assert closed_first, "the parent's file was closed only after the child's writer had finished"
+    assert early_outcomes == [True] and results[0].rows == len(STABLE)
 
 
 def no_threads(*_args: Any, **_kwargs: Any) -> Any:
