@@ -29,7 +29,7 @@ from pipeline.input_base import (
     InputFormatError,
     peek_input,
     read_input,
-    readline_input,
+    readinto_input,
     snippet_of,
 )
 from pipeline.input_base import WHITESPACE as _WHITESPACE
@@ -99,27 +99,51 @@ def iter_blocks(stream: io.BufferedReader, block_bytes: int = config.BLOCK_BYTES
 
 
 def _ndjson_blocks(stream: io.BufferedReader, block_bytes: int) -> Iterator[Block]:
-    """Blocks of about `block_bytes` of whole lines: a read, completed by a (C-level) readline of the block's last
-    line, so each block is copied once. Long lines are depth-checked here; short ones in blocks.py."""
+    """Blocks of whole lines, each at most `block_bytes` unless its one line is longer (up to the record limit).
+
+    The input is read into one buffer, reused for every block: each block is copied out of it once, and the line
+    its end cuts in two is moved to the buffer's start, to be completed by the next read. (Reading each block and
+    then the rest of its last line, and joining the two, copied every block twice, into fresh memory.) Long lines
+    are depth-checked here; short ones in blocks.py."""
+    buffer = bytearray(block_bytes)
+    held = 0  # bytes at the buffer's start not yet in a block: whole lines, then the start of one
+    at_end = False
     line = 1
     offset = 0
     while True:
-        data = read_input(stream, block_bytes)
-        if not data:
+        if not at_end and held < len(buffer):
+            with memoryview(buffer) as view:
+                wanted = len(buffer) - held
+                got = readinto_input(stream, view[held:])
+            held += got
+            at_end = got < wanted
+        if not held:
             return
-        if data[-1:] != b"\n":
-            last = len(data) - data.rfind(b"\n") - 1  # the block's last line so far
-            rest = readline_input(stream, max(0, config.MAX_RECORD_BYTES + 1 - last))
-            if last + len(rest) > config.MAX_RECORD_BYTES and rest[-1:] != b"\n":
-                start = len(data) - last
-                raise InputFormatError(
-                    "line longer than the record limit",
-                    expected=f"NDJSON lines under {config.MAX_RECORD_BYTES} bytes",
-                    line=line + data.count(b"\n"),
-                    byte_offset=offset + start,
-                    snippet=snippet_of(data[start : start + SNIPPET_CHARS]),
-                )
-            data += rest
+        last_start = buffer.rfind(b"\n", 0, held) + 1  # of the last line, complete only at the end
+        if held - last_start > config.MAX_RECORD_BYTES:
+            raise InputFormatError(
+                "line longer than the record limit",
+                expected=f"NDJSON lines under {config.MAX_RECORD_BYTES} bytes",
+                line=line + buffer.count(b"\n", 0, last_start),
+                byte_offset=offset + last_start,
+                snippet=snippet_of(bytes(buffer[last_start : last_start + SNIPPET_CHARS])),
+            )
+        if at_end and held <= block_bytes:
+            cut = held
+        else:  # the whole lines within block_bytes, else the first line alone
+            cut = buffer.rfind(b"\n", 0, min(held, block_bytes)) + 1 or buffer.find(b"\n", 0, held) + 1
+            if not cut and at_end:
+                cut = held
+            elif not cut:  # one line fills the buffer: read on, in a buffer twice the size
+                buffer.extend(bytes(min(len(buffer), config.MAX_RECORD_BYTES + 1 - len(buffer))))
+                continue
+        with memoryview(buffer) as view:
+            data = bytes(view[:cut])
+            rest = bytes(view[cut:held])
+        if len(buffer) > block_bytes and len(rest) <= block_bytes:  # done with a long line: back to a block's size
+            buffer = bytearray(block_bytes)
+        buffer[: len(rest)] = rest
+        held = len(rest)
         newlines = check_long_lines(data, line, offset)  # short lines: blocks.py checks
         if not (data.isspace() and not data.translate(None, _WHITESPACE)):  # only blank lines: no record
             yield Block(first_line=line, byte_offset=offset, data=data)

@@ -103,9 +103,10 @@ def read_input(stream: io.BufferedReader, size: int) -> bytes:
         raise InputFormatError(f"corrupt gzip data ({error})", expected="a valid gzip stream") from error
 
 
-def readline_input(stream: io.BufferedReader, limit: int) -> bytes:
+def readinto_input(stream: io.BufferedReader, buffer: memoryview) -> int:
+    """Fills `buffer` from `stream`; fewer bytes than it holds only at the end of the input."""
     try:
-        return stream.readline(limit)
+        return stream.readinto(buffer)
     except (OSError, EOFError, zlib.error) as error:
         raise InputFormatError(f"corrupt gzip data ({error})", expected="a valid gzip stream") from error
 

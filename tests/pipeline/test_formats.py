@@ -56,7 +56,7 @@ def test_streaming_is_independent_of_block_size(block_bytes: int) -> None:
     assert records_of(array, block_bytes) == records
 
 
-@pytest.mark.parametrize("block_bytes", [1, 10, 100, 1000])
+@pytest.mark.parametrize("block_bytes", [1, 10, 100, 1000, 3000])
 def test_ndjson_blocks_are_whole_lines_that_know_where_they_start(block_bytes: int) -> None:
     lines = [json.dumps({"i": i, "pad": "x" * (i * 7 % 50)}).encode() for i in range(100)]
     data = b"\n".join(lines[:50]) + b"\n\n  \n" + b"\n".join(lines[50:])  # blank lines, no final newline
@@ -67,6 +67,8 @@ def test_ndjson_blocks_are_whole_lines_that_know_where_they_start(block_bytes: i
         assert data[block.byte_offset :].startswith(block.data)
         assert block.first_line == data[: block.byte_offset].count(b"\n") + 1
         assert block.data.endswith(b"\n") or block is blocks[-1]
+        # at most block_bytes (what bounds memory), unless it is one line longer than that
+        assert len(block.data) <= block_bytes or block.data.rstrip(b"\n").count(b"\n") == 0
         covered = block.byte_offset + len(block.data)
     assert covered == len(data)
 
