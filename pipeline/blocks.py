@@ -11,6 +11,7 @@ and then, so messy files do not pay for two parses of every block.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import re
@@ -135,8 +136,8 @@ class BlockParser:
                 sample = memoryview(data)[: data.rfind(b"\n", 0, SAMPLE_BYTES) + 1] or data
                 schema = _learnable(_within_depth(_read(sample, None, threads), block).schema)
             table = _within_depth(_read(data, schema, threads), block)
-            learned = _learnable(table.schema)
-            if _has_timestamp(table.schema):
+            learned, timestamps = _learned(table.schema)
+            if timestamps:
                 schema = learned
                 table = _read(data, schema, threads)
             elif learned != schema:
@@ -205,6 +206,13 @@ def _converted(records: list[dict]) -> BlockTables | None:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, FastPathDeclined) as reason:
         log.debug("converter declined parsed records: %s", reason)
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _learned(schema: pa.Schema) -> tuple[pa.Schema, bool]:
+    """`_learnable(schema)` and `_has_timestamp(schema)`, once per schema: most blocks of a file parse to the same
+    one, and walking it again took ~15 ms of CPU per 100 MB."""
+    return _learnable(schema), _has_timestamp(schema)
 
 
 def _has_timestamp(schema: pa.Schema | pa.DataType) -> bool:

@@ -21,6 +21,7 @@ Depth counts the containers around the deepest value, the record itself being le
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,6 +88,7 @@ def check_long_lines(data: bytes, first_line: int, byte_offset: int) -> int:
     return count
 
 
+@functools.lru_cache(maxsize=256)  # most blocks of a file parse to the same schema
 def arrow_depth(schema: pa.Schema) -> int:
     """The nesting depth of the records a table of `schema` holds (structs and lists are levels), iteratively."""
     deepest = 1

@@ -5,6 +5,7 @@ Arrow-backed dtypes, and written as one Parquet file with row groups of about RO
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ SYSTEM_PREFIX = "\x00sys:"  # spilled system columns; JSON-encoded paths can nev
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression=None)
 
 
+@functools.lru_cache(maxsize=4096)  # every column of every block
 def spill_name(path: Path) -> str:
     return json.dumps(list(path), ensure_ascii=False)
 
