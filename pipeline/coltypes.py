@@ -12,7 +12,6 @@ Types used: string, bigint, double, boolean, decimal(38,0), array<string|bigint|
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Sequence
@@ -52,7 +51,6 @@ def arrow_type(hive_type: str) -> pa.DataType:
     return pa.list_(_ARROW[element]) if element else _ARROW[hive_type]
 
 
-@functools.lru_cache(maxsize=1024)  # called for every column of every block
 def hive_type_of_arrow(arrow: pa.DataType) -> str | None:
     """The policy type of an Arrow type the fast path produced, or None if it needs the JSON-text fallback."""
     if pa.types.is_null(arrow):
