@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 
 class DefaultOnceHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -15,3 +16,12 @@ class DefaultOnceHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "(default" in text or action.default is None or action.default is False:
             return text
         return super()._get_help_string(action)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        """As argparse's, without breaking at hyphens: `us-east-1` and `/aws/service/aws-sdk-pandas/...` stay whole."""
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(
+            " ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -53,6 +54,15 @@ def test_help_says_the_transform_streams_and_what_bounds_a_file():
     assert "in one piece" not in text and "11x" not in text
     assert "streams every input" in text and "whatever the file's size" in text
     assert "--transform-tmp: spills of about 40% of the input" in text
+
+
+@pytest.mark.parametrize("script", ["provision.py", "teardown.py"])
+def test_help_never_breaks_a_name_at_a_hyphen(script):
+    """argparse wraps at hyphens by default: `us-` / `east-1` and `/aws/service/aws-sdk-` / `pandas/...` could not be
+    copied from the terminal."""
+    text = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    broken = [line for line in text.stdout.splitlines() if re.search(r"\w-$", line)]
+    assert not broken
 
 
 @pytest.mark.parametrize("script", [provision, teardown], ids=["provision", "teardown"])
