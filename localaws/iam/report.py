@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import textwrap
 import urllib.request
 from collections import defaultdict
 from typing import Any
@@ -22,6 +23,7 @@ import boto3
 from localaws.iam.evaluation import Document, statements, wildcard_match
 
 # Work localaws does itself, as the root, that AWS does with a role's credentials: such grants show as unused here.
+REPORT_WIDTH = 100  # columns: the report is read in a terminal, and `make demo` prints the summary
 SERVICE_SIDE_NOTE = (
     "  (Lambda's own log writes, DLQ/destination sends and SQS event source mapping polls are made by localaws, not "
     "with the role: on AWS the role's logs:CreateLogStream, logs:PutLogEvents, sqs:SendMessage, and the mapping's "
@@ -142,7 +144,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append("  smallest sufficient policy:")
         lines += ["    " + line for line in json.dumps(entry["smallest_policy"], indent=2).splitlines()]
     if report["principals"]:
-        lines += ["", SERVICE_SIDE_NOTE.strip()]
+        lines += ["", _wrapped(SERVICE_SIDE_NOTE.strip())]
     return "\n".join(lines)
 
 
@@ -159,7 +161,20 @@ def render_summary(report: dict[str, Any]) -> str:
         lines.append(f"    allowed, never used: {', '.join(never)}" if never else "    every granted action was used")
     if not lines:
         return "  no request was signed by an IAM user or a role session"
-    return "\n".join([*lines, SERVICE_SIDE_NOTE])
+    return "\n".join(_wrapped(line) for line in [*lines, SERVICE_SIDE_NOTE])
+
+
+def _wrapped(line: str, width: int = REPORT_WIDTH) -> str:
+    """`line` in lines of at most `width` columns (a longer word stays whole), continued two columns further in."""
+    indent = " " * (len(line) - len(line.lstrip()))
+    return textwrap.fill(
+        line.strip(),
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def main(argv: list[str]) -> int:
