@@ -532,8 +532,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,1000", help="input sizes in MB, comma-separated")
     parser.add_argument("--quick", action="store_true", help="10 MB only")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table shows the median")
-    parser.add_argument("--repeat-large", type=int, default=1, help="runs per cell at 1 GB and above")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="runs per cell, engines taking turns; the table shows the median"
+    )
+    parser.add_argument("--repeat-large", type=int, default=3, help="runs per cell at 1 GB and above")
     parser.add_argument(
         "--repeat-baseline", type=int, default=1, help="at most this many baseline runs per cell (~7x slower)"
     )
