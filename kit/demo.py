@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -51,6 +52,14 @@ class Timings:
         lines = [f"  {name:<{width}}  {seconds:6.2f} s" for name, seconds in self.steps]
         total = sum(seconds for _, seconds in self.steps)
         return "\n".join([*lines, f"  {'total':<{width}}  {total:6.2f} s"])
+
+
+def shown_path(path: Path) -> str:
+    """`path` as the user can type it from the repository (where `make demo` runs): relative inside it, else whole."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def demo_queries(database: str, today: str) -> list[tuple[str, str]]:
@@ -128,7 +137,7 @@ def run_demo(stack: str) -> int:
     with timings.step("start localaws"):
         server = LocalAwsProcess(log_path=log_path)
     try:
-        print(f"  localaws is serving {server.endpoint} (log: {log_path})")
+        print(f"  localaws is serving {server.endpoint} (log: {shown_path(log_path)})")
         print(f"  watch the pipeline live in the localaws console: {console_url(server.endpoint, stack)}\n")
         os.environ.update(server.env())
 
@@ -149,7 +158,7 @@ def run_demo(stack: str) -> int:
                 print(f"  uploaded s3://{bucket}/{key}")
             print("Waiting for the transform Lambda, the crawler-trigger Lambda and the Glue crawler to finish…")
             if not server.wait_idle(IDLE_TIMEOUT_S):
-                print(f"  still busy after {IDLE_TIMEOUT_S} s: see {log_path} for what is running")
+                print(f"  still busy after {IDLE_TIMEOUT_S} s: see {shown_path(log_path)} for what is running")
                 return 1
         print(f"  done: {len(uploaded)} files processed, catalog updated.")
 
