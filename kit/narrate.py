@@ -23,13 +23,14 @@ def updated(*what: str) -> str:
 class Narrator:
     """Prints numbered steps with their outcome and duration, and remembers the step in progress."""
 
-    def __init__(self, total: int, out: Callable[[str], None] = print) -> None:
+    def __init__(self, total: int, out: Callable[[str], None] = print, started: float | None = None) -> None:
+        """`started`: the `time.monotonic()` that `elapsed` counts from (default: now)."""
         self.total = total
         self.out = out
         self.number = 0
         self.current: str | None = None
         self.outcomes: list[tuple[str, str]] = []
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
