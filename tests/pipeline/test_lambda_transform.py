@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
@@ -14,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 from pipeline_helpers import ndjson
 
 from pipeline import lambda_transform
@@ -161,6 +164,23 @@ def test_schema_record_conditional_writes(s3) -> None:
         store.save("orders", loaded, etag)  # stale ETag -> 412
 
 
+@pytest.fixture
+def atomic_s3_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3 answers each request whole; moto's in-process S3 does not: a PUT closes the buffer of the object it
+    replaces while a concurrent GET of that key may still be reading it ("ValueError: I/O operation on closed
+    file", a flaky failure in CI). Each request is handled whole, one at a time, as S3 would; the handlers still
+    interleave between their requests, which is what the concurrency tests exercise."""
+    lock = threading.Lock()
+    answer = BotocoreStubber.__call__
+
+    def atomic(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with lock:
+            return answer(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
+
+
+@pytest.mark.usefixtures("atomic_s3_requests")
 def test_concurrent_files_of_one_dataset_keep_every_column(s3) -> None:
     for number in range(4):
         put(s3, f"raw/orders/f{number}.json", ndjson([{"id": number, f"only_in_{number}": number}]))
