@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
 
@@ -164,7 +164,11 @@ class EarlyWriter:
         # no second block started them. A close is queued behind its own file's adds only: waiting for every lane's
         # adds first left a lane idle while the other encoded a row group (~0.09 s of the wall on 100 MB)
         closing = {key: self._submit(key, output.close) for key, output in self.outputs.items() if self.lanes}
-        self._drain()
+        try:
+            self._drain()
+        except BaseException:
+            wait(closing.values())  # the closes end before abort() drops the files
+            raise
         sizes = {key: future.result() for key, future in closing.items()}
         if not self.lanes:
             sizes = {key: output.close() for key, output in self.outputs.items()}

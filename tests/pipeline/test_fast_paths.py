@@ -495,6 +495,47 @@ def test_a_file_is_closed_while_another_file_is_still_being_written(
     assert early_outcomes == [True] and results[0].rows == len(STABLE)
 
 
+def test_a_failed_early_write_drops_its_files_only_after_their_closes_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full while the child dataset's blocks are still queued at the end of the parse: the transform fails,
+    and no early file is dropped (`abort`) while its writer thread is still closing it."""
+    monkeypatch.setattr(early_write, "MAX_QUEUED_BLOCKS", 10_000)  # the failure surfaces in finish(), not before
+    aborting = threading.Event()
+    closing: set[str] = set()
+    overlaps: list[str] = []
+    add, close, abort = writer.ParquetOutput.add, writer.ParquetOutput.close, writer.ParquetOutput.abort
+
+    def full_disk_for_the_child(self: writer.ParquetOutput, block: pa.Table, nbytes: int) -> None:
+        if self.destination.name == "early-001.parquet":
+            raise OSError(28, "No space left on device")
+        add(self, block, nbytes)
+
+    def slow_close(self: writer.ParquetOutput) -> int:
+        closing.add(self.destination.name)
+        aborting.wait(2)  # an abort() that does not wait for this close comes in meanwhile
+        try:
+            return close(self)
+        finally:
+            closing.discard(self.destination.name)
+
+    def recording_abort(self: writer.ParquetOutput) -> None:
+        aborting.set()
+        if self.destination.name in closing:
+            overlaps.append(self.destination.name)
+        abort(self)
+
+    monkeypatch.setattr(writer.ParquetOutput, "add", full_disk_for_the_child)
+    monkeypatch.setattr(writer.ParquetOutput, "close", slow_close)
+    monkeypatch.setattr(writer.ParquetOutput, "abort", recording_abort)
+    data = ndjson(STABLE)
+    assert block_count(data, 1024) >= 10
+    with pytest.raises(OSError, match="No space left"):
+        run(data, tmp_path / "out", 1024)
+    assert overlaps == []
+    assert not list(tmp_path.rglob("*.parquet"))
+
+
 def no_threads(*_args: Any, **_kwargs: Any) -> Any:
     raise AssertionError("a thread was started for a one-block input")
 
