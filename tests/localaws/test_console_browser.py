@@ -52,7 +52,10 @@ def test_an_upload_shows_its_event_invocation_crawl_and_new_table(localaws, loca
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(f"{localaws_env}/_localaws/console?stack={stack}")
             page.wait_for_function("Number(document.body.dataset.polls || 0) >= 1", timeout=BOUND_MS)
-            assert page.locator("#invocations tbody tr[data-request-id]").count() == 0
+            # no transform invocation yet (the catalog updater may already show one: S3's s3:TestEvent, sent to the
+            # catalog queue when provision configured the notification, reaches it on its own schedule)
+            transform_rows = f'#invocations tbody tr[data-request-id][data-function="{stack}-transform"]'
+            assert page.locator(transform_rows).count() == 0
 
             boto3.client("s3").upload_file(str(SAMPLE), bucket, key)
 
