@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -30,7 +29,7 @@ import pandas as pd
 from kit.errors import script_boundary
 from kit.local_endpoint import REPO_ROOT, LocalAwsProcess, console_url
 from kit.queries import QueryRun, run_query
-from kit.stack import load_outputs, stacks_dir
+from kit.stack import load_outputs, shown_path, stacks_dir
 from kit.uploads import upload_sample_data
 from pipeline.config import QUARANTINE_PREFIX
 
@@ -52,14 +51,6 @@ class Timings:
         lines = [f"  {name:<{width}}  {seconds:6.2f} s" for name, seconds in self.steps]
         total = sum(seconds for _, seconds in self.steps)
         return "\n".join([*lines, f"  {'total':<{width}}  {total:6.2f} s"])
-
-
-def shown_path(path: Path) -> str:
-    """`path` as the user can type it from the repository (where `make demo` runs): relative inside it, else whole."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def demo_queries(database: str, today: str) -> list[tuple[str, str]]:

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
@@ -189,7 +188,7 @@ def run_local(stack: str, port: int, open_browser: bool, endpoint: str | None = 
     print("Starting localaws (the local AWS endpoint) on a free loopback port…", flush=True)
     server = LocalAwsProcess(log_path=log_path)
     try:
-        print(f"  localaws is serving {server.endpoint} (log: {_shown(log_path)})", flush=True)
+        print(f"  localaws is serving {server.endpoint} (log: {stack_names.shown_path(log_path)})", flush=True)
         print(f"  the localaws console (the pipeline, live): {console_url(server.endpoint, stack)}", flush=True)
         env = lab_env(os.environ, stack=stack, endpoint=server.endpoint)
         print(f"Provisioning stack '{stack}' on localaws with the unchanged provision.py…", flush=True)
@@ -234,7 +233,7 @@ def run_aws(
     region = boto3.session.Session(profile_name=env.get("AWS_PROFILE") or None).region_name or "your default region"
     print(f"Using AWS account {account}.", flush=True)
     if stack_exists(stack):
-        print(f"Stack '{stack}' exists (outputs in {_shown(stack_names.outputs_path(stack))}).")
+        print(f"Stack '{stack}' exists (outputs in {stack_names.shown_path(stack_names.outputs_path(stack))}).")
     else:
         if not assume_yes and not confirmed_billable(stack, account, region, ask):
             print("Not confirmed: nothing was created. (`make lab TARGET=aws YES=1` skips this question.)")
@@ -248,10 +247,6 @@ def run_aws(
         return run_jupyter(jupyter_command(port, open_browser), env)
     except KeyboardInterrupt:
         return 130
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

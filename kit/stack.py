@@ -214,6 +214,15 @@ def stacks_dir() -> Path:
     return Path(os.environ.get(STACKS_DIR_ENV) or ROOT / ".stacks")
 
 
+def shown_path(path: Path) -> str:
+    """`path` as the user can type it from the repository, where the make targets run: relative inside it, else
+    whole (a KIT_STACKS_DIR elsewhere)."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def outputs_path(stack: str) -> Path:
     return stacks_dir() / f"{validate_stack_name(stack)}.json"
 

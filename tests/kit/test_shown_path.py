@@ -1,11 +1,12 @@
-"""`make demo` names its log as README shows it: relative to the repository, where the command runs."""
+"""`make demo` and `make lab` name their files as README shows them: relative to the repository, where the command
+runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kit.demo import shown_path
-from kit.local_endpoint import REPO_ROOT
+from kit.stack import ROOT as REPO_ROOT
+from kit.stack import shown_path
 
 
 def test_a_path_inside_the_repository_is_shown_relative_to_it() -> None:
